@@ -1,0 +1,126 @@
+"""The ``bci-app`` command. Thin: it parses arguments and calls the packages."""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from ._logging import logger, set_log_level
+from .errors import BCIAppError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_models_dir():
+    """``./models`` if it exists, else the ``models/`` folder beside the package."""
+    here = Path("models")
+    return here if here.is_dir() else PROJECT_ROOT / "models"
+
+
+def _add_common(parser):
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-v info, -vv debug)")
+
+
+def _build_parser():
+    parser = argparse.ArgumentParser(
+        prog="bci-app",
+        description="Motor-imagery BCI: acquisition, pseudo-online decoding, evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"bci-app {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ev = sub.add_parser(
+        "evaluate", help="offline MOABB evaluation of models on local data",
+        description="Run a MOABB evaluation of the models in a folder on a local dataset "
+                    "(never downloads). Writes results.csv, scores.txt and scores.png.")
+    ev.add_argument("--dataset", default="PhysionetMI",
+                    help="PhysionetMI, SyntheticMI, or a MOABB dataset class name with local "
+                         "files (default: %(default)s)")
+    ev.add_argument("--subjects", type=int, nargs="+", metavar="N",
+                    help="subject ids (default: all of the dataset)")
+    ev.add_argument("--paradigm", default="left-right",
+                    choices=["left-right", "hands-feet", "left-right-feet"])
+    ev.add_argument("--evaluation", default="within-session",
+                    choices=["within-session", "cross-session", "cross-subject"])
+    ev.add_argument("--models", default=None, metavar="PATH",
+                    help="folder of model files, or one .yml file (default: models/)")
+    ev.add_argument("--only", nargs="+", metavar="NAME",
+                    help="evaluate only these models (by name or file stem)")
+    ev.add_argument("--out", default="results", metavar="DIR",
+                    help="output folder (default: %(default)s)")
+    ev.add_argument("--data-path", default=None, metavar="DIR",
+                    help="MNE data folder (default: $MNE_DATA)")
+    ev.add_argument("--fmin", type=float, default=8.0, help="band-pass low edge, Hz")
+    ev.add_argument("--fmax", type=float, default=35.0, help="band-pass high edge, Hz")
+    ev.add_argument("--n-jobs", type=int, default=1, help="parallel jobs")
+    _add_common(ev)
+
+    md = sub.add_parser("models", help="list the models of a folder and check their files")
+    md.add_argument("--models", default=None, metavar="PATH")
+    _add_common(md)
+    return parser
+
+
+def _cmd_evaluate(args):
+    from .decoding.loading import load_models
+    from .evaluation.datasets import resolve_dataset
+    from .evaluation.offline import evaluate_models
+    from .evaluation.report import format_score_table, plot_scores, score_table
+
+    specs = load_models(args.models or default_models_dir(), names=args.only)
+    dataset = resolve_dataset(args.dataset, args.subjects, args.paradigm, args.data_path)
+    out = Path(args.out)
+    start = time.perf_counter()
+    results = evaluate_models(specs, dataset, paradigm=args.paradigm,
+                              evaluation=args.evaluation, out_dir=out, n_jobs=args.n_jobs,
+                              fmin=args.fmin, fmax=args.fmax)
+    table = score_table(results)
+    text = format_score_table(table)
+    (out / "scores.txt").write_text(text + "\n", encoding="utf-8")
+    title = f"{dataset.code} {args.paradigm}, {args.evaluation}"
+    png = plot_scores(results, out / "scores.png", title=title)
+    print(f"\n{title}: score per pipeline and subject\n")
+    print(text)
+    print(f"\nresults: {out / 'results.csv'}\ntable:   {out / 'scores.txt'}\nplot:    {png}")
+    print(f"({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def _cmd_models(args):
+    from .decoding.loading import load_models
+
+    for spec in load_models(args.models or default_models_dir()):
+        steps = " -> ".join(type(s).__name__ for _, s in spec.pipeline.steps)
+        grid = f"  [grid: {', '.join(spec.param_grid)}]" if spec.param_grid else ""
+        print(f"{spec.name:<22} {spec.path.name:<24} {steps}{grid}")
+    return 0
+
+
+_COMMANDS = {"evaluate": _cmd_evaluate, "models": _cmd_models}
+
+
+def main(argv=None):
+    """Entry point of ``bci-app``; returns the exit code."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    set_log_level(["WARNING", "INFO", "DEBUG"][min(args.verbose, 2)])
+    os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
+    try:
+        return _COMMANDS[args.command](args)
+    except BCIAppError as err:
+        logger.debug("command failed", exc_info=True)
+        print(f"bci-app {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"bci-app {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Datasets for evaluation: MOABB datasets read from local files only, and synthetic MI data.
+
+No function here downloads anything. A MOABB dataset is used only when its files are already
+under the MNE data folder (``MNE_DATA``, or ``--data-path``); a missing subject is reported with
+the exact path that was expected.
+"""
+
+import os
+from pathlib import Path
+
+import mne
+import numpy as np
+from moabb.datasets.base import BaseDataset
+from moabb.datasets.utils import stim_channels_with_selected_ids
+
+from .._logging import logger
+from ..acquisition.simulation import DEFAULT_CHANNELS, make_trial_schedule, simulate_mi_raw
+from ..errors import ConfigError, DataError
+
+#: Paradigm choices of the command line: name -> (classes, description).
+PARADIGMS = {
+    "left-right": (("left_hand", "right_hand"), "imagined left vs right hand"),
+    "hands-feet": (("hands", "feet"), "imagined both hands vs both feet"),
+    "left-right-feet": (("left_hand", "right_hand", "feet"), "three-class imagery"),
+}
+
+EVALUATIONS = ("within-session", "cross-session", "cross-subject")
+
+
+class SyntheticMI(BaseDataset):
+    """Synthetic motor-imagery EEG as a MOABB dataset, generated on the fly (no files).
+
+    Every subject has two sessions of two runs; each run holds ``n_trials`` trials per class
+    (left hand, right hand, feet) of 4 s imagery separated by 2-3 s of rest. Subjects differ
+    in skill (depth of the imagery-related desynchronisation), drawn from a fixed seed, so the
+    same subject always gives the same data.
+
+    Parameters
+    ----------
+    n_subjects : int
+        Number of subjects (ids 1..n_subjects).
+    n_trials : int
+        Trials per class and run.
+    sfreq : float
+        Sampling rate in Hz.
+    ch_names : sequence of str
+        Channels (standard 10-05 names).
+    """
+
+    def __init__(self, n_subjects=10, n_trials=10, sfreq=160.0, ch_names=DEFAULT_CHANNELS):
+        self.n_trials = int(n_trials)
+        self.sfreq = float(sfreq)
+        self.ch_names = tuple(ch_names)
+        super().__init__(
+            subjects=list(range(1, int(n_subjects) + 1)),
+            sessions_per_subject=2,
+            events={"left_hand": 1, "right_hand": 2, "feet": 3},
+            code="SyntheticMI",
+            interval=[0, 4],
+            paradigm="imagery",
+            doi=None,
+        )
+
+    def skill(self, subject):
+        """Skill in [0.35, 0.9] of a subject (deterministic)."""
+        return float(0.35 + 0.55 * np.random.default_rng(1000 + subject).random())
+
+    def _get_single_subject_data(self, subject):
+        data = {}
+        for session in range(2):
+            runs = {}
+            for run in range(2):
+                seed = subject * 100 + session * 10 + run
+                schedule = make_trial_schedule(("left_hand", "right_hand", "feet"),
+                                               self.n_trials, seed=seed)
+                raw = simulate_mi_raw(schedule, ch_names=self.ch_names, sfreq=self.sfreq,
+                                      skill=self.skill(subject), seed=seed)
+                runs[str(run)] = stim_channels_with_selected_ids(raw, self.event_id)
+            data[str(session)] = runs
+        return data
+
+    def data_path(self, subject, path=None, force_update=False, update_path=None,
+                  verbose=None):
+        """Synthetic data have no files."""
+        return []
+
+
+def mne_data_path(data_path=None):
+    """The MNE data folder: ``data_path``, else ``MNE_DATA`` (environment or MNE config)."""
+    if data_path is not None:
+        return Path(data_path).expanduser().resolve()
+    value = os.environ.get("MNE_DATA") or mne.get_config("MNE_DATA")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _physionet_files(root, subject, runs):
+    base = root / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0" / f"S{subject:03d}"
+    return [base / f"S{subject:03d}R{run:02d}.edf" for run in runs]
+
+
+def _check_physionet(dataset, subjects, paradigm, data_path):
+    root = mne_data_path(data_path)
+    if root is None:
+        raise DataError(
+            "PhysionetMI: no MNE data folder is set. Set MNE_DATA (or pass --data-path) to the "
+            "folder that holds MNE-eegbci-data/; bci-app never downloads data."
+        )
+    os.environ["MNE_DATA"] = str(root)
+    os.environ["MNE_DATASETS_EEGBCI_PATH"] = str(root)
+    os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
+    classes = PARADIGMS[paradigm][0]
+    needs_hands = any(c in ("left_hand", "right_hand") for c in classes)
+    needs_feet = any(c in ("hands", "feet") for c in classes)
+    if not needs_feet:
+        dataset.feet_runs = []
+    if not needs_hands:
+        dataset.hand_runs = []
+    runs = list(dataset.hand_runs) + list(dataset.feet_runs)
+    for subject in subjects:
+        missing = [p for p in _physionet_files(root, subject, runs) if not p.is_file()]
+        if missing:
+            raise DataError(
+                f"PhysionetMI subject {subject}: {len(missing)} file(s) missing, e.g. "
+                f"{missing[0]}. Put the EEGMMIDB EDF files there (or point --data-path / "
+                "MNE_DATA to the folder that has them); bci-app never downloads data."
+            )
+
+
+def resolve_dataset(name, subjects=None, paradigm="left-right", data_path=None):
+    """Build a MOABB dataset from its name, restricted to ``subjects``, local data only.
+
+    Parameters
+    ----------
+    name : str
+        ``"PhysionetMI"``, ``"SyntheticMI"``, or another MOABB dataset class name whose
+        files are already in the MNE data folder.
+    subjects : sequence of int | None
+        Subjects to keep (None: all).
+    paradigm : str
+        A key of :data:`PARADIGMS`.
+    data_path : str | Path | None
+        The MNE data folder (default: ``MNE_DATA``).
+
+    Returns
+    -------
+    dataset : moabb.datasets.base.BaseDataset
+    """
+    if paradigm not in PARADIGMS:
+        raise ConfigError(f"unknown paradigm {paradigm!r}; choose one of {sorted(PARADIGMS)}.")
+    if Path(name).is_dir():
+        raise ConfigError(
+            f"{name}: evaluating a folder of recordings needs a BIDS folder written by "
+            "bci-app sessions; this folder cannot be read as one yet."
+        )
+    key = name.lower().replace("_", "").replace("-", "")
+    if key == "syntheticmi":
+        dataset = SyntheticMI()
+    elif key in ("physionetmi", "physionet", "eegbci", "eegmmidb"):
+        from moabb.datasets import PhysionetMI
+
+        dataset = PhysionetMI(imagined=True)
+    else:
+        import moabb.datasets as mdb
+
+        cls = getattr(mdb, name, None)
+        if cls is None:
+            raise ConfigError(
+                f"unknown dataset {name!r}: use PhysionetMI, SyntheticMI or a MOABB dataset "
+                "class name (e.g. BNCI2014_001) whose files are in MNE_DATA."
+            )
+        dataset = cls()
+        root = mne_data_path(data_path)
+        sign = getattr(cls, "_sign", None) or name
+        if root is None or not any(root.glob("MNE-*-data")):
+            raise DataError(
+                f"{name}: no local copy found under the MNE data folder ({root}); put the "
+                "dataset there (MNE_DATA or --data-path). bci-app never downloads data."
+            )
+        logger.info("using %s (%s) from %s", name, sign, root)
+    all_subjects = list(dataset.subject_list)
+    if subjects:
+        bad = [s for s in subjects if s not in all_subjects]
+        if bad:
+            raise ConfigError(f"{name}: no subject(s) {bad}; subjects are "
+                              f"{all_subjects[0]}..{all_subjects[-1]}.")
+        dataset.subject_list = list(subjects)
+    if key in ("physionetmi", "physionet", "eegbci", "eegmmidb"):
+        _check_physionet(dataset, dataset.subject_list, paradigm, data_path)
+    classes = PARADIGMS[paradigm][0]
+    missing = [c for c in classes if c not in dataset.event_id]
+    if missing:
+        raise ConfigError(f"{name} has no class(es) {missing} for paradigm {paradigm!r}; "
+                          f"its classes are {sorted(dataset.event_id)}.")
+    return dataset
+
+
+def make_paradigm(paradigm="left-right", fmin=8.0, fmax=35.0, tmin=0.0, tmax=None,
+                  resample=None):
+    """The MOABB paradigm object of a command-line paradigm name."""
+    from moabb.paradigms import LeftRightImagery, MotorImagery
+
+    if paradigm not in PARADIGMS:
+        raise ConfigError(f"unknown paradigm {paradigm!r}; choose one of {sorted(PARADIGMS)}.")
+    kwargs = dict(fmin=fmin, fmax=fmax, tmin=tmin, tmax=tmax, resample=resample)
+    if paradigm == "left-right":
+        return LeftRightImagery(**kwargs)
+    classes = list(PARADIGMS[paradigm][0])
+    return MotorImagery(events=classes, n_classes=len(classes), **kwargs)

@@ -1,0 +1,118 @@
+"""Offline evaluation: MOABB evaluations of the models in ``models/`` on local data.
+
+:func:`evaluate_models` runs a within-session, cross-session or cross-subject MOABB
+evaluation, writes the results CSV (MOABB's columns), and returns them with a score table;
+:mod:`bci_app.evaluation.report` formats and plots them.
+"""
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from sklearn.base import clone
+
+from .._logging import logger
+from ..decoding.channels import bind_recording_info
+from ..errors import ConfigError, DataError
+from .datasets import EVALUATIONS, make_paradigm
+
+
+def recording_info(paradigm, dataset):
+    """Sampling rate and channel names the paradigm gives for ``dataset``.
+
+    Reads the first subject once (what MOABB will give every pipeline).
+
+    Returns
+    -------
+    sfreq : float
+    ch_names : list of str
+    """
+    epochs, _, _ = paradigm.get_data(dataset, subjects=dataset.subject_list[:1],
+                                     return_epochs=True)
+    return float(epochs.info["sfreq"]), list(epochs.ch_names)
+
+
+def _evaluation_class(evaluation):
+    from moabb.evaluations import (
+        CrossSessionEvaluation,
+        CrossSubjectEvaluation,
+        WithinSessionEvaluation,
+    )
+
+    return {
+        "within-session": WithinSessionEvaluation,
+        "cross-session": CrossSessionEvaluation,
+        "cross-subject": CrossSubjectEvaluation,
+    }[evaluation]
+
+
+def evaluate_models(specs, dataset, paradigm="left-right", evaluation="within-session",
+                    out_dir=None, n_jobs=1, random_state=42, fmin=8.0, fmax=35.0):
+    """Evaluate models on a dataset with MOABB.
+
+    Parameters
+    ----------
+    specs : list of bci_app.decoding.loading.ModelSpec
+        Models from :func:`bci_app.decoding.load_models`.
+    dataset : moabb.datasets.base.BaseDataset
+        From :func:`bci_app.evaluation.datasets.resolve_dataset` (local data only).
+    paradigm : str
+        ``"left-right"``, ``"hands-feet"`` or ``"left-right-feet"``.
+    evaluation : str
+        ``"within-session"``, ``"cross-session"`` or ``"cross-subject"``.
+    out_dir : str | Path | None
+        Where ``results.csv`` is written (None: nowhere).
+    n_jobs : int
+        Parallel jobs of the MOABB evaluation.
+    random_state : int
+        Seed of the cross-validation splits.
+    fmin, fmax : float
+        Band-pass of the paradigm, in Hz.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        One row per pipeline, subject and session (MOABB's columns).
+    """
+    if evaluation not in EVALUATIONS:
+        raise ConfigError(f"unknown evaluation {evaluation!r}; choose one of {list(EVALUATIONS)}.")
+    if evaluation == "cross-session" and dataset.n_sessions < 2:
+        raise DataError(
+            f"{dataset.code} has {dataset.n_sessions} session per subject: cross-session "
+            "evaluation needs at least 2. Use within-session or cross-subject."
+        )
+    if evaluation == "cross-subject" and len(dataset.subject_list) < 2:
+        raise DataError("cross-subject evaluation needs at least 2 subjects (--subjects).")
+    para = make_paradigm(paradigm, fmin=fmin, fmax=fmax)
+    para_name = type(para).__name__
+    usable = [s for s in specs if para_name in s.paradigms or "MotorImagery" in s.paradigms]
+    for spec in specs:
+        if spec not in usable:
+            logger.warning("model %r (%s) does not declare paradigm %s; skipped", spec.name,
+                           spec.path, para_name)
+    if not usable:
+        raise ConfigError(f"no model declares the paradigm {para_name}.")
+    sfreq, ch_names = recording_info(para, dataset)
+    pipelines, grids = {}, {}
+    for spec in usable:
+        pipe = bind_recording_info(clone(spec.pipeline), sfreq=sfreq, ch_names=ch_names)
+        pipelines[spec.name] = pipe
+        if spec.param_grid:
+            grids[spec.name] = dict(spec.param_grid)
+    with tempfile.TemporaryDirectory(prefix="bci-app-moabb-") as cache:
+        ev = _evaluation_class(evaluation)(
+            paradigm=para, datasets=[dataset], overwrite=True, hdf5_path=cache,
+            n_jobs=n_jobs, random_state=random_state, suffix="bci-app",
+        )
+        logger.info("%s evaluation of %d model(s) on %s, subjects %s", evaluation,
+                    len(pipelines), dataset.code, dataset.subject_list)
+        results = ev.process(pipelines, param_grid=grids or None)
+    results = pd.DataFrame(results)
+    results.insert(0, "evaluation", evaluation)
+    results.insert(1, "paradigm", paradigm)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        results.to_csv(out_dir / "results.csv", index=False)
+        logger.info("results written to %s", out_dir / "results.csv")
+    return results

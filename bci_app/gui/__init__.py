@@ -1,0 +1,1 @@
+"""gui stage (grows with later work)."""

@@ -1,0 +1,1 @@
+"""online stage (grows with later work)."""

@@ -1,0 +1,1 @@
+"""processing stage (grows with later work)."""

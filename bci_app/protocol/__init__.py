@@ -1,0 +1,1 @@
+"""protocol stage (grows with later work)."""

@@ -1,0 +1,1 @@
+"""session stage (grows with later work)."""

@@ -1,0 +1,35 @@
+"""Shared fixtures: the real EEG beside the project, and a clean environment for MOABB."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNE_DATA = PROJECT_ROOT.parent / "shared" / "data" / "mne_data"
+PHYSIONET_DIR = SHARED_MNE_DATA / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0"
+
+os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def physionet_available(subjects=(1,), runs=(4, 8, 12)):
+    """True when the PhysioNet EDF files of these subjects/runs are beside the project."""
+    return all((PHYSIONET_DIR / f"S{s:03d}" / f"S{s:03d}R{r:02d}.edf").is_file()
+               for s in subjects for r in runs)
+
+
+@pytest.fixture
+def mne_data(monkeypatch):
+    """The shared MNE data folder, or skip when it is absent (as in a fresh clone)."""
+    if not physionet_available((1, 2)):
+        pytest.skip(f"real EEG not found in {SHARED_MNE_DATA} (absent in a fresh clone)")
+    monkeypatch.setenv("MNE_DATA", str(SHARED_MNE_DATA))
+    monkeypatch.setenv("MNE_DATASETS_EEGBCI_PATH", str(SHARED_MNE_DATA))
+    return SHARED_MNE_DATA
+
+
+@pytest.fixture
+def models_dir():
+    return PROJECT_ROOT / "models"

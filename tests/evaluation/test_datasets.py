@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from bci_app.evaluation.datasets import SyntheticMI, make_paradigm, resolve_dataset
+from bci_app.errors import ConfigError, DataError
+
+
+def test_synthetic_dataset_is_deterministic_and_has_two_sessions():
+    ds = SyntheticMI(n_subjects=2, n_trials=3)
+    a = ds.get_data(subjects=[1])[1]
+    b = ds.get_data(subjects=[1])[1]
+    assert sorted(a) == ["0", "1"] and sorted(a["0"]) == ["0", "1"]
+    np.testing.assert_array_equal(a["0"]["0"].get_data(), b["0"]["0"].get_data())
+    raw = a["1"]["1"]
+    assert "C3" in raw.ch_names and "STIM" in raw.ch_names
+    counts = {d: int(np.sum(raw.annotations.description == d)) for d in ds.event_id}
+    assert counts == {"left_hand": 3, "right_hand": 3, "feet": 3}
+
+
+def test_synthetic_epochs_through_moabb_paradigm():
+    ds = SyntheticMI(n_subjects=1, n_trials=4)
+    X, y, meta = make_paradigm("left-right").get_data(ds, subjects=[1])
+    assert X.shape[0] == 2 * 2 * 2 * 4  # sessions x runs x classes x trials
+    assert set(y) == {"left_hand", "right_hand"}
+    assert set(meta["session"]) == {"0", "1"}
+
+
+def test_missing_physionet_subject_names_the_expected_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNE_DATA", str(tmp_path))
+    with pytest.raises(DataError) as err:
+        resolve_dataset("PhysionetMI", [3], "left-right")
+    assert str(tmp_path / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0" / "S003") in str(err.value)
+    assert "never downloads" in str(err.value)
+
+
+def test_bad_dataset_arguments():
+    with pytest.raises(ConfigError, match="unknown dataset"):
+        resolve_dataset("NoSuchDataset", None)
+    with pytest.raises(ConfigError, match="no subject"):
+        resolve_dataset("SyntheticMI", [99])
+    with pytest.raises(ConfigError, match="unknown paradigm"):
+        resolve_dataset("SyntheticMI", [1], paradigm="p300")
+
+
+def test_physionet_resolves_on_local_files(mne_data):
+    ds = resolve_dataset("PhysionetMI", [1, 2], "left-right")
+    assert ds.subject_list == [1, 2] and ds.feet_runs == []
