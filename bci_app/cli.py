@@ -58,6 +58,40 @@ def _build_parser():
     ev.add_argument("--n-jobs", type=int, default=1, help="parallel jobs")
     _add_common(ev)
 
+    po = sub.add_parser(
+        "pseudo-online", help="time-ordered pseudo-online evaluation (nMCC, ITR)",
+        description="Calibrate each model on the first runs (or trials) of every session, then "
+                    "sweep the later runs window by window with the online engine. Writes "
+                    "predictions.csv, metrics.csv, scores.txt and timeline_S<subject>.png.")
+    po.add_argument("--dataset", default="PhysionetMI",
+                    help="PhysionetMI, SyntheticMI, a MOABB dataset with local files, or a "
+                         "recording file (EDF, FIF, BrainVision, ...)")
+    po.add_argument("--subjects", type=int, nargs="+", metavar="N")
+    po.add_argument("--paradigm", default="left-right",
+                    choices=["left-right", "hands-feet", "left-right-feet"])
+    po.add_argument("--models", default=None, metavar="PATH")
+    po.add_argument("--only", nargs="+", metavar="NAME")
+    po.add_argument("--window", type=float, default=2.0, help="window length, s")
+    po.add_argument("--step", type=float, default=0.25, help="window step, s")
+    po.add_argument("--calibration-runs", type=int, default=None,
+                    help="first runs of each session used for calibration (default 1)")
+    po.add_argument("--calibration-trials", type=int, default=0,
+                    help="calibrate on the first N trials instead of whole runs")
+    po.add_argument("--idle", choices=["class", "threshold"], default="class",
+                    help="idle as a trained class (rest periods) or by a confidence threshold")
+    po.add_argument("--threshold", type=float, default=0.0,
+                    help="confidence below which the decision is idle")
+    po.add_argument("--smoothing", type=int, default=1,
+                    help="average the probabilities of the last N windows")
+    po.add_argument("--event-map", nargs="+", default=None, metavar="ANNOT=CLASS",
+                    help="for a file: map annotations to classes, e.g. T1=left_hand")
+    po.add_argument("--out", default="results", metavar="DIR")
+    po.add_argument("--data-path", default=None, metavar="DIR")
+    po.add_argument("--fmin", type=float, default=8.0)
+    po.add_argument("--fmax", type=float, default=35.0)
+    po.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_common(po)
+
     md = sub.add_parser("models", help="list the models of a folder and check their files")
     md.add_argument("--models", default=None, metavar="PATH")
     _add_common(md)
@@ -89,6 +123,51 @@ def _cmd_evaluate(args):
     return 0
 
 
+def _parse_event_map(items):
+    from .errors import ConfigError
+
+    mapping = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"--event-map: {item!r} is not ANNOTATION=CLASS.")
+        mapping[key] = value
+    return mapping
+
+
+def _cmd_pseudo_online(args):
+    from .decoding.loading import load_models
+    from .evaluation.datasets import PARADIGMS, resolve_dataset
+    from .evaluation.pseudo_online import PseudoOnlineConfig, file_session, run_pseudo_online
+    from .evaluation.report import format_metrics_table
+
+    specs = load_models(args.models or default_models_dir(), names=args.only)
+    runs = args.calibration_runs
+    if runs is None:
+        runs = 0 if args.calibration_trials else 1
+    cfg = PseudoOnlineConfig(
+        classes=PARADIGMS[args.paradigm][0], window_s=args.window, step_s=args.step,
+        calibration_runs=runs, calibration_trials=args.calibration_trials, idle=args.idle,
+        threshold=args.threshold, smoothing=args.smoothing, l_freq=args.fmin,
+        h_freq=args.fmax)
+    if Path(args.dataset).is_file():
+        source = file_session(args.dataset, _parse_event_map(args.event_map))
+    else:
+        source = resolve_dataset(args.dataset, args.subjects, args.paradigm, args.data_path)
+    out = Path(args.out)
+    start = time.perf_counter()
+    _, metrics = run_pseudo_online(specs, source, cfg, out_dir=out,
+                                   progress=not args.no_progress)
+    text = format_metrics_table(metrics)
+    (out / "scores.txt").write_text(text + "\n", encoding="utf-8")
+    print(f"\npseudo-online, window {cfg.window_s} s, step {cfg.step_s} s, idle={cfg.idle}: "
+          "nMCC per subject, then means\n")
+    print(text)
+    print(f"\npredictions: {out / 'predictions.csv'}\nmetrics:     {out / 'metrics.csv'}\n"
+          f"timelines:   {out}/timeline_S*.png\n({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
 def _cmd_models(args):
     from .decoding.loading import load_models
 
@@ -99,7 +178,8 @@ def _cmd_models(args):
     return 0
 
 
-_COMMANDS = {"evaluate": _cmd_evaluate, "models": _cmd_models}
+_COMMANDS = {"evaluate": _cmd_evaluate, "pseudo-online": _cmd_pseudo_online,
+             "models": _cmd_models}
 
 
 def main(argv=None):

@@ -9,6 +9,7 @@ coefficient. All windows are processed together.
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 
 from bci_app import logger
 from bci_app.errors import ConfigError, DataError
@@ -248,7 +249,9 @@ class GraphFeatures(TransformerMixin, BaseEstimator):
         names : ndarray of str, shape (n_features_out_,)
             ``"strength_<channel>"``, ``"laplacian_<rank>"``, ``"clustering_<channel>"``.
         """
-        n_channels = self.n_channels_
+        n_channels = getattr(self, "n_channels_", None)
+        if n_channels is None:
+            raise NotFittedError("GraphFeatures: call fit before get_feature_names_out.")
         return np.array([f"{name}_{i}" for name in self._features() for i in range(n_channels)],
                         dtype=object)
 

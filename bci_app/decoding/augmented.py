@@ -1,0 +1,500 @@
+"""Augmented covariance matrices: delay embedding and batched shrinkage covariances.
+
+The augmented covariance matrix (ACM) of a trial is the covariance of its delay
+embedding: for an order ``p`` and a lag ``tau`` (in samples), the ``p`` copies of the
+``C`` channels shifted by ``0, tau, ..., (p - 1) * tau`` samples are stacked into a
+``(p * C, T - p * tau)`` array, whose shrunk covariance is a ``(p * C, p * C)`` SPD
+matrix (Carrara & Papadopoulo, "Classification of BCI-EEG based on augmented
+covariance matrix"). The embedding follows MOABB's ``AugmentedDataset`` exactly,
+including its truncation (see :func:`delay_embed`).
+
+Computing the ACM as "embed, then covariance" costs ``O(p**2 C**2 T)`` per trial. The
+embedded matrix is block-Toeplitz up to edge effects: block ``(k, l)`` only depends on
+``l - k`` apart from ``lag``-sample corrections at both ends of the window.
+:func:`augmented_covariances` exploits this: it computes the first block row directly
+(``O(p C**2 T)``) and every other block by adding the edge corrections
+(``O(p**2 C**2 tau)``), then applies the same centring and shrinkage as pyriemann /
+scikit-learn, so the result equals ``Covariances(estimator).transform(
+AugmentedDataset(order, lag).transform(X))`` to rounding error.
+
+Public API
+----------
+delay_embed
+    MOABB-compatible delay embedding, without a loop over trials.
+shrunk_covariances, oas_covariances
+    Batched sample / Ledoit-Wolf / OAS covariances, identical to pyriemann's
+    ``Covariances("scm" | "lwf" | "oas")``.
+augmented_covariances
+    Fast augmented covariances (embedding + shrinkage in one step).
+AugmentedCovariance
+    scikit-learn transformer; ``order`` and ``lag`` may be estimated from the training
+    data (``"auto"``) with :mod:`bci_app.decoding.embedding`.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from bci_app import logger
+from bci_app.errors import ConfigError, DataError
+
+__all__ = [
+    "ESTIMATORS",
+    "AugmentedCovariance",
+    "augmented_covariances",
+    "delay_embed",
+    "oas_covariances",
+    "shrunk_covariances",
+]
+
+#: Covariance estimators offered, named as in ``pyriemann.estimation.Covariances``.
+ESTIMATORS = ("oas", "lwf", "scm")
+
+
+# ----------------------------------------------------------------------------------------
+# Validation helpers
+# ----------------------------------------------------------------------------------------
+
+
+def _check_positive_int(value, name, allow_auto=False):
+    """Return ``value`` as an int, or ``"auto"``, or raise a ConfigError naming ``name``."""
+    if allow_auto and isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, Integral) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    allowed = 'a positive integer or "auto"' if allow_auto else "a positive integer"
+    raise ConfigError(f"{name} must be {allowed} (in samples for a lag), got {value!r}.")
+
+
+def _check_estimator(estimator):
+    if not isinstance(estimator, str) or estimator not in ESTIMATORS:
+        raise ConfigError(
+            f"estimator must be one of {', '.join(repr(e) for e in ESTIMATORS)}, "
+            f"got {estimator!r}."
+        )
+    return estimator
+
+
+def _check_trials(X, name="X"):
+    """Return ``X`` as a float array of shape (n_trials, n_channels, n_times)."""
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise DataError(
+            f"{name} must have shape (n_trials, n_channels, n_times), got an array with "
+            f"{X.ndim} dimension(s) {X.shape}; wrap a single window as X[np.newaxis]."
+        )
+    if not np.issubdtype(X.dtype, np.floating):
+        if np.issubdtype(X.dtype, np.number) and not np.iscomplexobj(X):
+            X = X.astype(np.float64)
+        else:
+            raise DataError(f"{name} must hold real numbers, got dtype {X.dtype}.")
+    if min(X.shape) == 0:
+        raise DataError(f"{name} is empty: shape {X.shape}.")
+    return X
+
+
+# ----------------------------------------------------------------------------------------
+# Delay embedding
+# ----------------------------------------------------------------------------------------
+
+
+def delay_embed(X, order, lag):
+    """Delay-embed multichannel trials, as ``moabb.pipelines.features.AugmentedDataset``.
+
+    Block ``k`` (``k = 0 .. order - 1``) of the output holds the channels shifted by
+    ``k * lag`` samples: ``out[:, k*C:(k+1)*C, :] = X[:, :, k*lag : n_times - (order-k)*lag]``.
+    Every block has ``n_times - order * lag`` samples: like MOABB, the last ``lag``
+    samples of the window are never used. With ``order == 1``, MOABB returns the input
+    unchanged (no truncation at all, whatever ``lag``), and so does this function
+    (as a copy).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        Trials. The dtype is kept.
+    order : int
+        Number of delayed copies ``p >= 1``.
+    lag : int
+        Delay between consecutive copies, in samples (``>= 1``).
+
+    Returns
+    -------
+    X_emb : ndarray, shape (n_trials, order * n_channels, n_times - order * lag)
+        The embedded trials, channel-major inside each delay block
+        (shape ``(n_trials, n_channels, n_times)`` when ``order == 1``).
+
+    Raises
+    ------
+    ConfigError
+        If ``order`` or ``lag`` is not a positive integer.
+    DataError
+        If ``X`` is not 3-D, or if ``n_times <= order * lag`` (with ``order >= 2``).
+    """
+    order = _check_positive_int(order, "order")
+    lag = _check_positive_int(lag, "lag")
+    X = _check_trials(X)
+    if order == 1:
+        return X.copy()
+    n_trials, n_channels, n_times = X.shape
+    n_out = n_times - order * lag
+    if n_out <= 0:
+        raise DataError(
+            f"Windows of {n_times} samples are too short for a delay embedding of "
+            f"order={order} and lag={lag}: it needs more than order * lag = "
+            f"{order * lag} samples. Use longer windows or a smaller order or lag."
+        )
+    # (n, C, order, n_out) strided view: window starting at k * lag for k < order.
+    view = sliding_window_view(X, n_out, axis=-1)[:, :, : order * lag : lag]
+    out = np.empty((n_trials, order * n_channels, n_out), dtype=X.dtype)
+    out.reshape(n_trials, order, n_channels, n_out)[...] = view.transpose(0, 2, 1, 3)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# Shrinkage covariances
+# ----------------------------------------------------------------------------------------
+
+
+def _shrinkage_terms(trace, sum_sq, n_features, n_times, estimator, sq_norms=None):
+    """Shrinkage as scikit-learn's ``oas`` / ``ledoit_wolf``: ``scale * S + diag_add * I``.
+
+    Parameters
+    ----------
+    trace : ndarray, shape (n,)
+        Traces of the sample covariances ``S`` (centred, normalised by ``n_times``).
+    sum_sq : ndarray, shape (n,)
+        Sums of the squared entries of each ``S`` (squared Frobenius norms).
+    n_features : int
+        Size ``p`` of each covariance matrix.
+    n_times : int
+        Number of samples each covariance was estimated from.
+    estimator : {"oas", "lwf", "scm"}
+        Shrinkage rule.
+    sq_norms : ndarray, shape (n, n_times) | None
+        For "lwf" only: squared Euclidean norm of the centred sample vector at each time.
+
+    Returns
+    -------
+    scale : ndarray, shape (n,)
+        ``1 - shrinkage``.
+    diag_add : ndarray, shape (n,)
+        ``shrinkage * trace / p``, added to the diagonal.
+    """
+    p = n_features
+    if estimator == "scm" or p == 1:
+        # scikit-learn returns the sample variance for a single feature, whatever the rule.
+        return np.ones_like(trace), np.zeros_like(trace)
+    mu = trace / p
+    if estimator == "oas":
+        alpha = sum_sq / p**2
+        num = alpha + mu**2
+        den = (n_times + 1) * (alpha - mu**2 / p)
+        ratio = np.divide(num, den, out=np.ones_like(num), where=den != 0)
+        shrinkage = np.minimum(ratio, 1.0)
+    else:  # "lwf"
+        beta_ = np.einsum("nt,nt->n", sq_norms, sq_norms)
+        beta = (beta_ / n_times - sum_sq) / (p * n_times)
+        delta = (sum_sq - 2.0 * mu * trace + p * mu**2) / p
+        beta = np.minimum(beta, delta)
+        ratio = np.divide(beta, delta, out=np.zeros_like(beta), where=delta != 0)
+        shrinkage = np.where(beta == 0, 0.0, ratio)
+    return 1.0 - shrinkage, shrinkage * mu
+
+
+def _shrink(S, n_times, estimator, sq_norms=None):
+    """Shrink sample covariances ``S`` (n, p, p) in place; see :func:`_shrinkage_terms`."""
+    diag = np.einsum("nii->ni", S)  # writable view on the diagonals
+    trace = diag.sum(axis=-1)
+    sum_sq = np.einsum("nij,nij->n", S, S)
+    scale, diag_add = _shrinkage_terms(trace, sum_sq, S.shape[-1], n_times, estimator, sq_norms)
+    S *= scale[:, None, None]
+    diag += diag_add[:, None]
+    return S
+
+
+def shrunk_covariances(X, estimator="oas"):
+    """Batched covariance matrices, identical to pyriemann's ``Covariances(estimator)``.
+
+    Each trial is centred on its own mean and its sample covariance is normalised by
+    ``n_times`` (maximum likelihood, as scikit-learn). ``"oas"`` and ``"lwf"`` then shrink
+    it towards ``mu * I`` (``mu`` = mean eigenvalue) with the Oracle Approximating
+    Shrinkage or Ledoit-Wolf coefficient, using scikit-learn's formulas (OAS shrinkage
+    clipped at 1, Ledoit-Wolf's ``beta`` capped at ``delta``). Vectorised over trials.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        Trials (any real dtype; computed in float64).
+    estimator : {"oas", "lwf", "scm"}
+        Covariance estimator: Oracle Approximating Shrinkage, Ledoit-Wolf, or the plain
+        sample covariance matrix.
+
+    Returns
+    -------
+    covs : ndarray, shape (n_trials, n_channels, n_channels)
+        Covariance matrices, in the squared unit of ``X``.
+
+    Raises
+    ------
+    ConfigError
+        If ``estimator`` is not one of :data:`ESTIMATORS`.
+    DataError
+        If ``X`` is not 3-D.
+    """
+    estimator = _check_estimator(estimator)
+    X = _check_trials(X).astype(np.float64, copy=False)
+    n_times = X.shape[-1]
+    Xc = X - X.mean(axis=-1, keepdims=True)
+    S = Xc @ Xc.transpose(0, 2, 1)
+    S /= n_times
+    sq_norms = np.einsum("nct,nct->nt", Xc, Xc) if estimator == "lwf" else None
+    return _shrink(S, n_times, estimator, sq_norms)
+
+
+def oas_covariances(X):
+    """Batched OAS covariances, identical to pyriemann's ``Covariances("oas")``.
+
+    Shortcut for ``shrunk_covariances(X, "oas")``.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        Trials.
+
+    Returns
+    -------
+    covs : ndarray, shape (n_trials, n_channels, n_channels)
+        OAS-shrunk covariance matrices.
+    """
+    return shrunk_covariances(X, "oas")
+
+
+def augmented_covariances(X, order, lag, estimator="oas"):
+    """Covariances of the delay-embedded trials, without building the embedding.
+
+    Equal (to rounding error) to
+    ``shrunk_covariances(delay_embed(X, order, lag), estimator)``, i.e. to pyriemann's
+    ``Covariances(estimator)`` applied after MOABB's ``AugmentedDataset(order, lag)``.
+
+    With ``B(k, l) = sum_t x[t + k*lag] x[t + l*lag]^T`` over the ``T' = n_times -
+    order*lag`` embedded samples, ``B(k+1, l+1) = B(k, l) + D(k, l)`` where ``D`` only
+    involves the ``lag`` samples entering and leaving the window. The first block row
+    costs ``O(order C**2 T')``, the corrections ``O((order C)**2 lag)``, instead of
+    ``O((order C)**2 T')`` for the direct product. Each channel is first centred on the
+    whole window (which leaves covariances unchanged) so that the final centring on the
+    per-block means does not lose precision on signals with a large offset.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_trials, n_channels, n_times)
+        Trials (computed in float64).
+    order : int
+        Embedding order ``p >= 1`` (``1`` gives the plain covariance of the untruncated
+        window, as MOABB).
+    lag : int
+        Embedding lag in samples (``>= 1``).
+    estimator : {"oas", "lwf", "scm"}
+        Covariance estimator, see :func:`shrunk_covariances`.
+
+    Returns
+    -------
+    covs : ndarray, shape (n_trials, order * n_channels, order * n_channels)
+        Augmented covariance matrices (SPD for "oas"/"lwf" unless the data are
+        degenerate), block ``(k, l)`` relating delays ``k * lag`` and ``l * lag``.
+
+    Raises
+    ------
+    ConfigError
+        If ``order``/``lag`` are not positive integers or ``estimator`` is unknown.
+    DataError
+        If ``X`` is not 3-D or ``n_times <= order * lag``.
+    """
+    order = _check_positive_int(order, "order")
+    lag = _check_positive_int(lag, "lag")
+    estimator = _check_estimator(estimator)
+    X = _check_trials(X)
+    if order == 1:
+        return shrunk_covariances(X, estimator)
+    n_trials, n_channels, n_times = X.shape
+    n_out = n_times - order * lag
+    if n_out <= 0:
+        raise DataError(
+            f"Windows of {n_times} samples are too short for an augmented covariance of "
+            f"order={order} and lag={lag}: it needs more than order * lag = "
+            f"{order * lag} samples. Use longer windows or a smaller order or lag."
+        )
+    C, p = n_channels, order
+    X0 = np.asarray(X, dtype=np.float64)
+    X0 = X0 - X0.mean(axis=-1, keepdims=True)
+
+    # Delayed windows, a strided view: windows[:, c, k, t] = x_c[t + k*lag], t < T'.
+    windows = sliding_window_view(X0, n_out, axis=-1)[:, :, : p * lag : lag]  # (n, C, p, T')
+    means = windows.mean(axis=-1).transpose(0, 2, 1)  # (n, p, C): mean of each block row
+
+    # Raw blocks in a skewed layout: raw[:, k, d] = B(k, k + d), valid for k + d < p.
+    raw = np.empty((n_trials, p, p, C, C))
+    np.matmul(X0[:, None, :, :n_out], windows.transpose(0, 2, 3, 1), out=raw[:, 0])
+    # B(k+1, k+1+d) = B(k, k+d) + D(k, d) with D(k, d) = sum over the lag-sample segments
+    # entering (tail) minus leaving (head) the window: t_k t_{k+d}^T - h_k h_{k+d}^T.
+    seg_head = X0[:, :, : p * lag].reshape(n_trials, C, p, lag).transpose(0, 2, 1, 3)
+    seg_tail = X0[:, :, n_out:].reshape(n_trials, C, p, lag).transpose(0, 2, 1, 3)
+    ck, cd = np.nonzero(np.add.outer(np.arange(p - 1), np.arange(p - 1)) < p - 1)
+    corr = seg_tail[:, ck] @ seg_tail[:, ck + cd].transpose(0, 1, 3, 2)
+    corr -= seg_head[:, ck] @ seg_head[:, ck + cd].transpose(0, 1, 3, 2)
+    raw[:, ck + 1, cd] = corr
+    for k in range(1, p):  # running sum down each block diagonal
+        raw[:, k, : p - k] += raw[:, k - 1, : p - k]
+
+    # Centre: Cov(k, l) = B(k, l) / T' - m_k m_l^T.
+    kk, dd = np.nonzero(np.add.outer(np.arange(p), np.arange(p)) < p)  # valid (k, d) pairs
+    blocks = raw[:, kk, dd]  # (n, n_pairs, C, C)
+    blocks /= n_out
+    blocks -= means[:, kk, :, None] * means[:, kk + dd, None, :]
+    on_diag = dd == 0
+    blocks[:, on_diag] = 0.5 * (blocks[:, on_diag] + blocks[:, on_diag].transpose(0, 1, 3, 2))
+
+    # Shrinkage from the blocks (each off-diagonal block appears twice in the matrix).
+    pc = p * C
+    trace = np.einsum("nkii->n", blocks[:, on_diag])
+    sum_sq = np.einsum("nkij,nkij->nk", blocks, blocks) @ np.where(on_diag, 1.0, 2.0)
+    sq_norms = None
+    if estimator == "lwf":
+        centred = windows - means.transpose(0, 2, 1)[..., None]
+        sq_norms = np.einsum("ncpt,ncpt->nt", centred, centred)
+    scale, diag_add = _shrinkage_terms(trace, sum_sq, pc, n_out, estimator, sq_norms)
+    blocks *= scale[:, None, None, None]
+
+    S = np.empty((n_trials, p, C, p, C))
+    # Advanced indices on axes 1 and 3 put the pair index first: (n_pairs, n, C, C).
+    S[:, kk, :, kk + dd, :] = blocks.transpose(1, 0, 2, 3)
+    off = ~on_diag
+    S[:, kk[off] + dd[off], :, kk[off], :] = blocks[:, off].transpose(1, 0, 3, 2)
+    S = S.reshape(n_trials, pc, pc)
+    np.einsum("nii->ni", S)[...] += diag_add[:, None]
+    return S
+
+
+# ----------------------------------------------------------------------------------------
+# scikit-learn transformer
+# ----------------------------------------------------------------------------------------
+
+
+class AugmentedCovariance(BaseEstimator, TransformerMixin):
+    """Augmented covariance matrices of trials, with optional data-driven order and lag.
+
+    ``transform`` returns the same matrices as MOABB's ``AugmentedDataset(order, lag)``
+    followed by pyriemann's ``Covariances(estimator)``, computed several times faster
+    (see :func:`augmented_covariances`). With ``order="auto"`` and/or ``lag="auto"``,
+    ``fit`` estimates them from the training data only: the lag as the first minimum of
+    the average mutual information (:func:`~bci_app.decoding.embedding.estimate_lag`),
+    then the order given that lag with Cao's method or false nearest neighbours
+    (:func:`~bci_app.decoding.embedding.estimate_order`).
+
+    Parameters
+    ----------
+    order : int | "auto"
+        Embedding order (number of delayed copies of the channels).
+    lag : int | "auto"
+        Delay between copies, in samples.
+    estimator : {"oas", "lwf", "scm"}
+        Covariance estimator; shrinkage ("oas", "lwf") is needed as soon as
+        ``order * n_channels`` approaches the number of samples.
+    max_order : int
+        Largest order considered when ``order="auto"``.
+    max_lag : int
+        Largest lag (samples) considered when ``lag="auto"``.
+    order_method : {"cao", "fnn"}
+        Order estimator used when ``order="auto"``.
+
+    Attributes
+    ----------
+    order_ : int
+        Order used by ``transform``.
+    lag_ : int
+        Lag used by ``transform``, in samples.
+    n_channels_ : int
+        Number of channels seen in ``fit``.
+    """
+
+    def __init__(self, order=4, lag=1, estimator="oas", max_order=10, max_lag=10,
+                 order_method="cao"):
+        self.order = order
+        self.lag = lag
+        self.estimator = estimator
+        self.max_order = max_order
+        self.max_lag = max_lag
+        self.order_method = order_method
+
+    def fit(self, X, y=None):
+        """Resolve ``order_`` and ``lag_``, estimating them from ``X`` when "auto".
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Training trials.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : AugmentedCovariance
+        """
+        order = _check_positive_int(self.order, "order", allow_auto=True)
+        lag = _check_positive_int(self.lag, "lag", allow_auto=True)
+        _check_estimator(self.estimator)
+        X = _check_trials(X)
+        if not np.all(np.isfinite(X)):
+            raise DataError("X holds NaN or infinite values; clean or reject those trials first.")
+        n_times = X.shape[-1]
+        if lag == "auto":
+            from bci_app.decoding.embedding import estimate_lag
+
+            max_lag = _check_positive_int(self.max_lag, "max_lag")
+            lag = estimate_lag(X, max_lag=max_lag)
+        if order == "auto":
+            from bci_app.decoding.embedding import estimate_order
+
+            max_order = _check_positive_int(self.max_order, "max_order")
+            # Keep at least half of each window once embedded.
+            max_order = max(1, min(max_order, (n_times // 2) // lag))
+            order = estimate_order(X, lag, max_order=max_order, method=self.order_method)
+        if order >= 2 and n_times <= order * lag:
+            raise DataError(
+                f"Windows of {n_times} samples are too short for order={order} and "
+                f"lag={lag}: it needs more than {order * lag} samples. Use longer windows "
+                "or a smaller order or lag."
+            )
+        self.order_ = int(order)
+        self.lag_ = int(lag)
+        self.n_channels_ = X.shape[1]
+        logger.info(
+            "AugmentedCovariance: order=%d, lag=%d samples (%s), %d x %d matrices",
+            self.order_, self.lag_, self.estimator,
+            self.order_ * self.n_channels_, self.order_ * self.n_channels_,
+        )
+        return self
+
+    def transform(self, X):
+        """Augmented covariance matrix of each trial.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_times)
+            Trials, with the channels seen in ``fit``.
+
+        Returns
+        -------
+        covs : ndarray, shape (n_trials, order_ * n_channels, order_ * n_channels)
+            SPD augmented covariance matrices.
+        """
+        check_is_fitted(self, ["order_", "lag_"])
+        X = _check_trials(X)
+        if X.shape[1] != self.n_channels_:
+            raise DataError(
+                f"X has {X.shape[1]} channels but AugmentedCovariance was fitted on "
+                f"{self.n_channels_}; pass the same channels, in the same order."
+            )
+        return augmented_covariances(X, self.order_, self.lag_, self.estimator)

@@ -1,0 +1,484 @@
+"""Functional-connectivity matrices per window, vectorised over windows.
+
+:class:`Connectivity` turns windows of multichannel EEG into one SPD matrix
+per window, so that Riemannian tools (tangent space, MDM) apply to them:
+
+* ``"cov"``: Ledoit-Wolf shrunk covariance (equal to
+  ``pyriemann.estimation.Covariances("lwf")``);
+* ``"coherence"``, ``"instantaneous"``, ``"lagged"``, ``"imaginary"``:
+  squared coherences from Welch cross-spectra, averaged over a frequency band
+  (equal, before the SPD projection, to the band mean of
+  ``pyriemann.estimation.Coherences(coh=...)``);
+* ``"plv"``: phase-locking value of the analytic signal (the input must
+  already be band-pass filtered).
+
+Coherence and PLV matrices are not always positive definite (the imaginary
+coherence has a zero diagonal); they are projected with :func:`nearest_spd`.
+
+All windows are processed together: one sliding-window view, one FFT and one
+stacked matrix product for the whole batch, without a Python loop per window.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import hilbert
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from bci_app import logger
+from bci_app.errors import ConfigError, DataError
+
+__all__ = [
+    "METHODS",
+    "SPECTRAL_METHODS",
+    "Connectivity",
+    "coherences",
+    "cross_spectra",
+    "ledoit_wolf_covariances",
+    "nearest_spd",
+    "phase_locking_values",
+]
+
+#: Coherence kinds, named as in this module (keys) and in pyRiemann (values).
+_COHERENCE_KINDS = {
+    "coherence": "ordinary",
+    "instantaneous": "instantaneous",
+    "lagged": "lagged",
+    "imaginary": "imaginary",
+}
+#: Methods that need the sampling frequency.
+SPECTRAL_METHODS = tuple(_COHERENCE_KINDS)
+#: Every method of :class:`Connectivity`.
+METHODS = ("cov",) + SPECTRAL_METHODS + ("plv",)
+
+# Size of the per-chunk cross-spectra (bytes) when many windows are transformed at once.
+_CHUNK_BYTES = 4 * 2**20
+
+
+def _ctranspose(A):
+    """Conjugate transpose of the last two axes."""
+    return np.conj(np.swapaxes(A, -1, -2))
+
+
+def nearest_spd(M, eps=1e-6):
+    r"""Nearest symmetric positive-definite matrices, with a relative eigenvalue floor.
+
+    Higham's projection on the positive semi-definite cone (symmetrise, then
+    clip the eigenvalues) with a floor that keeps the result well conditioned:
+    eigenvalues below ``eps * trace(M_+) / n`` are raised to it, where
+    :math:`M_+` is the positive part of the symmetric matrix (its trace equals
+    the trace of the matrix when it is already positive semi-definite, and
+    stays positive for a zero-diagonal matrix such as an imaginary coherence).
+    Matrices whose eigenvalues are all above the floor are returned symmetrised
+    but otherwise unchanged.
+
+    Parameters
+    ----------
+    M : ndarray, shape (..., n, n)
+        Real square matrices (symmetric or not).
+    eps : float, default=1e-6
+        Relative eigenvalue floor, ``>= 0``. A zero matrix becomes
+        ``eps * I`` (or stays zero if ``eps == 0``).
+
+    Returns
+    -------
+    P : ndarray, shape (..., n, n)
+        Symmetric matrices with every eigenvalue ``>= floor`` (and > 0 when
+        ``eps > 0``).
+    """
+    M = np.asarray(M, dtype=float)
+    if M.ndim < 2 or M.shape[-1] != M.shape[-2]:
+        raise DataError(f"nearest_spd expects matrices of shape (..., n, n); got {M.shape}.")
+    if not np.isfinite(eps) or eps < 0:
+        raise ConfigError(f"nearest_spd parameter eps must be a finite number >= 0; got {eps}.")
+    n = M.shape[-1]
+    A = 0.5 * (M + np.swapaxes(M, -1, -2))
+    w, V = np.linalg.eigh(A)
+    floor = eps * np.sum(np.clip(w, 0.0, None), axis=-1) / n
+    # an all-zero (or negative semi-definite) matrix: fall back to an absolute floor
+    floor = np.where(floor > 0, floor, eps)
+    low = w < floor[..., None]
+    if not np.any(low):
+        return A
+    w = np.maximum(w, floor[..., None])
+    P = (V * w[..., None, :]) @ np.swapaxes(V, -1, -2)
+    P = 0.5 * (P + np.swapaxes(P, -1, -2))
+    # keep the matrices that needed no correction bit-identical to their symmetric part
+    keep = ~np.any(low, axis=-1)
+    P[keep] = A[keep]
+    return P
+
+
+def _check_windows(X, name):
+    """Validate windows of shape (n_windows, n_channels, n_times)."""
+    X = np.asarray(X)
+    if X.ndim != 3:
+        raise DataError(
+            f"{name} expects X of shape (n_windows, n_channels, n_times); got shape {X.shape}."
+        )
+    if np.iscomplexobj(X):
+        raise DataError(f"{name} expects real-valued signals; got dtype {X.dtype}.")
+    if X.shape[-1] < 2:
+        raise DataError(f"{name} needs at least 2 time samples per window; got {X.shape[-1]}.")
+    return np.asarray(X, dtype=float)
+
+
+def ledoit_wolf_covariances(X):
+    """Ledoit-Wolf shrunk covariance of each window.
+
+    Same estimator as :func:`sklearn.covariance.ledoit_wolf` (data centred per
+    channel, shrinkage towards ``mu * I`` with ``mu = trace / n_channels``),
+    hence as ``pyriemann.estimation.Covariances("lwf")``, computed for every
+    window at once.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_windows, n_channels, n_times)
+        Signals (any unit, e.g. V).
+
+    Returns
+    -------
+    covs : ndarray, shape (n_windows, n_channels, n_channels)
+        Shrunk covariance matrices (unit of X squared).
+    """
+    X = _check_windows(X, "ledoit_wolf_covariances")
+    n_channels, n_times = X.shape[1], X.shape[2]
+    Xc = X - X.mean(axis=-1, keepdims=True)
+    emp = Xc @ np.swapaxes(Xc, -1, -2) / n_times
+    X2 = Xc ** 2
+    diag = X2.sum(axis=-1) / n_times                     # (n, C): emp_cov diagonal
+    mu = diag.sum(axis=-1) / n_channels                  # (n,)
+    beta_ = np.sum(X2.sum(axis=1) ** 2, axis=-1)         # sum of the coefficients of X2.T @ X2
+    delta_ = np.sum(emp ** 2, axis=(-2, -1))             # sum of squared coefficients of emp
+    beta = (beta_ / n_times - delta_) / (n_channels * n_times)
+    delta = (delta_ - 2.0 * mu * diag.sum(axis=-1) + n_channels * mu ** 2) / n_channels
+    beta = np.minimum(beta, delta)
+    shrinkage = np.divide(beta, delta, out=np.zeros_like(beta), where=beta != 0)
+    covs = (1.0 - shrinkage)[:, None, None] * emp
+    covs[:, np.arange(n_channels), np.arange(n_channels)] += (shrinkage * mu)[:, None]
+    return covs
+
+
+def _check_spectral(sfreq, nperseg, overlap, fmin, fmax, n_times, name):
+    """Validate spectral parameters; return (nperseg, step, n_segments, freqs, band index)."""
+    if sfreq is None:
+        raise ConfigError(
+            f"{name}: set sfreq (Hz), the sampling frequency of the signals; it is "
+            "required by the spectral methods."
+        )
+    try:
+        sfreq = float(sfreq)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: sfreq must be a positive number (Hz); got {sfreq!r}.") from None
+    if not np.isfinite(sfreq) or sfreq <= 0:
+        raise ConfigError(f"{name}: sfreq must be a positive number (Hz); got {sfreq}.")
+    if fmin is None or fmax is None or not (0 <= fmin < fmax):
+        raise ConfigError(
+            f"{name}: the band must satisfy 0 <= fmin < fmax (Hz); got fmin={fmin}, fmax={fmax}."
+        )
+    if 2.0 * fmax > sfreq:
+        raise ConfigError(
+            f"{name}: fmax={fmax} Hz is above the Nyquist frequency sfreq/2={sfreq / 2} Hz."
+        )
+    if not 0 < overlap < 1:
+        raise ConfigError(f"{name}: overlap must be in (0, 1); got {overlap}.")
+    if nperseg is None:
+        # about half a second, as a power of two, and no longer than the window
+        nperseg = 1
+        while nperseg < sfreq / 2:
+            nperseg *= 2
+        nperseg = min(nperseg, n_times)
+    if int(nperseg) != nperseg or nperseg < 2:
+        raise ConfigError(f"{name}: nperseg must be an integer >= 2 (samples); got {nperseg}.")
+    nperseg = int(nperseg)
+    if nperseg > n_times:
+        raise DataError(
+            f"{name}: nperseg={nperseg} samples is longer than the windows ({n_times} samples); "
+            "lower nperseg or use longer windows."
+        )
+    step = int((1.0 - overlap) * nperseg)
+    if step < 1:
+        raise ConfigError(
+            f"{name}: overlap={overlap} leaves no step between segments of {nperseg} samples."
+        )
+    n_segments = int((n_times - nperseg) / step + 1)
+    freqs = np.arange(nperseg // 2 + 1) * (sfreq / nperseg)
+    band = np.flatnonzero((freqs >= fmin) & (freqs <= fmax))
+    if band.size == 0:
+        raise ConfigError(
+            f"{name}: no frequency bin in [{fmin}, {fmax}] Hz with nperseg={nperseg} at "
+            f"sfreq={sfreq} Hz (resolution {sfreq / nperseg:.3g} Hz)."
+        )
+    return nperseg, step, n_segments, freqs, band
+
+
+def cross_spectra(X, sfreq, fmin, fmax, nperseg=None, overlap=0.75):
+    """Welch cross-spectral matrices of every window, restricted to a band.
+
+    Segments of ``nperseg`` samples every ``int((1 - overlap) * nperseg)``
+    samples, a symmetric Hann window (:func:`numpy.hanning`), real FFT, and the
+    average of ``conj(F_c) * F_d`` over segments, normalised by
+    ``n_segments * sum(window ** 2)`` -- the conventions of
+    :func:`pyriemann.geometry.covariance.cross_spectrum`. Bins other than DC and
+    Nyquist are doubled (one-sided spectrum).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_windows, n_channels, n_times)
+        Real signals (any unit, e.g. V).
+    sfreq : float
+        Sampling frequency (Hz).
+    fmin, fmax : float
+        Band edges (Hz), both included.
+    nperseg : int | None, default=None
+        Segment length (samples). None: the power of two just above
+        ``sfreq / 2`` (about 0.5 s), capped at ``n_times``.
+    overlap : float, default=0.75
+        Overlap between segments, in (0, 1).
+
+    Returns
+    -------
+    S : ndarray of complex, shape (n_windows, n_freqs, n_channels, n_channels)
+        Hermitian cross-spectral matrices (unit of X squared per Hz, up to the
+        constant ``sfreq``), for each frequency of ``freqs``.
+    freqs : ndarray, shape (n_freqs,)
+        Frequencies (Hz) of the bins in ``[fmin, fmax]``.
+    """
+    X = _check_windows(X, "cross_spectra")
+    nperseg, step, n_segments, freqs, band = _check_spectral(
+        sfreq, nperseg, overlap, fmin, fmax, X.shape[-1], "cross_spectra")
+    win = np.hanning(nperseg)
+    # (n, C, n_segments, nperseg) view, then only the band bins of the FFT
+    segments = sliding_window_view(X, nperseg, axis=-1)[:, :, ::step][:, :, :n_segments]
+    F = np.fft.rfft(segments * win, axis=-1)[..., band]          # (n, C, S, F)
+    Z = np.moveaxis(F, -1, 1)                                     # (n, F, C, S)
+    S = np.conj(Z) @ np.swapaxes(Z, -1, -2)                       # (n, F, C, C)
+    scale = np.full(band.size, 2.0)
+    scale[band == 0] = 1.0
+    if nperseg % 2 == 0:
+        scale[band == nperseg // 2] = 1.0
+    S *= (scale / (n_segments * np.sum(win ** 2)))[:, None, None]
+    return S, freqs[band]
+
+
+def _coherence_from_cross_spectra(S, kind, freqs, sfreq):
+    """Squared coherence of each frequency bin, shape (n, F, C, C)."""
+    n_channels = S.shape[-1]
+    idx = np.arange(n_channels)
+    psd = np.abs(S[..., idx, idx])                                # (n, F, C)
+    psd_prod = psd[..., :, None] * psd[..., None, :]              # (n, F, C, C)
+    if kind == "coherence":
+        num = S.real ** 2 + S.imag ** 2
+        den = psd_prod
+    elif kind == "instantaneous":
+        num = S.real ** 2
+        den = psd_prod
+    elif kind == "imaginary":
+        num = S.imag ** 2
+        den = psd_prod
+    elif kind == "lagged":
+        re = S.real.copy()
+        re[..., idx, idx] = 0.0
+        den = psd_prod - re ** 2
+        # floor relative to the spectral power, so that the result does not depend on
+        # the unit of the signals (pyRiemann uses an absolute floor of 1e-10)
+        den = np.maximum(den, 1e-10 * psd_prod)
+        num = S.imag ** 2
+    else:  # pragma: no cover - validated by the callers
+        raise ConfigError(f"unknown coherence kind {kind!r}; allowed: {list(_COHERENCE_KINDS)}.")
+    coh = np.divide(num, den, out=np.zeros_like(num), where=den != 0)
+    if kind == "lagged":
+        # not defined at DC and Nyquist, where the cross-spectrum is real
+        undefined = (freqs <= 0) | (freqs >= sfreq / 2)
+        coh[:, undefined] = 0.0
+    return coh
+
+
+def coherences(X, sfreq, fmin=8.0, fmax=35.0, kind="coherence", nperseg=None, overlap=0.75):
+    """Band-averaged squared coherence matrices of every window.
+
+    Equal to ``pyriemann.estimation.Coherences(window=nperseg, overlap=overlap,
+    fmin=fmin, fmax=fmax, fs=sfreq, coh=...).transform(X).mean(axis=-1)`` for a
+    power-of-two ``nperseg`` (pyRiemann rounds its window up to a power of two),
+    with ``coh`` = ``"ordinary"`` for ``kind="coherence"``.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_windows, n_channels, n_times)
+        Real signals.
+    sfreq : float
+        Sampling frequency (Hz).
+    fmin, fmax : float, default=8.0, 35.0
+        Band edges (Hz), both included.
+    kind : {"coherence", "instantaneous", "lagged", "imaginary"}, default="coherence"
+        Magnitude-squared coherence, squared real part (in phase), squared
+        lagged coherence, or squared imaginary part (out of phase) of the
+        coherency.
+    nperseg : int | None, default=None
+        Welch segment length (samples), see :func:`cross_spectra`.
+    overlap : float, default=0.75
+        Overlap between segments, in (0, 1).
+
+    Returns
+    -------
+    coh : ndarray, shape (n_windows, n_channels, n_channels)
+        Symmetric matrices with values in [0, 1] (not necessarily positive
+        definite).
+    """
+    if kind not in _COHERENCE_KINDS:
+        raise ConfigError(f"coherences: unknown kind {kind!r}; allowed: {list(_COHERENCE_KINDS)}.")
+    X = _check_windows(X, "coherences")
+    n_windows, n_channels, n_times = X.shape
+    _, _, _, _, band = _check_spectral(sfreq, nperseg, overlap, fmin, fmax, n_times, "coherences")
+    # windows by chunks, to keep the (chunk, n_freqs, C, C) temporaries in cache
+    chunk = max(1, _CHUNK_BYTES // (16 * band.size * n_channels ** 2))
+    out = np.empty((n_windows, n_channels, n_channels))
+    for start in range(0, n_windows, chunk):
+        S, freqs = cross_spectra(X[start:start + chunk], sfreq, fmin, fmax, nperseg=nperseg,
+                                 overlap=overlap)
+        out[start:start + chunk] = _coherence_from_cross_spectra(
+            S, kind, freqs, float(sfreq)).mean(axis=1)
+    return out
+
+
+def phase_locking_values(X):
+    r"""Phase-locking value between every pair of channels of every window.
+
+    :math:`PLV_{ij} = |\frac{1}{T}\sum_t e^{i(\phi_i(t) - \phi_j(t))}|`, with the
+    phases :math:`\phi` of the analytic signal (:func:`scipy.signal.hilbert`
+    along time). The signals should be band-pass filtered beforehand.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_windows, n_channels, n_times)
+        Real, band-limited signals.
+
+    Returns
+    -------
+    plv : ndarray, shape (n_windows, n_channels, n_channels)
+        Symmetric matrices with values in [0, 1] and a unit diagonal (zero for
+        a flat channel).
+    """
+    X = _check_windows(X, "phase_locking_values")
+    analytic = hilbert(X, axis=-1)
+    amplitude = np.abs(analytic)
+    phasors = np.divide(analytic, amplitude, out=np.zeros_like(analytic), where=amplitude > 0)
+    plv = np.abs(phasors @ _ctranspose(phasors)) / X.shape[-1]
+    return plv
+
+
+class Connectivity(TransformerMixin, BaseEstimator):
+    """Connectivity matrix of each window, as an SPD matrix.
+
+    Parameters
+    ----------
+    method : {"cov", "coherence", "instantaneous", "lagged", "imaginary", "plv"}, \
+            default="coherence"
+        ``"cov"``: Ledoit-Wolf covariance; ``"coherence"``: magnitude-squared
+        coherence; ``"instantaneous"``: squared real part of the coherency;
+        ``"lagged"``: squared lagged coherence; ``"imaginary"``: squared
+        imaginary part of the coherency (the coherences are averaged over
+        ``[fmin, fmax]``, see :func:`coherences`); ``"plv"``: phase-locking
+        value (the signals must already be band-pass filtered).
+    fmin, fmax : float, default=8.0, 35.0
+        Band (Hz) over which coherences are averaged. Not used by ``"cov"``
+        and ``"plv"``.
+    sfreq : float | None, default=None
+        Sampling frequency (Hz). Required by the coherence methods.
+    nperseg : int | None, default=None
+        Welch segment length (samples). None: the power of two just above
+        ``sfreq / 2`` (about 0.5 s), capped at the window length.
+    overlap : float, default=0.75
+        Overlap between Welch segments, in (0, 1).
+    regularization : float, default=1e-6
+        Relative eigenvalue floor of :func:`nearest_spd`, applied to the
+        coherence and PLV matrices (not to ``"cov"``, which is SPD).
+
+    Attributes
+    ----------
+    n_channels_ : int
+        Number of channels seen at fit.
+
+    Notes
+    -----
+    Stateless: ``fit`` only validates the parameters and records the number of
+    channels. All windows of a call are computed together.
+    """
+
+    def __init__(self, method="coherence", fmin=8.0, fmax=35.0, sfreq=None, nperseg=None,
+                 overlap=0.75, regularization=1e-6):
+        self.method = method
+        self.fmin = fmin
+        self.fmax = fmax
+        self.sfreq = sfreq
+        self.nperseg = nperseg
+        self.overlap = overlap
+        self.regularization = regularization
+
+    def _validate(self, X):
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"Connectivity parameter method={self.method!r} is unknown; allowed: {list(METHODS)}."
+            )
+        if (self.regularization is None or not np.isfinite(self.regularization)
+                or self.regularization < 0):
+            raise ConfigError(
+                "Connectivity parameter regularization must be a finite number >= 0; "
+                f"got {self.regularization}."
+            )
+        X = _check_windows(X, "Connectivity")
+        if self.method in SPECTRAL_METHODS:
+            _check_spectral(self.sfreq, self.nperseg, self.overlap, self.fmin, self.fmax,
+                            X.shape[-1], f"Connectivity(method={self.method!r})")
+        return X
+
+    def fit(self, X, y=None):
+        """Validate the parameters against the data.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_windows, n_channels, n_times)
+            Signals.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : Connectivity
+            This transformer.
+        """
+        X = self._validate(X)
+        self.n_channels_ = X.shape[1]
+        logger.debug("Connectivity(method=%s) fitted on %d channels", self.method, self.n_channels_)
+        return self
+
+    def transform(self, X):
+        """Compute one connectivity matrix per window.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_windows, n_channels, n_times)
+            Signals.
+
+        Returns
+        -------
+        covs : ndarray, shape (n_windows, n_channels, n_channels)
+            SPD matrices.
+        """
+        X = self._validate(X)
+        n_channels = getattr(self, "n_channels_", None)
+        if n_channels is not None and X.shape[1] != n_channels:
+            raise DataError(
+                f"Connectivity was fitted on {n_channels} channels; got {X.shape[1]}."
+            )
+        if self.method == "cov":
+            return ledoit_wolf_covariances(X)
+        if self.method == "plv":
+            M = phase_locking_values(X)
+        else:
+            M = coherences(X, self.sfreq, self.fmin, self.fmax, kind=self.method,
+                           nperseg=self.nperseg, overlap=self.overlap)
+        return nearest_spd(M, self.regularization)
+
+    def __sklearn_is_fitted__(self):
+        """Stateless: usable without fit."""
+        return True

@@ -1,0 +1,143 @@
+import numpy as np
+import pandas as pd
+import pytest
+from pyriemann.estimation import Covariances
+from pyriemann.tangentspace import TangentSpace
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
+from bci_app.cli import main
+from bci_app.errors import DataError
+from bci_app.evaluation.pseudo_online import (
+    PseudoOnlineConfig,
+    Run,
+    evaluate_session,
+    run_from_raw,
+    sample_codes,
+    window_labels,
+)
+
+CLASSES = ("idle", "left_hand", "right_hand")
+
+
+def _toy_run(sfreq=10.0):
+    # 0-5 s idle, 5-9 s left, 9-12 s idle, 12-16 s right, 16-20 s idle
+    events = [(5.0, 4.0, "left_hand"), (9.0, 3.0, "rest"), (12.0, 4.0, "right_hand")]
+    return Run(np.zeros((2, int(20 * sfreq))), sfreq, ["C3", "C4"], events)
+
+
+def test_sample_codes_mark_task_time_and_idle():
+    codes = sample_codes(_toy_run(), CLASSES)
+    assert codes[:50].tolist() == [0] * 50
+    assert codes[50:90].tolist() == [1] * 40
+    assert codes[90:120].tolist() == [0] * 30
+    assert codes[120:160].tolist() == [2] * 40
+    assert codes[160:].tolist() == [0] * 40
+
+
+def test_window_labels_follow_the_majority_rule_with_ties_to_the_next_event():
+    codes = sample_codes(_toy_run(), CLASSES)
+    window = 20  # 2 s at 10 Hz
+    last = np.array([19, 49, 59, 60, 69, 70, 79, 99, 109, 139, 199])
+    # window [s, e]: 0-19 idle; 30-49 idle (ends before the cue at 50); 40-59: 10 idle /
+    # 10 left -> tie -> left (the next event); 41-60: 9 idle / 11 left -> left;
+    # 50-69 left; 51-70 left; 60-79 left; 80-99: 10 left / 10 idle -> idle (next);
+    # 90-109 idle; 120-139 right; 180-199 idle
+    expected = ["idle", "idle", "left_hand", "left_hand", "left_hand", "left_hand",
+                "left_hand", "idle", "idle", "right_hand", "idle"]
+    assert list(window_labels(codes, last, window, CLASSES)) == expected
+    # 39-58: 11 idle / 9 left -> idle
+    assert window_labels(codes, np.array([58]), window, CLASSES)[0] == "idle"
+
+
+def test_other_tasks_are_excluded_from_scoring():
+    run = _toy_run()
+    run.events.append((16.0, 3.0, "feet"))
+    codes = sample_codes(run, CLASSES)
+    assert window_labels(codes, np.array([189]), 20, CLASSES)[0] is None
+
+
+@pytest.fixture(scope="module")
+def synthetic_runs():
+    return [run_from_raw(simulate_mi_raw(make_trial_schedule(n_trials_per_class=8, seed=s),
+                                         sfreq=128.0, seed=s, skill=0.9), name=f"run{s}")
+            for s in range(3)]
+
+
+def _tslr():
+    return make_pipeline(Covariances("oas"), TangentSpace(), LogisticRegression())
+
+
+@pytest.mark.parametrize("calibration", [dict(calibration_runs=1),
+                                         dict(calibration_runs=0, calibration_trials=10)])
+def test_no_test_window_overlaps_calibration_data(synthetic_runs, calibration):
+    cfg = PseudoOnlineConfig(step_s=0.5, **calibration)
+    pred, metrics, cal = evaluate_session(synthetic_runs, {"TS+LR": _tslr()}, cfg)
+    run_index = {r.name: i for i, r in enumerate(synthetic_runs)}
+    for run_name, part in pred.groupby("run"):
+        i = run_index[run_name]
+        cal_i = cal[cal["run_index"] == i]
+        if len(cal_i):
+            assert part["first_sample"].min() >= cal_i["stop"].max()
+    if calibration["calibration_runs"] == 1:
+        assert set(cal["run_index"]) == {0} and "run0" not in set(pred["run"])
+    else:
+        # 10 trials: all 16 trials of run0 would be more; calibration stops inside run0
+        assert set(cal["run_index"]) == {0} and "run0" in set(pred["run"])
+    counts = cal["label"].value_counts()
+    assert counts["idle"] <= max(counts["left_hand"], counts["right_hand"])
+
+
+def test_pseudo_online_scores_a_learnable_recording(synthetic_runs):
+    cfg = PseudoOnlineConfig(step_s=0.25, smoothing=3)
+    pred, metrics, _ = evaluate_session(synthetic_runs, {"TS+LR": _tslr()}, cfg)
+    m = metrics[0]
+    assert m["classes"] == list(CLASSES)
+    assert 0.6 < m["nmcc"] <= 1.0
+    assert m["offline_accuracy"] > 0.8
+    assert m["itr_bits_per_min"] > 0 and m["decisions_per_min"] == pytest.approx(240, rel=0.05)
+    assert m["detected_fraction"] > 0.5
+    assert np.sum(m["confusion"]) == m["n_windows"] == pred["scored"].sum()
+    # the time order is kept: windows are in increasing time within each run
+    for _, part in pred.groupby("run"):
+        assert np.all(np.diff(part["time"].to_numpy()) > 0)
+
+
+def test_calibration_errors(synthetic_runs):
+    with pytest.raises(DataError, match="nothing is left to test"):
+        evaluate_session(synthetic_runs, {"m": _tslr()},
+                         PseudoOnlineConfig(calibration_runs=3))
+    with pytest.raises(DataError, match="fewer task trials"):
+        evaluate_session(synthetic_runs, {"m": _tslr()},
+                         PseudoOnlineConfig(calibration_runs=0, calibration_trials=500))
+
+
+def test_cli_pseudo_online_on_synthetic_dataset(tmp_path, capsys, models_dir):
+    out = tmp_path / "po"
+    code = main(["pseudo-online", "--dataset", "SyntheticMI", "--subjects", "2",
+                 "--models", str(models_dir), "--only", "TS+LR", "--step", "0.5",
+                 "--out", str(out), "--no-progress"])
+    assert code == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert len(metrics) == 2  # two sessions
+    assert {"nmcc", "itr_bits_per_min", "accuracy", "offline_accuracy",
+            "latency_median_s"} <= set(metrics.columns)
+    pred = pd.read_csv(out / "predictions.csv")
+    assert {"time", "true", "decision", "p_idle", "p_left_hand"} <= set(pred.columns)
+    assert (out / "timeline_S2.png").stat().st_size > 10_000
+    assert "nMCC" in capsys.readouterr().out
+
+
+@pytest.mark.realdata
+def test_cli_pseudo_online_on_real_subject(mne_data, tmp_path, models_dir):
+    out = tmp_path / "real"
+    code = main(["pseudo-online", "--dataset", "PhysionetMI", "--subjects", "1",
+                 "--models", str(models_dir), "--only", "ACM+MDM", "--step", "0.5",
+                 "--out", str(out), "--no-progress"])
+    assert code == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert metrics["n_windows"].iloc[0] > 400  # two test runs of ~125 s at 2 windows/s
+    assert 0.0 <= metrics["nmcc"].iloc[0] <= 1.0
+    pred = pd.read_csv(out / "predictions.csv")
+    assert set(pred["run"].astype(str)) == {"1", "2"}  # run "0" is calibration

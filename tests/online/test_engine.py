@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+from pyriemann.classification import MDM
+from pyriemann.estimation import Covariances
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import SVC
+
+from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
+from bci_app.decoding import SelectChannels, bind_recording_info
+from bci_app.errors import ConfigError, DataError
+from bci_app.online.engine import DecisionRule, WindowedDecoder, class_probabilities
+
+
+@pytest.fixture(scope="module")
+def recording():
+    raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=4, seed=3), sfreq=160.0,
+                          seed=3)
+    return raw.get_data(), raw.ch_names
+
+
+@pytest.fixture(scope="module")
+def fitted(recording):
+    data, ch_names = recording
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, len(ch_names), 320)) * 1e-5
+    y = np.repeat(["left_hand", "right_hand"], 10)
+    X[y == "left_hand", 3] *= 3
+    model = make_pipeline(SelectChannels(["C3", "Cz", "C4", "FC3", "FC4"]),
+                          Covariances("scm"), MDM())
+    bind_recording_info(model, sfreq=160.0, ch_names=ch_names)
+    return model.fit(X, y)
+
+
+def test_push_in_chunks_equals_sweep(recording, fitted):
+    data, ch_names = recording
+    dec = WindowedDecoder(fitted, 160.0, ch_names, window_s=2.0, step_s=0.1, smoothing=5,
+                          threshold=0.6)
+    swept = dec.sweep(data)
+    dec.reset()
+    rng = np.random.default_rng(1)
+    ts = np.arange(data.shape[1]) / 160.0
+    parts, i = [], 0
+    while i < data.shape[1]:
+        n = int(rng.integers(1, 60))
+        parts.append(dec.push(data[:, i:i + n], ts[i:i + n]))
+        i += n
+    pushed = type(swept).concatenate(parts, swept.classes)
+    assert len(swept) == (data.shape[1] - 320) // 16 + 1
+    np.testing.assert_array_equal(pushed.last, swept.last)
+    np.testing.assert_allclose(pushed.times, swept.times)
+    np.testing.assert_allclose(pushed.proba, swept.proba, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(pushed.decisions, swept.decisions)
+    assert set(swept.decisions) <= {"left_hand", "right_hand", "idle"}
+
+
+def test_sweep_start_sample_drops_earlier_windows(recording, fitted):
+    data, ch_names = recording
+    dec = WindowedDecoder(fitted, 160.0, ch_names, window_s=2.0, step_s=0.5)
+    full = dec.sweep(data)
+    late = dec.sweep(data, start_sample=1000)
+    assert (late.last - 320 + 1).min() >= 1000
+    np.testing.assert_allclose(late.proba, full.proba[-len(late):])
+
+
+def test_decision_rule_smoothing_and_threshold():
+    rule = DecisionRule(["a", "b"], smoothing=3, threshold=0.7)
+    p = np.array([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8], [0.1, 0.9]])
+    sm1, d1 = rule.update(p[:1])
+    sm2, d2 = rule.update(p[1:])
+    smoothed = np.vstack([sm1, sm2])
+    expected = np.array([p[0], p[:2].mean(0), p[:3].mean(0), p[1:4].mean(0)])
+    np.testing.assert_allclose(smoothed, expected)
+    assert list(np.concatenate([d1, d2])) == ["a", "idle", "idle", "b"]
+    with pytest.raises(ConfigError):
+        DecisionRule(["a"], smoothing=0)
+
+
+def test_model_without_predict_proba_uses_decision_function():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 4))
+    y = (X[:, 0] > 0).astype(int)
+    svc = SVC(kernel="linear").fit(X, y)
+    p = class_probabilities(svc, X)
+    assert p.shape == (30, 2)
+    np.testing.assert_allclose(p.sum(1), 1.0)
+    np.testing.assert_array_equal(p.argmax(1), svc.predict(X))
+
+
+def test_stream_must_match_the_model(recording, fitted):
+    _, ch_names = recording
+    with pytest.raises(DataError, match="fitted on channels"):
+        WindowedDecoder(fitted, 160.0, list(reversed(ch_names)))
+    with pytest.raises(DataError, match="channels"):
+        WindowedDecoder(fitted, 160.0, ch_names).push(np.zeros((3, 10)), np.zeros(10))
+    with pytest.raises(ConfigError, match="fitted classifier"):
+        WindowedDecoder(MDM(), 160.0)
