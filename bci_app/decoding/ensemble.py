@@ -105,7 +105,9 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
     def _methods(self):
         methods = (self.estimators,) if isinstance(self.estimators, str) else tuple(self.estimators)
         if not methods:
-            raise ConfigError(f"FuconeClassifier parameter estimators is empty; choose from {list(METHODS)}.")
+            raise ConfigError(
+                f"FuconeClassifier parameter estimators is empty; choose from {list(METHODS)}."
+            )
         unknown = [m for m in methods if m not in METHODS]
         if unknown:
             raise ConfigError(
@@ -113,7 +115,9 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
                 f"allowed: {list(METHODS)}."
             )
         if len(set(methods)) != len(methods):
-            raise ConfigError(f"FuconeClassifier parameter estimators has duplicates: {list(methods)}.")
+            raise ConfigError(
+                f"FuconeClassifier parameter estimators has duplicates: {list(methods)}."
+            )
         return methods
 
     def _check_params(self):
@@ -124,11 +128,15 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
                 f"it is required by the coherence estimators in {list(methods)}."
             )
         if not isinstance(self.l1_ratio, numbers.Real) or not 0 <= self.l1_ratio <= 1:
-            raise ConfigError(f"FuconeClassifier parameter l1_ratio must be in [0, 1]; got {self.l1_ratio!r}.")
+            raise ConfigError(
+                f"FuconeClassifier parameter l1_ratio must be in [0, 1]; got {self.l1_ratio!r}."
+            )
         if not isinstance(self.C, numbers.Real) or not self.C > 0:
             raise ConfigError(f"FuconeClassifier parameter C must be a number > 0; got {self.C!r}.")
         if isinstance(self.cv, bool) or not isinstance(self.cv, numbers.Integral) or self.cv < 2:
-            raise ConfigError(f"FuconeClassifier parameter cv must be an integer >= 2; got {self.cv!r}.")
+            raise ConfigError(
+                f"FuconeClassifier parameter cv must be an integer >= 2; got {self.cv!r}."
+            )
         return methods
 
     def _build(self, methods):
@@ -170,10 +178,13 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
         y = np.asarray(y)
         if X.ndim != 3:
             raise DataError(
-                f"FuconeClassifier expects X of shape (n_windows, n_channels, n_times); got {X.shape}."
+                "FuconeClassifier expects X of shape (n_windows, n_channels, n_times); "
+                f"got {X.shape}."
             )
         if y.shape != (X.shape[0],):
-            raise DataError(f"FuconeClassifier.fit: y must have shape ({X.shape[0]},); got {y.shape}.")
+            raise DataError(
+                f"FuconeClassifier.fit: y must have shape ({X.shape[0]},); got {y.shape}."
+            )
         _, counts = np.unique(y, return_counts=True)
         if counts.min() < self.cv:
             raise DataError(

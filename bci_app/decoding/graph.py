@@ -160,7 +160,9 @@ class GraphFeatures(TransformerMixin, BaseEstimator):
     def _features(self):
         features = (self.features,) if isinstance(self.features, str) else tuple(self.features)
         if not features:
-            raise ConfigError(f"GraphFeatures parameter features is empty; choose from {list(FEATURES)}.")
+            raise ConfigError(
+                f"GraphFeatures parameter features is empty; choose from {list(FEATURES)}."
+            )
         unknown = [f for f in features if f not in FEATURES]
         if unknown:
             raise ConfigError(

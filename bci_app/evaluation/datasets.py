@@ -98,7 +98,7 @@ def _physionet_files(root, subject, runs):
     return [base / f"S{subject:03d}R{run:02d}.edf" for run in runs]
 
 
-def _check_physionet(dataset, subjects, paradigm, data_path):
+def _check_physionet(dataset, subjects, paradigm, data_path, explicit=True):
     root = mne_data_path(data_path)
     if root is None:
         raise DataError(
@@ -116,6 +116,18 @@ def _check_physionet(dataset, subjects, paradigm, data_path):
     if not needs_hands:
         dataset.hand_runs = []
     runs = list(dataset.hand_runs) + list(dataset.feet_runs)
+    if not explicit:  # no subjects asked for: every subject that is on disk
+        present = [s for s in subjects
+                   if all(p.is_file() for p in _physionet_files(root, s, runs))]
+        if not present:
+            raise DataError(
+                f"PhysionetMI: no subject has its files under {root / 'MNE-eegbci-data'} "
+                f"(runs {runs} needed); bci-app never downloads data."
+            )
+        logger.info("PhysionetMI: using the %d subjects found locally: %s", len(present),
+                    present)
+        dataset.subject_list = present
+        return
     for subject in subjects:
         missing = [p for p in _physionet_files(root, subject, runs) if not p.is_file()]
         if missing:
@@ -135,7 +147,7 @@ def resolve_dataset(name, subjects=None, paradigm="left-right", data_path=None):
         ``"PhysionetMI"``, ``"SyntheticMI"``, or another MOABB dataset class name whose
         files are already in the MNE data folder.
     subjects : sequence of int | None
-        Subjects to keep (None: all).
+        Subjects to keep (None: all; for PhysionetMI, all those with local files).
     paradigm : str
         A key of :data:`PARADIGMS`.
     data_path : str | Path | None
@@ -185,7 +197,8 @@ def resolve_dataset(name, subjects=None, paradigm="left-right", data_path=None):
                               f"{all_subjects[0]}..{all_subjects[-1]}.")
         dataset.subject_list = list(subjects)
     if key in ("physionetmi", "physionet", "eegbci", "eegmmidb"):
-        _check_physionet(dataset, dataset.subject_list, paradigm, data_path)
+        _check_physionet(dataset, dataset.subject_list, paradigm, data_path,
+                         explicit=bool(subjects))
     classes = PARADIGMS[paradigm][0]
     missing = [c for c in classes if c not in dataset.event_id]
     if missing:

@@ -151,6 +151,15 @@ def test_augmented_covariances_equal_embedding_then_covariance():
         )
 
 
+def test_augmented_covariances_in_chunks_of_trials(monkeypatch):
+    from bci_app.decoding import augmented
+
+    X = _trials(n=7, n_channels=3, n_times=60)
+    monkeypatch.setattr(augmented, "_CHUNK_ELEMENTS", 2 * (4 * 3) ** 2)  # 2 trials per chunk
+    for estimator in ESTIMATORS:
+        assert_same(augmented_covariances(X, 4, 2, estimator), _reference(X, 4, 2, estimator))
+
+
 def test_augmented_covariances_too_short_raises():
     with pytest.raises(DataError, match="order=4 and lag=5"):
         augmented_covariances(_trials(n_times=20), 4, 5)
@@ -192,6 +201,11 @@ def test_transform_before_fit_raises_not_fitted():
 def test_transformer_rejects_bad_order_and_lag(param, bad):
     with pytest.raises(ConfigError, match=param):
         AugmentedCovariance(**{param: bad}).fit(_trials())
+
+
+def test_transformer_rejects_unknown_order_method():
+    with pytest.raises(ConfigError, match="order_method"):
+        AugmentedCovariance(order_method="mdop").fit(_trials())
 
 
 def test_transformer_checks_channels_and_window_length():

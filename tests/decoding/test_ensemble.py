@@ -14,6 +14,10 @@ from bci_app.errors import ConfigError, DataError
 
 SFREQ = 128.0
 
+# the Riemannian mean of the (floor-regularised, ill-conditioned) imaginary-coherence
+# matrices often stops at pyRiemann's iteration limit; the model is still usable
+pytestmark = pytest.mark.filterwarnings("ignore:Convergence not reached:UserWarning")
+
 
 def _coupling_problem(rng, n_per_class=30, n_channels=6, n_times=256):
     """Two classes: in class 1, channel 1 follows channel 0 with a 10 ms lag (8-30 Hz)."""
@@ -74,3 +78,13 @@ def test_elastic_net_lr_does_not_warn():
         warnings.simplefilter("ignore", ConvergenceWarning)
         lr = elastic_net_logistic_regression(0.15, 1.0, 0).fit(Z, t)
     assert lr.score(Z, t) > 0.8
+
+
+def test_sfreq_bound_from_recording_info():
+    from bci_app.decoding.channels import bind_recording_info
+
+    clf = bind_recording_info(FuconeClassifier(estimators="instantaneous"), sfreq=SFREQ)
+    assert clf.sfreq == SFREQ
+    rng = np.random.default_rng(4)
+    X, y = _coupling_problem(rng, n_per_class=10)
+    assert clf.set_params(cv=2).fit(X, y).score(X, y) > 0.8

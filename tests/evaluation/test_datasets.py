@@ -45,3 +45,8 @@ def test_bad_dataset_arguments():
 def test_physionet_resolves_on_local_files(mne_data):
     ds = resolve_dataset("PhysionetMI", [1, 2], "left-right")
     assert ds.subject_list == [1, 2] and ds.feet_runs == []
+
+
+def test_physionet_without_subjects_uses_the_local_ones(mne_data):
+    ds = resolve_dataset("PhysionetMI", None, "left-right")
+    assert 1 in ds.subject_list and 10 not in ds.subject_list
