@@ -20,7 +20,10 @@ SENSORIMOTOR = (
     "CP5", "CP3", "CP1", "CPz", "CP2", "CP4", "CP6",
 )  # fmt: skip
 
-_CHANNEL_SETS = {"sensorimotor": SENSORIMOTOR}
+#: A compact motor set: the hand areas (C3, C4), the vertex, and one row in front and behind.
+MOTOR = ("FC3", "FCz", "FC4", "C3", "Cz", "C4", "CP3", "CPz", "CP4")
+
+_CHANNEL_SETS = {"sensorimotor": SENSORIMOTOR, "motor": MOTOR}
 
 
 class SelectChannels(BaseEstimator, TransformerMixin):
@@ -30,7 +33,8 @@ class SelectChannels(BaseEstimator, TransformerMixin):
     ----------
     channels : str | sequence of str | None
         The channels to keep, by name (matched without regard to case), or the name of a
-        channel set (``"sensorimotor"``). ``None`` keeps every channel.
+        channel set: ``"motor"`` (:data:`MOTOR`, 9 channels) or ``"sensorimotor"``
+        (:data:`SENSORIMOTOR`, 21 channels). ``None`` keeps every channel.
     ch_names : sequence of str | None
         The names of the channels of the incoming arrays, in order. Bound from the
         recording by :func:`bind_recording_info`; required unless ``channels`` is None.
