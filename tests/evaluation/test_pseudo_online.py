@@ -141,3 +141,28 @@ def test_cli_pseudo_online_on_real_subject(mne_data, tmp_path, models_dir):
     assert 0.0 <= metrics["nmcc"].iloc[0] <= 1.0
     pred = pd.read_csv(out / "predictions.csv")
     assert set(pred["run"].astype(str)) == {"1", "2"}  # run "0" is calibration
+
+
+def test_cli_pseudo_online_on_a_recording_file(tmp_path, models_dir, capsys):
+    raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=10, seed=7), sfreq=128.0,
+                          seed=7, skill=0.9)
+    mapping = {"left_hand": "T1", "right_hand": "T2", "rest": "T0"}
+    raw.annotations.description = np.array([mapping[d] for d in raw.annotations.description])
+    path = tmp_path / "session_raw.fif"
+    raw.save(path, verbose="error")
+    out = tmp_path / "out"
+    args = ["pseudo-online", "--dataset", str(path), "--models", str(models_dir),
+            "--only", "TS+LR", "--calibration-trials", "10", "--step", "0.5",
+            "--out", str(out), "--no-progress"]
+    assert main(args + ["--event-map", "T1=left_hand", "T2=right_hand", "T0=rest"]) == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert len(metrics) == 1 and metrics["nmcc"].iloc[0] > 0.55
+    pred = pd.read_csv(out / "predictions.csv")
+    tenth_trial_end = sorted(o + d for o, d, desc in zip(raw.annotations.onset,
+                                                         raw.annotations.duration,
+                                                         raw.annotations.description)
+                             if desc in ("T1", "T2"))[9]
+    assert pred["first_sample"].min() >= int(round(tenth_trial_end * 128))
+    assert main(args + ["--event-map", "T9=left_hand"]) == 2
+    assert "does not have" in capsys.readouterr().err
+    assert main(args[:2] + [str(tmp_path / "missing.edf")] + args[3:]) == 2

@@ -94,3 +94,18 @@ def test_stream_must_match_the_model(recording, fitted):
         WindowedDecoder(fitted, 160.0, ch_names).push(np.zeros((3, 10)), np.zeros(10))
     with pytest.raises(ConfigError, match="fitted classifier"):
         WindowedDecoder(MDM(), 160.0)
+
+
+def test_stream_rate_must_match_the_model():
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from bci_app.decoding import Connectivity, GraphFeatures
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 4, 256))
+    y = np.repeat([0, 1], 10)
+    model = make_pipeline(Connectivity("coherence", sfreq=128.0), GraphFeatures(),
+                          LinearDiscriminantAnalysis()).fit(X, y)
+    with pytest.raises(DataError, match="fitted at 128.0 Hz but the stream runs at 250.0"):
+        WindowedDecoder(model, 250.0)
+    WindowedDecoder(model, 128.0)  # same rate: accepted
