@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
-#   make demo   - create .venv if missing, install, run the main job
+#   make demo   - create .venv if missing, install, run the main job (offline and
+#                 pseudo-online evaluation on the built-in synthetic MI data)
 #   make test   - same bootstrap, then the whole test suite
 PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -31,7 +32,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/bci-app evaluate --dataset SyntheticMI --subjects 1 2 3 \
-	    --paradigm left-right --evaluation within-session --models models/ --out results/demo
+	    --paradigm left-right --evaluation within-session --models models/ --out results/demo/offline
+	$(VENV)/bin/bci-app pseudo-online --dataset SyntheticMI --subjects 1 \
+	    --models models/ --only ACM+MDM TS+LR CSP+LDA --window 2 --step 0.25 --smoothing 2 \
+	    --out results/demo/pseudo-online
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider

@@ -182,6 +182,20 @@ _COMMANDS = {"evaluate": _cmd_evaluate, "pseudo-online": _cmd_pseudo_online,
              "models": _cmd_models}
 
 
+def _quiet_dependencies(verbose):
+    """Keep MNE's per-file chatter and known upstream deprecation notices off the console."""
+    import warnings
+
+    if verbose < 2:
+        import mne
+
+        mne.set_log_level("WARNING")
+        warnings.filterwarnings("ignore", message="Montage name 'standard_1005'",
+                                category=FutureWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning, module="moabb")
+        warnings.filterwarnings("ignore", message="Creating a dataset without passing data")
+
+
 def main(argv=None):
     """Entry point of ``bci-app``; returns the exit code."""
     parser = _build_parser()
@@ -191,6 +205,7 @@ def main(argv=None):
         return 0
     set_log_level(["WARNING", "INFO", "DEBUG"][min(args.verbose, 2)])
     os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
+    _quiet_dependencies(args.verbose)
     try:
         return _COMMANDS[args.command](args)
     except BCIAppError as err:

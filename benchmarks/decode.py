@@ -60,11 +60,18 @@ def main():
     warnings.filterwarnings("ignore")
     n_test = 10 if args.quick else 40
     specs = load_models(default_models_dir())
-    out = {"benchmark": "decode", "machine": machine(), "threads": 1,
+    out = {"benchmark": "decode", "machine": machine(), "threads": "1 (and default for the "
+           "reference comparison, *_default_threads)",
            "target": "ACM (22 ch, order 8) + FastMDM >= 5x faster than the reference",
            "configs": {}}
     with threadpool_limits(1):
         _run(specs, n_test, out)
+    # The same reference comparison with the default BLAS threads (all cores).
+    for cname, (ch_names, sfreq) in CONFIGS.items():
+        X, y = synthetic_windows(ch_names, sfreq, n_per_class=30)
+        n_ref = n_test if cname.startswith("22") else max(5, n_test // 4)
+        out["configs"][cname]["acm_order8_vs_reference_default_threads"] = reference_comparison(
+            X[:, :22] if cname.startswith("22") else X, y, order=8, lag=2, n_test=n_ref)
     dump(out)
 
 
