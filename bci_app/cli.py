@@ -56,6 +56,7 @@ def _build_parser():
     ev.add_argument("--fmin", type=float, default=8.0, help="band-pass low edge, Hz")
     ev.add_argument("--fmax", type=float, default=35.0, help="band-pass high edge, Hz")
     ev.add_argument("--n-jobs", type=int, default=1, help="parallel jobs")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_common(ev)
 
     po = sub.add_parser(
@@ -92,6 +93,38 @@ def _build_parser():
     po.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_common(po)
 
+    sm = sub.add_parser(
+        "simulate", help="stream synthetic motor-imagery EEG over LSL (simulated amplifier)",
+        description="Publish synthetic motor-imagery EEG as an LSL stream (type eeg, float32, "
+                    "volts) until Ctrl-C or --duration. The imagined class follows the "
+                    "markers of --markers: a class name (left_hand, right_hand, feet) starts "
+                    "its imagery, rest/idle/end go back to rest. LSL stays on this machine "
+                    "unless --network is given or your own LSL configuration (LSLAPICFG, "
+                    "lsl_api.cfg) is found.")
+    sm.add_argument("--name", default="bci-app-sim",
+                    help="LSL stream name (default: %(default)s)")
+    sm.add_argument("--channels", nargs="+", default=None, metavar="CH",
+                    help="10-05 channel names (default: 22 sensorimotor channels)")
+    sm.add_argument("--sfreq", type=float, default=250.0,
+                    help="sampling rate, Hz (default: %(default)s)")
+    sm.add_argument("--chunk-size", type=int, default=10,
+                    help="samples per pushed chunk (default: %(default)s)")
+    sm.add_argument("--skill", type=float, default=0.8,
+                    help="simulated subject skill in [0, 1], the depth of the imagery ERD "
+                         "(default: %(default)s)")
+    sm.add_argument("--seed", type=int, default=None, help="random seed (same seed, same signal)")
+    sm.add_argument("--markers", default=None, metavar="STREAM",
+                    help="name of an LSL marker stream to follow (e.g. the protocol's)")
+    sm.add_argument("--marker-map", nargs="+", default=None, metavar="MARKER=CLASS",
+                    help="extra markers, e.g. 769=left_hand 770=right_hand pause=rest")
+    sm.add_argument("--duration", type=float, default=None,
+                    help="stop after this many seconds (default: until Ctrl-C)")
+    sm.add_argument("--no-artifacts", action="store_true", help="no blinks or muscle bursts")
+    sm.add_argument("--network", action="store_true",
+                    help="use liblsl's network configuration instead of keeping LSL on "
+                         "this machine")
+    _add_common(sm)
+
     md = sub.add_parser("models", help="list the models of a folder and check their files")
     md.add_argument("--models", default=None, metavar="PATH")
     _add_common(md)
@@ -110,7 +143,7 @@ def _cmd_evaluate(args):
     start = time.perf_counter()
     results = evaluate_models(specs, dataset, paradigm=args.paradigm,
                               evaluation=args.evaluation, out_dir=out, n_jobs=args.n_jobs,
-                              fmin=args.fmin, fmax=args.fmax)
+                              fmin=args.fmin, fmax=args.fmax, progress=not args.no_progress)
     table = score_table(results)
     text = format_score_table(table)
     (out / "scores.txt").write_text(text + "\n", encoding="utf-8")
@@ -178,8 +211,44 @@ def _cmd_models(args):
     return 0
 
 
+def _cmd_simulate(args):
+    from .acquisition.lsl import use_loopback
+    from .acquisition.simulation import DEFAULT_CHANNELS
+    from .acquisition.simulator import REST_MARKERS, SimulatedAmplifier
+    from .errors import ConfigError, StreamError
+
+    marker_map = {}
+    for item in args.marker_map or []:
+        marker, sep, label = item.partition("=")
+        if not sep or not marker or not label:
+            raise ConfigError(f"--marker-map: {item!r} is not MARKER=CLASS.")
+        marker_map[marker] = None if label.lower() in REST_MARKERS + ("none",) else label
+    if not args.network:
+        use_loopback()
+    amp = SimulatedAmplifier(
+        name=args.name, ch_names=args.channels or DEFAULT_CHANNELS, sfreq=args.sfreq,
+        chunk_size=args.chunk_size, skill=args.skill, seed=args.seed,
+        marker_stream=args.markers, marker_map=marker_map, artifacts=not args.no_artifacts)
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    with amp:
+        print(f"streaming {amp.name!r}: {len(amp.ch_names)} channels at {amp.sfreq:g} Hz, "
+              f"type eeg, volts (source_id {amp.source_id})"
+              + (f", following markers of {args.markers!r}" if args.markers else "")
+              + "; Ctrl-C to stop", flush=True)
+        try:
+            while amp.is_running and (deadline is None or time.monotonic() < deadline):
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is the normal way to stop
+    if amp.error is not None:
+        raise StreamError(f"streaming stopped on an error: {amp.error}")
+    print(f"stopped after {amp.samples_pushed} samples "
+          f"({amp.samples_pushed / amp.sfreq:.1f} s)")
+    return 0
+
+
 _COMMANDS = {"evaluate": _cmd_evaluate, "pseudo-online": _cmd_pseudo_online,
-             "models": _cmd_models}
+             "simulate": _cmd_simulate, "models": _cmd_models}
 
 
 def _quiet_dependencies(verbose):

@@ -13,6 +13,11 @@ os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Keep every LSL stream of the tests on this machine, before any outlet/inlet exists.
+from bci_app.acquisition.lsl import use_loopback  # noqa: E402
+
+use_loopback()
+
 
 def physionet_available(subjects=(1,), runs=(4, 8, 12)):
     """True when the PhysioNet EDF files of these subjects/runs are beside the project."""

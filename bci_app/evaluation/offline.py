@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 from sklearn.base import clone
+from tqdm import tqdm
 
 from .._logging import logger
 from ..decoding.channels import bind_recording_info
@@ -47,7 +48,8 @@ def _evaluation_class(evaluation):
 
 
 def evaluate_models(specs, dataset, paradigm="left-right", evaluation="within-session",
-                    out_dir=None, n_jobs=1, random_state=42, fmin=8.0, fmax=35.0):
+                    out_dir=None, n_jobs=1, random_state=42, fmin=8.0, fmax=35.0,
+                    progress=True):
     """Evaluate models on a dataset with MOABB.
 
     Parameters
@@ -68,6 +70,8 @@ def evaluate_models(specs, dataset, paradigm="left-right", evaluation="within-se
         Seed of the cross-validation splits.
     fmin, fmax : float
         Band-pass of the paradigm, in Hz.
+    progress : bool
+        Show a progress bar (per subject; per pipeline for cross-subject).
 
     Returns
     -------
@@ -99,14 +103,34 @@ def evaluate_models(specs, dataset, paradigm="left-right", evaluation="within-se
         pipelines[spec.name] = pipe
         if spec.param_grid:
             grids[spec.name] = dict(spec.param_grid)
-    with tempfile.TemporaryDirectory(prefix="bci-app-moabb-") as cache:
-        ev = _evaluation_class(evaluation)(
-            paradigm=para, datasets=[dataset], overwrite=True, hdf5_path=cache,
-            n_jobs=n_jobs, random_state=random_state, suffix="bci-app",
-        )
-        logger.info("%s evaluation of %d model(s) on %s, subjects %s", evaluation,
-                    len(pipelines), dataset.code, dataset.subject_list)
-        results = ev.process(pipelines, param_grid=grids or None)
+    # One MOABB run per subject (per pipeline for cross-subject, which needs every subject
+    # at once), so that a progress bar can follow a long evaluation.
+    subjects = list(dataset.subject_list)
+    if evaluation == "cross-subject":
+        groups = [(subjects, {name: pipe}) for name, pipe in pipelines.items()]
+        unit = "pipeline"
+    else:
+        groups = [([subject], pipelines) for subject in subjects]
+        unit = "subject"
+    logger.info("%s evaluation of %d model(s) on %s, subjects %s", evaluation,
+                len(pipelines), dataset.code, subjects)
+    parts = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="bci-app-moabb-") as cache:
+            for i, (group_subjects, group_pipes) in enumerate(
+                    tqdm(groups, desc=f"{evaluation} {dataset.code}", unit=unit,
+                         disable=not progress)):
+                dataset.subject_list = list(group_subjects)
+                ev = _evaluation_class(evaluation)(
+                    paradigm=para, datasets=[dataset], overwrite=True,
+                    hdf5_path=str(Path(cache) / str(i)), n_jobs=n_jobs,
+                    random_state=random_state, suffix="bci-app",
+                )
+                grid = {k: v for k, v in grids.items() if k in group_pipes} or None
+                parts.append(ev.process(group_pipes, param_grid=grid))
+    finally:
+        dataset.subject_list = subjects
+    results = pd.concat(parts, ignore_index=True)
     results = pd.DataFrame(results)
     results.insert(0, "evaluation", evaluation)
     results.insert(1, "paradigm", paradigm)

@@ -36,6 +36,17 @@ def test_evaluate_synthetic_cross_session(tmp_path, models_dir):
     assert len(df) == 2 and set(df["evaluation"]) == {"cross-session"}
 
 
+def test_evaluate_synthetic_cross_subject_with_progress(tmp_path, capsys, models_dir):
+    out = tmp_path / "xs"
+    assert main(["evaluate", "--dataset", "SyntheticMI", "--subjects", "1", "2",
+                 "--evaluation", "cross-subject", "--models", str(models_dir),
+                 "--only", "TS+LR", "MDM", "--out", str(out)]) == 0
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 2 * 2 * 2  # pipelines x held-out subjects x their sessions
+    assert sorted(df["subject"].unique()) == [1, 2]
+    assert "cross-subject SyntheticMI" in capsys.readouterr().err  # the progress bar
+
+
 def test_bad_arguments_exit_nonzero_with_message(tmp_path, capsys, models_dir):
     assert main(["evaluate", "--dataset", "SyntheticMI", "--subjects", "42",
                  "--models", str(models_dir), "--out", str(tmp_path)]) == 2
