@@ -263,6 +263,9 @@ def _quiet_dependencies(verbose):
                                 category=FutureWarning)
         warnings.filterwarnings("ignore", category=FutureWarning, module="moabb")
         warnings.filterwarnings("ignore", message="Creating a dataset without passing data")
+        # pyRiemann's iterative means on ill-conditioned connectivity matrices (imaginary
+        # coherence) stop at their iteration limit; the result is used as it is.
+        warnings.filterwarnings("ignore", message="Convergence not reached")
 
 
 def main(argv=None):
