@@ -5,6 +5,8 @@ published MOABB benchmark figure where one exists (PhysionetMI, left vs right ha
 session, ROC-AUC, mean over all 109 subjects; ours runs on the local subset).
 
 Usage: python benchmarks/accuracy.py [--subjects 1 2 ...] [--only NAME ...] [--data-path DIR]
+       python benchmarks/accuracy.py --results results/results.csv   (summarise a finished
+       ``bci-app evaluate --dataset PhysionetMI --paradigm left-right`` run instead)
 """
 
 import argparse
@@ -32,16 +34,27 @@ def main():
     parser.add_argument("--only", nargs="+", default=None)
     parser.add_argument("--data-path", default=None)
     parser.add_argument("--n-jobs", type=int, default=1)
+    parser.add_argument("--results", default=None,
+                        help="results.csv of a finished within-session PhysionetMI evaluation")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mne_data"
     if args.data_path is None and not os.environ.get("MNE_DATA") and shared.is_dir():
         args.data_path = str(shared)
-    specs = load_models(default_models_dir(), names=args.only)
-    dataset = resolve_dataset("PhysionetMI", args.subjects, "left-right", args.data_path)
     t0 = time.perf_counter()
-    results = evaluate_models(specs, dataset, "left-right", "within-session",
-                              n_jobs=args.n_jobs)
+    if args.results:
+        import pandas as pd
+
+        results = pd.read_csv(args.results)
+        bad = set(results.get("evaluation", ["within-session"])) - {"within-session"}
+        if bad or set(results["dataset"]) != {"PhysionetMotorImagery"}:
+            parser.error(f"{args.results} is not a within-session PhysionetMI evaluation")
+        args.subjects = sorted(int(s) for s in results["subject"].unique())
+    else:
+        specs = load_models(default_models_dir(), names=args.only)
+        dataset = resolve_dataset("PhysionetMI", args.subjects, "left-right", args.data_path)
+        results = evaluate_models(specs, dataset, "left-right", "within-session",
+                                  n_jobs=args.n_jobs)
     table = score_table(results)
     subjects = [c for c in table.columns if c not in ("mean", "sd")]
     fit_time = results.groupby("pipeline")["time"].mean()
@@ -49,7 +62,8 @@ def main():
         "benchmark": "accuracy", "machine": machine(),
         "dataset": "PhysionetMI (local)", "paradigm": "left-right (8-35 Hz)",
         "evaluation": "within-session 5-fold", "metric": "roc_auc", "subjects": args.subjects,
-        "wall_time_s": round(time.perf_counter() - t0, 1),
+        "source": args.results or "evaluated in this run",
+        "wall_time_s": None if args.results else round(time.perf_counter() - t0, 1),
         "pipelines": {
             name: {"per_subject": {s: round(float(row[s]), 4) for s in subjects},
                    "mean": round(float(row["mean"]), 4), "sd": round(float(row["sd"]), 4),
