@@ -1,6 +1,7 @@
 """The ``bci-app`` command. Thin: it parses arguments and calls the packages."""
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -125,6 +126,96 @@ def _build_parser():
                          "this machine")
     _add_common(sm)
 
+    sm.add_argument("--auto", action="store_true",
+                    help="run a built-in cue cycle (rest, then imagery of each class in "
+                         "turn) and publish its markers on '<name>-markers'")
+    sm.add_argument("--classes", nargs="+", default=["left_hand", "right_hand"],
+                    metavar="CLASS", help="classes of the --auto cycle (default: %(default)s)")
+    sm.add_argument("--rest", type=float, default=3.0, help="--auto rest period, s")
+    sm.add_argument("--imagery", type=float, default=4.0, help="--auto imagery period, s")
+
+    tr = sub.add_parser(
+        "train", help="train a model from calibration data and save it (.bcimodel)",
+        description="Fit a pipeline of models/ on calibration data, cropped and filtered as "
+                    "the online engine does, and save it with its settings in a safe "
+                    "(non-pickle) .bcimodel file for `bci-app online`.")
+    tr.add_argument("--model", required=True, metavar="YAML|NAME",
+                    help="a model file, or the name/stem of one in --models")
+    tr.add_argument("--models", default=None, metavar="DIR", help="folder of model files")
+    src = tr.add_mutually_exclusive_group(required=True)
+    src.add_argument("--file", nargs="+", metavar="FILE",
+                     help="calibration recording(s), any MNE-readable format")
+    src.add_argument("--dataset", metavar="NAME",
+                     help="a dataset (e.g. PhysionetMI): first --calibration-runs of --subject")
+    src.add_argument("--simulated", action="store_true",
+                     help="a calibration run of the simulated amplifier (same montage/rate "
+                          "as `bci-app simulate`)")
+    tr.add_argument("--subject", type=int, default=1, help="subject of --dataset")
+    tr.add_argument("--calibration-runs", type=int, default=1, help="runs of --dataset used")
+    tr.add_argument("--paradigm", default="left-right",
+                    help="class set: left-right, hands-feet or left-right-feet (default: %(default)s)")
+    tr.add_argument("--event-map", nargs="+", default=None, metavar="ANNOT=CLASS",
+                    help="rename a --file's annotations, e.g. T1=left_hand T2=right_hand")
+    tr.add_argument("--trials", type=int, default=20, help="--simulated trials per class")
+    tr.add_argument("--skill", type=float, default=0.8, help="--simulated subject skill")
+    tr.add_argument("--seed", type=int, default=None, help="--simulated random seed")
+    tr.add_argument("--window", type=float, default=2.0, help="window length, s")
+    tr.add_argument("--step", type=float, default=0.1, help="online window step, s")
+    tr.add_argument("--fmin", type=float, default=8.0)
+    tr.add_argument("--fmax", type=float, default=35.0)
+    tr.add_argument("--idle", choices=["class", "threshold"], default="class",
+                    help="rest as a class of the model (default) or only a threshold")
+    tr.add_argument("--data-path", default=None, metavar="DIR")
+    tr.add_argument("--out", required=True, metavar="FILE.bcimodel")
+    _add_common(tr)
+
+    on = sub.add_parser(
+        "online", help="decode a live LSL EEG stream with a trained model",
+        description="Connect to an LSL EEG stream, check it against the model (channels, "
+                    "rate), and decode it window by window on a worker thread. Decisions are "
+                    "printed as they change; predictions, markers, status changes and gaps "
+                    "are logged under --log. Stops on Ctrl-C or after --duration.")
+    on.add_argument("--model", metavar="FILE.bcimodel", help="a model from `bci-app train`")
+    on.add_argument("--stream", default=None, metavar="NAME",
+                    help="EEG stream name (default: the only stream of type --type)")
+    on.add_argument("--type", default="eeg", help="EEG stream type (default: %(default)s)")
+    on.add_argument("--markers", default=None, metavar="STREAM",
+                    help="a marker stream to log with the predictions")
+    on.add_argument("--list", action="store_true", help="list the LSL streams and exit")
+    on.add_argument("--step", type=float, default=None, help="window step, s (default: model's)")
+    on.add_argument("--smoothing", type=int, default=4,
+                    help="windows averaged by the decision rule (default: %(default)s)")
+    on.add_argument("--threshold", type=float, default=0.0,
+                    help="confidence below which the decision is idle (default: %(default)s)")
+    on.add_argument("--duration", type=float, default=None, help="stop after this many s")
+    on.add_argument("--log", default=None, metavar="DIR",
+                    help="folder for predictions.csv and events.csv (default: "
+                         "recordings/online/<date-time>)")
+    on.add_argument("--unit-scale", type=float, default=None,
+                    help="multiply samples by this to get volts (e.g. 1e-6 for undeclared uV)")
+    on.add_argument("--timeout", type=float, default=10.0,
+                    help="seconds to wait for the stream (default: %(default)s)")
+    on.add_argument("--quiet", action="store_true", help="print only the summary")
+    on.add_argument("--network", action="store_true",
+                    help="use liblsl's network configuration instead of this machine only")
+    _add_common(on)
+
+    rp = sub.add_parser(
+        "replay", help="publish a recording as LSL streams in real time",
+        description="Replay a recording (EDF, BDF, GDF, FIF, BrainVision, EEGLAB...) as an "
+                    "LSL EEG stream and its annotations as string markers on "
+                    "'<name>-annotations', at real-time speed.")
+    rp.add_argument("file", metavar="FILE")
+    rp.add_argument("--name", default="bci-app-replay", help="stream name (default: %(default)s)")
+    rp.add_argument("--chunk-size", type=int, default=10, help="samples per chunk")
+    rp.add_argument("--repeat", type=int, default=1, help="times to play the file")
+    rp.add_argument("--loop", action="store_true", help="play until Ctrl-C")
+    rp.add_argument("--event-map", nargs="+", default=None, metavar="ANNOT=CLASS",
+                    help="rename annotations, e.g. T1=left_hand T2=right_hand")
+    rp.add_argument("--network", action="store_true",
+                    help="use liblsl's network configuration instead of this machine only")
+    _add_common(rp)
+
     md = sub.add_parser("models", help="list the models of a folder and check their files")
     md.add_argument("--models", default=None, metavar="PATH")
     _add_common(md)
@@ -201,6 +292,169 @@ def _cmd_pseudo_online(args):
     return 0
 
 
+def _load_spec(model, models_dir):
+    from .decoding.loading import load_models, read_model_file
+    from .errors import ConfigError
+
+    path = Path(model)
+    if path.is_file():
+        return read_model_file(path)
+    specs = load_models(models_dir or default_models_dir())
+    for spec in specs:
+        if model in (spec.name, spec.path.stem, spec.path.name):
+            return spec
+    raise ConfigError(f"--model {model!r}: no such file, and no model of that name in "
+                      f"{models_dir or default_models_dir()} (there: "
+                      f"{', '.join(s.path.stem for s in specs)}).")
+
+
+def _cmd_train(args):
+    from .decoding.persistence import MODEL_SUFFIX, TrainedModel, save_model
+    from .errors import ConfigError, DataError
+    from .evaluation.datasets import PARADIGMS
+    from .evaluation.pseudo_online import PseudoOnlineConfig, file_session, run_from_raw
+    from .online.training import train_decoder
+
+    if args.paradigm not in PARADIGMS:
+        raise ConfigError(f"--paradigm {args.paradigm!r}: use one of {sorted(PARADIGMS)}.")
+    out = Path(args.out)
+    if out.suffix != MODEL_SUFFIX:
+        raise ConfigError(f"--out {out}: a trained model file ends in {MODEL_SUFFIX}.")
+    spec = _load_spec(args.model, args.models)
+    classes = PARADIGMS[args.paradigm][0]
+    cfg = PseudoOnlineConfig(classes=tuple(classes), window_s=args.window, step_s=args.step,
+                             idle=args.idle, l_freq=args.fmin, h_freq=args.fmax)
+    if args.file:
+        runs, source = [], {"files": [str(Path(f).resolve()) for f in args.file]}
+        for f in args.file:
+            runs += file_session(f, _parse_event_map(args.event_map))
+    elif args.simulated:
+        from .acquisition.simulation import DEFAULT_CHANNELS, make_trial_schedule, simulate_mi_raw
+
+        schedule = make_trial_schedule(classes, args.trials, seed=args.seed)
+        raw = simulate_mi_raw(schedule, ch_names=DEFAULT_CHANNELS, skill=args.skill,
+                              seed=args.seed)
+        runs = [run_from_raw(raw, name="simulated-calibration")]
+        source = {"simulated": {"trials_per_class": args.trials, "skill": args.skill,
+                                "seed": args.seed}}
+    else:
+        from .evaluation.datasets import resolve_dataset
+        from .evaluation.pseudo_online import dataset_sessions
+
+        dataset = resolve_dataset(args.dataset, [args.subject], args.paradigm, args.data_path)
+        session, all_runs = next(iter(dataset_sessions(dataset, args.subject)))
+        if args.calibration_runs < 1 or args.calibration_runs > len(all_runs):
+            raise DataError(f"--calibration-runs {args.calibration_runs}: subject "
+                            f"{args.subject} session {session} has {len(all_runs)} run(s).")
+        runs = all_runs[:args.calibration_runs]
+        source = {"dataset": args.dataset, "subject": args.subject, "session": session}
+    model, report = train_decoder(spec.pipeline, runs, cfg, param_grid=spec.param_grid)
+    report.update(source)
+    trained = TrainedModel(
+        model, spec.name, runs[0].sfreq, runs[0].ch_names, window_s=args.window,
+        step_s=args.step, l_freq=args.fmin, h_freq=args.fmax,
+        pipeline_file=spec.path.read_text(encoding="utf-8"), trained_on=report)
+    save_model(trained, out)
+    counts = ", ".join(f"{k} {v}" for k, v in report["windows_per_class"].items())
+    print(f"trained {spec.name!r} on {len(runs)} run(s): {counts} windows; training accuracy "
+          f"{report['training_accuracy']:.2f}\nsaved {out} ({len(runs[0].ch_names)} channels, "
+          f"{runs[0].sfreq:g} Hz, window {args.window} s, step {args.step} s)")
+    return 0
+
+
+def _cmd_online(args):
+    from .acquisition.lsl import list_streams, use_loopback
+    from .acquisition.stream import EEGInput, MarkerInput
+    from .decoding.persistence import load_model
+    from .errors import ConfigError, StreamError
+    from .online.live import OnlineDecoder
+
+    if not args.network:
+        use_loopback()
+    if args.list:
+        streams = list_streams(timeout=1.0)
+        print("\n".join(f"{d}  [source_id {d.source_id!r}]" for d in streams)
+              or "no LSL stream found")
+        return 0
+    if not args.model:
+        raise ConfigError("--model FILE.bcimodel is required (train one with `bci-app train`).")
+    trained = load_model(args.model)
+    overrides = {"smoothing": args.smoothing, "threshold": args.threshold}
+    if args.step is not None:
+        overrides["step_s"] = args.step
+    decoder = trained.decoder(**overrides)
+    log = Path(args.log) if args.log else (
+        Path("recordings") / "online" / time.strftime("%Y%m%d-%H%M%S"))
+    state = {"decision": None}
+
+    def show(kind, payload):
+        if args.quiet:
+            return
+        if kind == "status":
+            print(f"[{payload.status}] {payload.message}", flush=True)
+        elif kind == "markers":
+            for stamp, text in payload:
+                print(f"{stamp:12.3f}  marker {text}", flush=True)
+        elif kind == "predictions":
+            for t, d, p in zip(payload.times, payload.decisions, payload.smoothed):
+                if d != state["decision"]:
+                    state["decision"] = d
+                    probs = " ".join(f"{c}={v:.2f}" for c, v in zip(payload.classes, p))
+                    print(f"{t:12.3f}  {d:<12} {probs}", flush=True)
+
+    eeg = EEGInput(args.stream, args.type, channels=trained.ch_names, sfreq=trained.sfreq,
+                   timeout=args.timeout, unit_scale=args.unit_scale)
+    markers = MarkerInput(args.markers, timeout=args.timeout) if args.markers else None
+    online = OnlineDecoder(decoder, eeg, markers=markers, log_dir=log)
+    online.subscribe(show)
+    online.start()
+    print(f"decoding {eeg.description} with {trained.name!r} "
+          f"(classes {', '.join(trained.classes)}; window {decoder.window_s} s, step "
+          f"{decoder.step_s} s); log in {log}; Ctrl-C to stop", flush=True)
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    try:
+        while online.is_running and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        online.stop()
+    summary = online.summary()
+    (log / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    lat = (f"latency p50 {summary['latency_p50_ms']:.1f} ms, p95 "
+           f"{summary['latency_p95_ms']:.1f} ms" if "latency_p50_ms" in summary else "no window")
+    print(f"{summary['windows']} windows from {summary['samples']} samples, "
+          f"{summary['gaps']} gap(s); {lat}; decisions {summary.get('decisions', {})}")
+    if online.error is not None:
+        raise StreamError(f"decoding stopped on an error: {online.error}")
+    return 0
+
+
+def _cmd_replay(args):
+    import numpy as np
+
+    from .acquisition.lsl import use_loopback
+    from .acquisition.replay import Replay
+
+    if not args.network:
+        use_loopback()
+    replay = Replay(args.file, name=args.name, chunk_size=args.chunk_size,
+                    repeat=np.inf if args.loop else args.repeat,
+                    event_map=_parse_event_map(args.event_map))
+    with replay:
+        raw = replay.raw
+        print(f"replaying {args.file} as {replay.name!r}: {len(raw.ch_names)} channels at "
+              f"{raw.info['sfreq']:g} Hz, {replay.duration:.1f} s"
+              + (f", markers on {replay.marker_stream!r}" if replay.marker_stream else "")
+              + "; Ctrl-C to stop", flush=True)
+        try:
+            replay.wait()
+        except KeyboardInterrupt:
+            pass
+    print("replay ended")
+    return 0
+
+
 def _cmd_models(args):
     from .decoding.loading import load_models
 
@@ -211,9 +465,49 @@ def _cmd_models(args):
     return 0
 
 
+class _AutoCues:
+    """A fixed cue cycle for a stand-alone simulator: rest, then each class in turn.
+
+    Sets the simulator's class directly and publishes the same changes as string markers on
+    ``<name>-markers`` (``rest``, then the class name), so an online decoder can log them.
+    """
+
+    def __init__(self, amp, classes, rest_s, imagery_s):
+        from mne_lsl.lsl import StreamInfo, StreamOutlet, local_clock
+
+        self.name = f"{amp.name}-markers"
+        info = StreamInfo(self.name, "Markers", 1, 0.0, "string", f"{amp.source_id}-cues")
+        self._outlet = StreamOutlet(info)
+        self._amp = amp
+        self._plan = [(None, rest_s)] + [x for c in classes for x in ((c, imagery_s),
+                                                                      (None, rest_s))][:-1]
+        self._plan = self._plan if len(self._plan) > 1 else [(None, rest_s)]
+        self._index = -1
+        self._next = local_clock()
+
+    def poll(self):
+        from mne_lsl.lsl import local_clock
+
+        now = local_clock()
+        if now < self._next:
+            return
+        self._index = (self._index + 1) % len(self._plan)
+        label, duration = self._plan[self._index]
+        stamp = self._next
+        self._amp.set_label(label, stamp)
+        self._outlet.push_sample([label or "rest"], stamp)
+        self._next = stamp + duration
+
+    def close(self):
+        destroy = getattr(self._outlet, "_del", None)
+        if destroy is not None:
+            destroy()
+
+
 def _cmd_simulate(args):
     from .acquisition.lsl import use_loopback
     from .acquisition.simulation import DEFAULT_CHANNELS
+    from .acquisition.simulation import CLASS_AREAS
     from .acquisition.simulator import REST_MARKERS, SimulatedAmplifier
     from .errors import ConfigError, StreamError
 
@@ -230,16 +524,31 @@ def _cmd_simulate(args):
         chunk_size=args.chunk_size, skill=args.skill, seed=args.seed,
         marker_stream=args.markers, marker_map=marker_map, artifacts=not args.no_artifacts)
     deadline = None if args.duration is None else time.monotonic() + args.duration
+    if args.auto:
+        if args.markers:
+            raise ConfigError("--auto runs its own cue cycle: do not combine it with --markers.")
+        if args.rest <= 0 or args.imagery <= 0:
+            raise ConfigError("--rest and --imagery must be positive (s).")
+        unknown = [c for c in args.classes if c not in CLASS_AREAS]
+        if unknown:
+            raise ConfigError(f"--classes {unknown}: the simulator knows {sorted(CLASS_AREAS)}.")
     with amp:
+        cue = _AutoCues(amp, args.classes, args.rest, args.imagery) if args.auto else None
         print(f"streaming {amp.name!r}: {len(amp.ch_names)} channels at {amp.sfreq:g} Hz, "
               f"type eeg, volts (source_id {amp.source_id})"
               + (f", following markers of {args.markers!r}" if args.markers else "")
+              + (f", cue cycle markers on {cue.name!r}" if cue else "")
               + "; Ctrl-C to stop", flush=True)
         try:
             while amp.is_running and (deadline is None or time.monotonic() < deadline):
-                time.sleep(0.2)
+                if cue is not None:
+                    cue.poll()
+                time.sleep(0.02)
         except KeyboardInterrupt:
             pass  # Ctrl-C is the normal way to stop
+        finally:
+            if cue is not None:
+                cue.close()
     if amp.error is not None:
         raise StreamError(f"streaming stopped on an error: {amp.error}")
     print(f"stopped after {amp.samples_pushed} samples "
@@ -248,7 +557,8 @@ def _cmd_simulate(args):
 
 
 _COMMANDS = {"evaluate": _cmd_evaluate, "pseudo-online": _cmd_pseudo_online,
-             "simulate": _cmd_simulate, "models": _cmd_models}
+             "simulate": _cmd_simulate, "models": _cmd_models, "train": _cmd_train,
+             "online": _cmd_online, "replay": _cmd_replay}
 
 
 def _quiet_dependencies(verbose):

@@ -228,6 +228,52 @@ class PseudoOnlineConfig:
             raise ConfigError("window and step must be positive (s).")
 
 
+def calibration_set(runs, stops, cfg):
+    """The training windows of a calibration: cue-locked crops (and idle crops), balanced.
+
+    Each run is filtered causally from its first sample, as the engine does online, and
+    cropped like a real calibration (windows inside each trial, from ``crop_offset_s`` after
+    the cue, every ``crop_step_s``).
+
+    Parameters
+    ----------
+    runs : list of Run
+    stops : list of int
+        Per run, the sample before which data are calibration (0: none, n_samples: all).
+    cfg : PseudoOnlineConfig
+
+    Returns
+    -------
+    X : ndarray, shape (n_windows, n_channels, window)
+    y : ndarray of str
+    spans : list of (run_index, start, stop)
+    filtered : list of ndarray
+        Each run, causally filtered.
+    """
+    classes = (IDLE,) + tuple(cfg.classes)
+    sfreq = runs[0].sfreq
+    window, _ = window_samples(sfreq, cfg.window_s, cfg.step_s)
+    crop_step = max(1, int(round(cfg.crop_step_s * sfreq)))
+    filt = CausalFilter(sfreq, cfg.l_freq, cfg.h_freq)
+    filtered = [filt.process_whole(r.data) for r in runs]
+    X, y, train_spans = [], [], []
+    for i, (run, data, stop) in enumerate(zip(runs, filtered, stops)):
+        if stop == 0:
+            continue
+        Xi, yi, spans = calibration_crops(data, run, classes, window, crop_step,
+                                          cfg.crop_offset_s, stop, cfg.idle == "class")
+        X.append(Xi)
+        y.append(yi)
+        train_spans += [(i, a, b) for a, b in spans]
+    if not X or sum(len(v) for v in y) == 0:
+        raise DataError("the calibration data hold no complete window of any task trial; "
+                        f"check the event names (task classes: {list(cfg.classes)}) and the "
+                        "window length.")
+    X, y = np.concatenate(X), np.concatenate(y)
+    X, y, train_spans = _balance_idle(X, y, train_spans)
+    return X, y, train_spans, filtered
+
+
 def _calibration_stops(runs, cfg):
     """Sample index, per run, before which data are calibration (0: none, n: all)."""
     if cfg.calibration_runs:
@@ -285,21 +331,8 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
                             "in sampling rate or channels.")
     classes = (IDLE,) + tuple(cfg.classes)
     window, step = window_samples(sfreq, cfg.window_s, cfg.step_s)
-    crop_step = max(1, int(round(cfg.crop_step_s * sfreq)))
     stops = _calibration_stops(runs, cfg)
-    filt = CausalFilter(sfreq, cfg.l_freq, cfg.h_freq)
-    filtered = [filt.process_whole(r.data) for r in runs]
-    X, y, train_spans = [], [], []
-    for i, (run, data, stop) in enumerate(zip(runs, filtered, stops)):
-        if stop == 0:
-            continue
-        Xi, yi, spans = calibration_crops(data, run, classes, window, crop_step,
-                                          cfg.crop_offset_s, stop, cfg.idle == "class")
-        X.append(Xi)
-        y.append(yi)
-        train_spans += [(i, a, b) for a, b in spans]
-    X, y = np.concatenate(X), np.concatenate(y)
-    X, y, train_spans = _balance_idle(X, y, train_spans)
+    X, y, train_spans, filtered = calibration_set(runs, stops, cfg)
     logger.info("subject %s session %s: %d calibration windows %s", subject, session, len(y),
                 dict(zip(*np.unique(y, return_counts=True))))
     rows, metrics = [], []
@@ -389,6 +422,10 @@ def dataset_sessions(dataset, subject):
 def file_session(path, event_map=None):
     """A recording file (any format MNE reads) as one session of one run.
 
+    The file is read as :func:`bci_app.acquisition.replay.read_recording` reads it for a
+    real-time replay (EEG channels, standard channel names), so a sweep and a replay of the
+    same file see the same samples.
+
     Parameters
     ----------
     path : str | Path
@@ -400,25 +437,12 @@ def file_session(path, event_map=None):
     -------
     runs : list of Run
     """
-    import mne
-
     from pathlib import Path
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such recording file.")
-    try:
-        raw = mne.io.read_raw(path, preload=True, verbose="error")
-    except Exception as err:
-        raise DataError(f"{path}: MNE cannot read this file ({err}).") from err
-    if event_map:
-        unknown = sorted(set(event_map) - set(raw.annotations.description))
-        if unknown:
-            raise DataError(f"{path}: --event-map names annotations {unknown} that the file "
-                            f"does not have; it has {sorted(set(raw.annotations.description))}.")
-        raw.annotations.description = np.array(
-            [event_map.get(d, d) for d in raw.annotations.description])
-    return [run_from_raw(raw, name=path.stem)]
+    from ..acquisition.replay import read_recording
+
+    raw = read_recording(path, event_map)
+    return [run_from_raw(raw, name=Path(path).stem)]
 
 
 def run_pseudo_online(specs, dataset, cfg, out_dir=None, progress=True):

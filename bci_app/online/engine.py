@@ -20,6 +20,13 @@ from ..processing.windows import StreamWindower, sliding_windows, window_samples
 IDLE = "idle"
 
 
+def _lsl_clock():
+    """LSL's clock (``mne_lsl.lsl.local_clock``), the one sample timestamps use."""
+    from mne_lsl.lsl import local_clock
+
+    return local_clock()
+
+
 def class_probabilities(model, windows):
     """Class probabilities of a fitted classifier, shape (n_windows, n_classes).
 
@@ -124,6 +131,10 @@ class Predictions:
         Class of each probability column.
     emitted : ndarray, shape (n,)
         Local time (``time.time()``) each prediction was produced.
+    emitted_lsl : ndarray, shape (n,)
+        The same instant on the LSL clock (``mne_lsl.lsl.local_clock``), comparable with
+        ``times`` on this machine: ``emitted_lsl - times`` is the latency from the window's
+        last sample to its prediction.
     """
 
     times: np.ndarray
@@ -134,6 +145,11 @@ class Predictions:
     decisions: np.ndarray
     classes: np.ndarray
     emitted: np.ndarray
+    emitted_lsl: np.ndarray = None
+
+    def __post_init__(self):
+        if self.emitted_lsl is None:
+            self.emitted_lsl = np.full(len(self.times), np.nan)
 
     def __len__(self):
         return len(self.times)
@@ -145,10 +161,11 @@ class Predictions:
         if not parts:
             return cls(np.empty(0), np.empty(0, dtype=int), np.empty((0, n_classes)),
                        np.empty((0, n_classes)), np.empty(0, dtype=str),
-                       np.empty(0, dtype=str), np.asarray(classes), np.empty(0))
+                       np.empty(0, dtype=str), np.asarray(classes), np.empty(0), np.empty(0))
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                      ("times", "last", "proba", "smoothed", "labels", "decisions")),
-                   np.asarray(classes), np.concatenate([p.emitted for p in parts]))
+                   np.asarray(classes), np.concatenate([p.emitted for p in parts]),
+                   np.concatenate([p.emitted_lsl for p in parts]))
 
 
 class WindowedDecoder:
@@ -217,8 +234,9 @@ class WindowedDecoder:
         smoothed, decisions = self.rule.update(proba)
         labels = self.classes[proba.argmax(axis=1)] if len(proba) else np.empty(0, str)
         emitted = np.full(len(times), time.time())
+        emitted_lsl = np.full(len(times), _lsl_clock())
         return Predictions(np.asarray(times, float), np.asarray(last, int), proba, smoothed,
-                           labels, decisions, self.classes, emitted)
+                           labels, decisions, self.classes, emitted, emitted_lsl)
 
     def push(self, chunk, timestamps):
         """Feed the next chunk; decode the windows it completes.

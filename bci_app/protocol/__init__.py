@@ -1,1 +1,30 @@
-"""protocol stage (grows with later work)."""
+"""Protocols: run descriptions read from TOML files, and the runner that sends their markers.
+
+See :mod:`bci_app.protocol.spec` for the file format and :mod:`bci_app.protocol.runner` for
+the state machine and the marker scheme.
+"""
+
+from .runner import (
+    ProtocolRunner,
+    Step,
+    Transition,
+    build_schedule,
+    marker_annotations,
+    trial_order,
+)
+from .spec import (
+    ALLOWED_CLASSES,
+    PROTOCOLS_DIR,
+    RESERVED_MARKERS,
+    Protocol,
+    Timing,
+    list_protocols,
+    load_protocol,
+    protocol_from_dict,
+)
+
+__all__ = [
+    "ALLOWED_CLASSES", "PROTOCOLS_DIR", "RESERVED_MARKERS", "Protocol", "ProtocolRunner",
+    "Step", "Timing", "Transition", "build_schedule", "list_protocols", "load_protocol",
+    "marker_annotations", "protocol_from_dict", "trial_order",
+]

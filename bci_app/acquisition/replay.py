@@ -1,0 +1,208 @@
+"""Real-time replay of a recording as LSL streams (``bci-app replay FILE``).
+
+Any file MNE reads (EDF/BDF/GDF/FIF/BrainVision/EEGLAB..., the PhysioNet EDF files, the app's
+own recordings) is published through ``mne_lsl.player.PlayerLSL`` at its own sampling rate and
+real-time speed:
+
+* ``{name}``: the EEG (float64, volts, channel names and units in the stream description);
+* ``{name}-annotations``: the annotations as string markers (their descriptions, after the
+  optional event map, e.g. ``T1 -> left_hand``), stamped at their onsets. The string encoding
+  carries no duration; the next marker ends a period.
+
+Channel names are tidied the way MNE's PhysioNet helper does (trailing dots removed, case of
+the standard 10-05 names restored: ``Fc5.`` -> ``FC5``), so models bound to standard names
+accept the replayed stream; :func:`read_recording` does the same for pseudo-online sweeps of a
+file, so a replay and a sweep see identical channels and samples.
+"""
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .._logging import logger
+from ..errors import ConfigError, DataError, StreamError
+
+
+def standard_channel_names(names):
+    """Map channel names to the standard 10-05 spelling where they match one.
+
+    Trailing dots and surrounding spaces are removed; a name equal, ignoring case, to a
+    standard 10-05 name takes that name's case. Others are kept (stripped).
+
+    Returns
+    -------
+    mapping : dict
+        Old name -> new name, only for names that change.
+    """
+    from .simulation import standard_montage
+
+    standard = {n.lower(): n for n in standard_montage().ch_names}
+    mapping = {}
+    for name in names:
+        clean = name.strip().rstrip(".").strip()
+        new = standard.get(clean.lower(), clean)
+        if new != name:
+            mapping[name] = new
+    if len(set(mapping.get(n, n) for n in names)) != len(names):
+        return {}  # tidying would merge two channels: keep the names as they are
+    return mapping
+
+
+def read_recording(path, event_map=None, eeg_only=True):
+    """Read a recording file for replay or a pseudo-online sweep.
+
+    Parameters
+    ----------
+    path : str | Path
+        Any format ``mne.io.read_raw`` reads.
+    event_map : dict | None
+        Annotation description -> new description (e.g. ``{"T1": "left_hand"}``). Every key
+        must exist in the file.
+    eeg_only : bool
+        Keep EEG channels only.
+
+    Returns
+    -------
+    raw : mne.io.Raw
+        Preloaded, channel names standardised, annotations renamed.
+
+    Raises
+    ------
+    DataError
+        Missing or unreadable file, unknown annotation in ``event_map``, no EEG channel.
+    """
+    import mne
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such recording file.")
+    try:
+        raw = mne.io.read_raw(path, preload=True, verbose="error")
+    except Exception as err:
+        raise DataError(f"{path}: MNE cannot read this file ({err}). Give an EDF, BDF, GDF, "
+                        "FIF, BrainVision or EEGLAB recording.") from err
+    if eeg_only:
+        if "eeg" not in raw.get_channel_types(unique=True):
+            raise DataError(f"{path}: no EEG channel (types: "
+                            f"{sorted(set(raw.get_channel_types()))}).")
+        raw.pick("eeg")
+    mapping = standard_channel_names(raw.ch_names)
+    if mapping:
+        raw.rename_channels(mapping, verbose="error")
+    if event_map:
+        present = set(raw.annotations.description)
+        unknown = sorted(set(event_map) - present)
+        if unknown:
+            raise DataError(f"{path}: the event map names annotations {unknown} that the file "
+                            f"does not have; it has {sorted(present)}.")
+        raw.annotations.description = np.array(
+            [event_map.get(d, d) for d in raw.annotations.description])
+    return raw
+
+
+class Replay:
+    """Publish a recording as LSL EEG + marker streams in real time.
+
+    Parameters
+    ----------
+    path : str | Path | mne.io.Raw
+        The recording (read with :func:`read_recording` when a path).
+    name : str | None
+        EEG stream name (default: ``bci-app-replay``); markers go to ``{name}-annotations``.
+    chunk_size : int
+        Samples per pushed chunk.
+    repeat : int | float
+        Times the file is played (``numpy.inf``: loop until stopped).
+    event_map : dict | None
+        Annotation renaming, see :func:`read_recording`.
+    source_id : str | None
+        LSL source id (default: derived from the name).
+    """
+
+    def __init__(self, path, name=None, chunk_size=10, repeat=1, event_map=None,
+                 source_id=None):
+        import mne
+
+        if int(chunk_size) < 1:
+            raise ConfigError(f"replay: chunk size must be >= 1 sample, got {chunk_size}.")
+        if repeat != np.inf and int(repeat) < 1:
+            raise ConfigError(f"replay: repeat must be >= 1 (or infinite), got {repeat}.")
+        if isinstance(path, mne.io.BaseRaw):
+            self.raw, self.path = path, None
+        else:
+            self.raw, self.path = read_recording(path, event_map), Path(path)
+        self.name = name or "bci-app-replay"
+        self.chunk_size = int(chunk_size)
+        self.repeat = repeat if repeat == np.inf else int(repeat)
+        self.source_id = source_id or f"bci-app-replay-{self.name}"
+        self._player = None
+        self._started = None
+
+    @property
+    def marker_stream(self):
+        """Name of the marker stream (None when the recording has no annotations)."""
+        return f"{self.name}-annotations" if len(self.raw.annotations) else None
+
+    @property
+    def duration(self):
+        """Length of one pass through the recording, s."""
+        return self.raw.n_times / self.raw.info["sfreq"]
+
+    @property
+    def is_running(self):
+        return self._player is not None and self._player.running
+
+    def start(self):
+        """Create the outlets and start pushing samples.
+
+        Returns
+        -------
+        self : Replay
+        """
+        from mne_lsl.player import PlayerLSL
+
+        # The player thread warns about a short or empty last chunk of the file, which is
+        # expected when the file's length is not a multiple of the chunk size.
+        warnings.filterwarnings("ignore", message="End of file reached with an empty chunk")
+        warnings.filterwarnings("ignore", message="A single sample is pushed")
+
+        if self.is_running:
+            raise StreamError(f"replay {self.name!r} is already running.")
+        try:
+            self._player = PlayerLSL(
+                self.raw, chunk_size=self.chunk_size, n_repeat=self.repeat, name=self.name,
+                source_id=self.source_id, annotations=bool(len(self.raw.annotations)),
+                annotations_encoding="string")
+            self._player.start()
+        except Exception as exc:
+            self._player = None
+            raise StreamError(f"replay {self.name!r}: cannot start the LSL player ({exc}).") \
+                from exc
+        self._started = time.monotonic()
+        logger.info("replay: %s -> LSL %r (%d ch, %g Hz, %.1f s)%s.", self.path or "raw",
+                    self.name, len(self.raw.ch_names), self.raw.info["sfreq"], self.duration,
+                    f" + markers {self.marker_stream!r}" if self.marker_stream else "")
+        return self
+
+    def stop(self):
+        """Stop the player and destroy its outlets. Safe to call twice."""
+        player, self._player = self._player, None
+        if player is not None and player.running:
+            player.stop()
+
+    def wait(self, timeout=None):
+        """Block until the replay ends (or ``timeout`` s); True when it ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_running:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()

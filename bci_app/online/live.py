@@ -1,0 +1,277 @@
+"""Online decoding: the windowed engine on a live LSL stream, on a worker thread.
+
+:class:`OnlineDecoder` reads an :class:`~bci_app.acquisition.stream.EEGInput` (and optionally a
+:class:`~bci_app.acquisition.stream.MarkerInput`), pushes every chunk into the same
+:class:`~bci_app.online.engine.WindowedDecoder` that pseudo-online sweeps use, and hands each
+batch of predictions to its subscribers (the GUI, the console) and to a log on disk.
+
+Each prediction carries the LSL timestamp of its window's last sample and the time it was
+emitted (wall clock and LSL clock), so ``emitted_lsl - time`` is the latency from the sample to
+its decision. After a gap in the stream (loss, dropped samples) the engine restarts its filter
+and windows: no window ever spans a gap.
+
+Logs (appended and flushed as they come, readable even if the process dies):
+
+``predictions.csv``
+    time, emitted_lsl, emitted_wall, latency_ms, sample (index since the stream was opened),
+    label, decision, then the smoothed probability of each class (``p_<class>``).
+``events.csv``
+    time, wall_time, kind (``status``, ``gap``, ``marker``), text, and for gaps start/end.
+"""
+
+import csv
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._logging import logger
+from ..acquisition.stream import CLOSED, CONNECTED, StreamEvent
+from ..errors import StreamError
+
+
+class _CsvLog:
+    """A CSV file written row by row and flushed, so a crash loses at most the last row."""
+
+    def __init__(self, path, header):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._fh = open(self.path, "a", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._fh)
+        if new:
+            self._writer.writerow(header)
+            self._fh.flush()
+
+    def write(self, rows):
+        self._writer.writerows(rows)
+        self._fh.flush()
+
+    def close(self):
+        self._fh.close()
+
+
+class OnlineDecoder:
+    """Decode a live EEG stream on a worker thread.
+
+    Parameters
+    ----------
+    decoder : WindowedDecoder
+        The engine (fitted model, window, step, filter, decision rule).
+    eeg : EEGInput
+        The EEG stream (connected by :meth:`start` if it is not yet).
+    markers : MarkerInput | None
+        A marker stream to log alongside (connected by :meth:`start` if needed).
+    log_dir : str | Path | None
+        Folder for ``predictions.csv`` and ``events.csv`` (None: no log files).
+    blas_threads : int | None
+        Limit of BLAS/OpenMP threads while decoding (1 keeps latency steady and leaves the
+        other cores to acquisition and display); None leaves the libraries' default.
+    poll_timeout : float
+        Longest wait for new samples before the stream's health is checked again, s.
+
+    Subscribers are called from the worker thread with ``(kind, payload)``:
+    ``("samples", Chunk)`` (every chunk received, in volts, before filtering: for signal
+    displays and recorders), ``("predictions", Predictions)``, ``("status", StreamEvent)``,
+    ``("markers", list of (timestamp, text))``. They must return quickly (a GUI should post to its own thread).
+    """
+
+    def __init__(self, decoder, eeg, markers=None, log_dir=None, blas_threads=1,
+                 poll_timeout=0.02):
+        self.decoder = decoder
+        self.eeg = eeg
+        self.markers = markers
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self.blas_threads = blas_threads
+        self.poll_timeout = float(poll_timeout)
+        self._subscribers = []
+        self._thread = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.error = None
+        self.n_windows = 0
+        self.latencies = []
+        self.decisions = []
+        self._sample_offset = 0
+        self._logs = {}
+        self.eeg.subscribe(self._on_status)
+
+    # -- subscribers --------------------------------------------------------------------------
+    def subscribe(self, callback):
+        """Call ``callback(kind, payload)`` for predictions, status changes and markers."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+    def _publish(self, kind, payload):
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(kind, payload)
+            except Exception:  # a faulty subscriber must not stop decoding
+                logger.exception("online: subscriber %r failed on %s.", callback, kind)
+
+    def _on_status(self, event):
+        self._log_event(event.time, event.wall_time, "status", f"{event.status}: {event.message}")
+        if event.gap is not None and event.gap.end is not None:
+            self._log_event(event.time, event.wall_time, "gap", event.gap.reason,
+                            event.gap.start, event.gap.end)
+        self._publish("status", event)
+
+    # -- logs ---------------------------------------------------------------------------------
+    def _open_logs(self):
+        if self.log_dir is None:
+            return
+        classes = [str(c) for c in self.decoder.classes]
+        self._logs["predictions"] = _CsvLog(
+            self.log_dir / "predictions.csv",
+            ["time", "emitted_lsl", "emitted_wall", "latency_ms", "sample", "label",
+             "decision"] + [f"p_{c}" for c in classes])
+        self._logs["events"] = _CsvLog(self.log_dir / "events.csv",
+                                       ["time", "wall_time", "kind", "text", "gap_start",
+                                        "gap_end"])
+
+    def _log_event(self, t, wall, kind, text, start="", end=""):
+        log = self._logs.get("events")
+        if log is not None:
+            log.write([[f"{t:.6f}", f"{wall:.6f}", kind, text,
+                        f"{start:.6f}" if start != "" else "", f"{end:.6f}" if end != "" else ""]])
+
+    def _log_predictions(self, pred, samples):
+        log = self._logs.get("predictions")
+        if log is None:
+            return
+        lat = (pred.emitted_lsl - pred.times) * 1e3
+        log.write([[f"{pred.times[i]:.6f}", f"{pred.emitted_lsl[i]:.6f}",
+                    f"{pred.emitted[i]:.6f}", f"{lat[i]:.3f}", int(samples[i]),
+                    pred.labels[i], pred.decisions[i]]
+                   + [f"{v:.6f}" for v in pred.smoothed[i]] for i in range(len(pred))])
+
+    # -- life cycle ---------------------------------------------------------------------------
+    @property
+    def is_running(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self):
+        """Connect the streams (errors are raised here) and start decoding.
+
+        Returns
+        -------
+        self : OnlineDecoder
+        """
+        if self.is_running:
+            raise StreamError("online decoder: already running; stop() it first.")
+        if self.eeg.status != CONNECTED:
+            self.eeg.connect()
+        self.decoder.ch_names = list(self.eeg.ch_names)
+        if abs(self.eeg.sfreq - self.decoder.sfreq) > 1e-3:
+            raise StreamError(f"LSL stream {self.eeg.description.name!r} runs at "
+                              f"{self.eeg.sfreq:g} Hz but the decoder expects "
+                              f"{self.decoder.sfreq:g} Hz.")
+        self.decoder._check_model_info()
+        if self.markers is not None and self.markers.description is None:
+            self.markers.connect()
+        self._open_logs()
+        self._log_event(_now(), time.time(), "status",
+                        f"decoding {self.eeg.description} with window "
+                        f"{self.decoder.window_s} s, step {self.decoder.step_s} s")
+        self.decoder.reset()
+        self._sample_offset = self.eeg.n_samples
+        self._stop.clear()
+        self.error = None
+        self._thread = threading.Thread(target=self._run, name="bci-app-online", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout=5.0):
+        """Stop decoding, close the streams and the logs. Safe to call twice."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._thread = None
+        self.eeg.close()
+        if self.markers is not None:
+            self.markers.close()
+        for log in self._logs.values():
+            log.close()
+        self._logs = {}
+
+    def wait(self, timeout=None):
+        """Block until the worker ends (after :meth:`stop` or an error) or ``timeout``."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.is_running
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    # -- worker -------------------------------------------------------------------------------
+    def _run(self):
+        limiter = None
+        if self.blas_threads:
+            from threadpoolctl import threadpool_limits
+
+            limiter = threadpool_limits(limits=int(self.blas_threads))
+        try:
+            while not self._stop.is_set():
+                self._step()
+        except Exception as exc:
+            self.error = exc
+            logger.exception("online: decoding stopped on an error: %s", exc)
+            self._publish("status", StreamEvent(CLOSED, self.eeg.description.name, _now(),
+                                                f"decoding stopped on an error: {exc}"))
+        finally:
+            if limiter is not None:
+                limiter.restore_original_limits()
+
+    def _step(self):
+        chunk = self.eeg.read(timeout=self.poll_timeout)
+        if self.markers is not None:
+            markers = self.markers.read()
+            if markers:
+                for stamp, text in markers:
+                    self._log_event(stamp, time.time(), "marker", text)
+                self._publish("markers", markers)
+        if chunk is None:
+            return
+        self._publish("samples", chunk)
+        if chunk.gap is not None:
+            # Never build a window across a gap: restart filter, windows and smoothing.
+            if chunk.gap.reason != "stream lost":  # losses are logged by _on_status
+                self._log_event(chunk.gap.detected, time.time(), "gap", chunk.gap.reason,
+                                chunk.gap.start, chunk.gap.end)
+            self.decoder.reset()
+            self._sample_offset = self.eeg.n_samples - chunk.timestamps.size
+        pred = self.decoder.push(chunk.data, chunk.timestamps)
+        if len(pred) == 0:
+            return
+        samples = self._sample_offset + pred.last
+        self.n_windows += len(pred)
+        self.latencies.extend((pred.emitted_lsl - pred.times).tolist())
+        self.decisions.extend(pred.decisions.tolist())
+        self._log_predictions(pred, samples)
+        self._publish("predictions", pred)
+
+    # -- summary ------------------------------------------------------------------------------
+    def summary(self):
+        """Counts and latency percentiles (ms) so far."""
+        lat = np.asarray(self.latencies) * 1e3
+        out = {"windows": int(self.n_windows), "samples": int(self.eeg.n_samples),
+               "gaps": len(self.eeg.gaps)}
+        if lat.size:
+            out.update({f"latency_p{q}_ms": float(np.percentile(lat, q)) for q in (50, 95, 99)})
+            out["latency_max_ms"] = float(lat.max())
+        if self.decisions:
+            labels, counts = np.unique(self.decisions, return_counts=True)
+            out["decisions"] = {str(k): int(v) for k, v in zip(labels, counts)}
+        return out
+
+
+def _now():
+    from mne_lsl.lsl import local_clock
+
+    return local_clock()

@@ -1,0 +1,677 @@
+"""The protocol runner: a clock-driven state machine that sends string markers over LSL.
+
+:func:`build_schedule` turns a :class:`~bci_app.protocol.spec.Protocol` and a seed into the
+list of :class:`Step` of one run (the same seed always gives the same run).
+:class:`ProtocolRunner` walks that schedule against a clock (the LSL clock by default): at
+each state change it pushes the step's marker on an LSL ``Markers`` outlet, stamped with the
+*scheduled* time (not the time it was noticed), logs it in :attr:`ProtocolRunner.events`
+and calls the subscribers (e.g. a patient view showing the cues). It does not depend on Qt:
+run it in its own thread (:meth:`~ProtocolRunner.start`, :meth:`~ProtocolRunner.wait`,
+:meth:`~ProtocolRunner.stop`) or call :meth:`~ProtocolRunner.poll` from a timer.
+
+Marker scheme
+-------------
+One string marker per state change; a marker's period lasts until the next marker.
+
+=================  ==============  =================  =====================  ===============
+marker             state           when               simulated amplifier    recording
+=================  ==============  =================  =====================  ===============
+``run_start``      ``start``       run start (0 s)    ignored                zero length
+``baseline``       ``baseline``    run start          rest                   idle
+``fixation``       ``fixation``    trial start        rest                   not task
+``cue_<class>``    ``cue``         cue onset          ignored (stays rest)   not task
+``<class code>``   ``imagery``     imagery onset      that class             task: the class
+``idle``           ``iti``         imagery end        rest                   idle
+``pause``          ``paused``      pause()            ignored                not task
+``resume``         ``resumed``     resume()           ignored                not task
+``run_end``        ``end``         last rest's end    ignored                zero length
+``run_aborted``    ``aborted``     abort()/stop()     ignored                zero length
+=================  ==============  =================  =====================  ===============
+
+- ``<class code>`` is the protocol's marker of the class (by default the class name, e.g.
+  ``"left_hand"``, which the simulated amplifier's :func:`default_marker_map` maps to that
+  class; with other codes give the simulator ``marker_map=protocol.class_of_marker``). The
+  class ``"rest"`` (imagery-vs-rest protocols) sends ``"rest"``: the simulator rests, and the
+  pseudo-online evaluation reads it as idle. ``cue_<class>`` always uses the class name.
+- ``baseline``, ``fixation`` and ``idle`` are rest markers of the simulated amplifier, so the
+  simulated imagery is on exactly from the class marker to the next ``idle`` marker.
+- Built into annotations (onset = marker time, duration = until the next marker, see
+  :func:`marker_annotations`), task periods carry the class name and last ``imagery_s``;
+  ``baseline``, ``idle`` and ``rest`` are idle names of the pseudo-online evaluation.
+  ``fixation``, ``cue_*``, ``pause`` and ``resume`` are neither task nor idle there (windows
+  excluded from scoring) unless renamed, e.g. ``marker_annotations(..., idle="idle")``.
+- Feedback (online runs) is given during the imagery period and sends no marker of its own,
+  so task periods keep their full length.
+- On :meth:`~ProtocolRunner.pause` or :meth:`~ProtocolRunner.abort` during imagery, an
+  ``idle`` marker is sent first (same timestamp) so the class period ends there. A trial
+  interrupted by a pause is run again, from its fixation, ``iti_min_s`` after the resume.
+"""
+
+import random
+import threading
+import zlib
+from dataclasses import dataclass
+
+from .._logging import logger
+from ..errors import ConfigError, StreamError
+from .spec import (
+    CUE_PREFIX,
+    MARKER_BASELINE,
+    MARKER_FIXATION,
+    MARKER_IDLE,
+    MARKER_PAUSE,
+    MARKER_RESUME,
+    MARKER_RUN_ABORTED,
+    MARKER_RUN_END,
+    MARKER_RUN_START,
+    Protocol,
+)
+
+#: States of a run, in the order a trial goes through them.
+START, BASELINE, FIXATION, CUE, IMAGERY, ITI, END = (
+    "start", "baseline", "fixation", "cue", "imagery", "iti", "end")
+PAUSED, RESUMED, ABORTED = "paused", "resumed", "aborted"
+#: States during which a trial is in progress (a pause there repeats the trial).
+TRIAL_STATES = (FIXATION, CUE, IMAGERY)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One state of a scheduled run.
+
+    Attributes
+    ----------
+    onset_s : float
+        Start, in seconds from the run start.
+    duration_s : float
+        Until the next step (0 for ``start`` and ``end``).
+    state : str
+        One of ``start, baseline, fixation, cue, imagery, iti, end``.
+    marker : str
+        Marker string sent at the onset.
+    trial : int | None
+        Trial index (0-based) for the trial's steps, None otherwise.
+    label : str | None
+        The trial's class on ``cue`` and ``imagery`` steps (None on the others, so nothing
+        reveals the class before its cue).
+    feedback : bool
+        Feedback is shown during this step (imagery of online runs with feedback).
+    """
+
+    onset_s: float
+    duration_s: float
+    state: str
+    marker: str
+    trial: int = None
+    label: str = None
+    feedback: bool = False
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A state change that happened (what :meth:`ProtocolRunner.poll` returns).
+
+    Attributes
+    ----------
+    timestamp : float
+        Clock time the marker is stamped with: the scheduled time of the step (for pause,
+        resume and abort: the time of the call).
+    state, marker : str
+    trial : int | None
+    label : str | None
+    feedback : bool
+    emitted_at : float
+        Clock time at which the runner noticed it and sent the marker.
+    """
+
+    timestamp: float
+    state: str
+    marker: str
+    trial: int = None
+    label: str = None
+    feedback: bool = False
+    emitted_at: float = None
+
+    @property
+    def lateness(self):
+        """Seconds between the scheduled time and the sending of the marker."""
+        return self.emitted_at - self.timestamp
+
+
+def trial_order(protocol, rng):
+    """The class of each trial.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    rng : random.Random
+
+    Returns
+    -------
+    order : list of str
+        ``"block"``: ``trials_per_class`` blocks, each holding every class once, shuffled;
+        ``"full"``: all trials shuffled; ``"none"``: the classes in turn, in listed order.
+    """
+    classes = list(protocol.classes)
+    n = protocol.trials_per_class
+    if protocol.randomisation == "none":
+        return classes * n
+    if protocol.randomisation == "full":
+        order = classes * n
+        rng.shuffle(order)
+        return order
+    order = []
+    for _ in range(n):
+        block = classes[:]
+        rng.shuffle(block)
+        order.extend(block)
+    return order
+
+
+def new_seed():
+    """A fresh random seed (recorded by the runner so that a run can be replayed)."""
+    return random.SystemRandom().randrange(2**32)
+
+
+def build_schedule(protocol, seed=None):
+    """The steps of one run.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    seed : int | None
+        Seed of the trial order and the inter-trial jitter; None: ``protocol.seed``, and if
+        that is None too, a fresh random order.
+
+    Returns
+    -------
+    steps : list of Step
+        ``start, baseline`` (if ``baseline_s`` > 0), then per trial ``fixation`` (if
+        ``fixation_s`` > 0), ``cue`` (if ``cue_s`` > 0), ``imagery``, ``iti``, and ``end``.
+        Onsets are rounded to the microsecond, inter-trial rests to the millisecond.
+    """
+    if not isinstance(protocol, Protocol):
+        raise ConfigError(f"build_schedule: expected a Protocol, got "
+                          f"{type(protocol).__name__}; load one with load_protocol().")
+    seed = protocol.seed if seed is None else seed
+    rng = random.Random(seed if seed is not None else new_seed())
+    timing = protocol.timing
+    steps = [Step(0.0, 0.0, START, MARKER_RUN_START)]
+    t = 0.0
+
+    def add(duration, state, marker, trial=None, label=None, feedback=False):
+        nonlocal t
+        steps.append(Step(round(t, 6), duration, state, marker, trial, label, feedback))
+        t += duration
+
+    if timing.baseline_s > 0:
+        add(timing.baseline_s, BASELINE, MARKER_BASELINE)
+    for trial, cls in enumerate(trial_order(protocol, rng)):
+        if timing.fixation_s > 0:
+            add(timing.fixation_s, FIXATION, MARKER_FIXATION, trial)
+        if timing.cue_s > 0:
+            add(timing.cue_s, CUE, f"{CUE_PREFIX}{cls}", trial, cls)
+        add(timing.imagery_s, IMAGERY, protocol.markers[cls], trial, cls, protocol.feedback)
+        iti = round(rng.uniform(timing.iti_min_s, timing.iti_max_s), 3)
+        add(iti, ITI, MARKER_IDLE, trial)
+    add(0.0, END, MARKER_RUN_END)
+    return steps
+
+
+def marker_annotations(events, origin=0.0, end=None, class_of_marker=None, idle=None):
+    """Annotations built from markers: onset = marker time, duration = until the next one.
+
+    Parameters
+    ----------
+    events : list of (timestamp, marker)
+        E.g. :attr:`ProtocolRunner.events`, in any order (sorted here, stable).
+    origin : float
+        Time subtracted from the onsets (e.g. the recording's first sample time).
+    end : float | None
+        End time of the last marker's period; None: the last annotation has length 0.
+    class_of_marker : dict | None
+        Marker -> class name (``protocol.class_of_marker``): class markers are renamed.
+    idle : str | None
+        If given, every marker that is not a class marker (nor ``"rest"``) is renamed to
+        this (e.g. ``"idle"``, an idle name of the pseudo-online evaluation).
+
+    Returns
+    -------
+    annotations : list of (onset_s, duration_s, description)
+    """
+    events = sorted(events, key=lambda e: e[0])
+    mapping = dict(class_of_marker or {})
+    out = []
+    for i, (ts, marker) in enumerate(events):
+        stop = events[i + 1][0] if i + 1 < len(events) else (end if end is not None else ts)
+        description = mapping.get(marker, marker)
+        if idle is not None and marker not in mapping and marker != "rest":
+            description = idle
+        out.append((ts - origin, max(0.0, stop - ts), description))
+    return out
+
+
+def _lsl_clock():
+    from mne_lsl.lsl import local_clock
+
+    return local_clock()
+
+
+class ProtocolRunner:
+    """Run a protocol: walk its schedule against a clock and send its markers over LSL.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    outlet_name : str | None
+        Name of the LSL marker stream (type ``"Markers"``, one string channel, irregular
+        rate). None: no outlet (the state machine alone, e.g. with a simulated clock).
+    clock : callable | None
+        Returns the current time in seconds; default :func:`mne_lsl.lsl.local_clock` (the
+        clock of LSL timestamps: marker timestamps are times of this clock).
+    seed : int | None
+        Seed of the schedule; None: ``protocol.seed``, or a fresh one. The seed used is kept
+        in :attr:`seed` (and in the stream's description) so a run can be replayed.
+    source_id : str | None
+        LSL source id; default derived from ``outlet_name`` (stable across runs, so
+        consumers reconnect to the next run's outlet).
+
+    Attributes
+    ----------
+    protocol : Protocol
+    seed : int
+    schedule : list of Step
+    error : Exception | None
+        The error that stopped the thread, if any.
+
+    Notes
+    -----
+    Open the outlet (:meth:`open_outlet`) and let consumers (recorder, simulator) connect
+    (:meth:`wait_for_consumers`) *before* starting: LSL does not replay markers sent before
+    an inlet connected. Subscribers are called from the thread that polls (the runner's own
+    thread in :meth:`start` mode): a GUI should forward them to its own thread (e.g. a Qt
+    signal). Use either :meth:`start` or :meth:`begin` + :meth:`poll`, not both.
+    """
+
+    def __init__(self, protocol, outlet_name="bci-app-markers", clock=None, seed=None,
+                 source_id=None):
+        if not isinstance(protocol, Protocol):
+            raise ConfigError(f"ProtocolRunner: expected a Protocol, got "
+                              f"{type(protocol).__name__}; load one with load_protocol().")
+        if outlet_name is not None and (not isinstance(outlet_name, str) or not outlet_name):
+            raise ConfigError(f"ProtocolRunner: outlet_name must be a non-empty string or "
+                              f"None, got {outlet_name!r}.")
+        self.protocol = protocol
+        if seed is None:
+            seed = protocol.seed if protocol.seed is not None else new_seed()
+        self.seed = int(seed)
+        self.schedule = build_schedule(protocol, self.seed)
+        self.outlet_name = outlet_name
+        self.source_id = source_id or (
+            f"bci-app-markers-{zlib.crc32(str(outlet_name).encode()):08x}")
+        self._clock = clock or _lsl_clock
+        self._lock = threading.RLock()
+        self._subscribers = []
+        self._events = []
+        self._transitions = []
+        self._outlet = None
+        self._due = None
+        self._next = 0
+        self._t0 = None
+        self._paused_at = None
+        self._restart = None
+        self._state = None
+        self._step = None
+        self._done = threading.Event()
+        self._stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._thread = None
+        self.aborted = False
+        self.repeated_trials = []
+        self.error = None
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def state(self):
+        """Current state (None before the run starts)."""
+        return self._state
+
+    @property
+    def trial(self):
+        """Index of the current trial (None outside trials)."""
+        step = self._step
+        return None if step is None or self._state in (PAUSED, RESUMED) else step.trial
+
+    @property
+    def label(self):
+        """Class of the current trial once its cue is shown (None otherwise)."""
+        step = self._step
+        return None if step is None or self._state in (PAUSED, RESUMED) else step.label
+
+    @property
+    def t0(self):
+        """Clock time of the run start (None before :meth:`begin`/:meth:`start`)."""
+        return self._t0
+
+    @property
+    def events(self):
+        """list of (timestamp, marker): every marker sent, in order."""
+        with self._lock:
+            return list(self._events)
+
+    @property
+    def transitions(self):
+        """list of Transition: every state change so far."""
+        with self._lock:
+            return list(self._transitions)
+
+    @property
+    def is_started(self):
+        return self._t0 is not None
+
+    @property
+    def is_finished(self):
+        """True once ``run_end`` or ``run_aborted`` was sent."""
+        return self._done.is_set()
+
+    @property
+    def is_paused(self):
+        return self._paused_at is not None
+
+    @property
+    def end_time(self):
+        """Clock time at which the run is scheduled to end (None before the start)."""
+        with self._lock:
+            return None if self._due is None else self._due[-1]
+
+    # -- subscribers ------------------------------------------------------------------------
+    def subscribe(self, callback):
+        """Call ``callback(state, trial, label, timestamp)`` at every state change.
+
+        Returns the callback (usable as a decorator).
+        """
+        if not callable(callback):
+            raise ConfigError(f"ProtocolRunner.subscribe: {callback!r} is not callable.")
+        with self._lock:
+            self._subscribers.append(callback)
+        return callback
+
+    def unsubscribe(self, callback):
+        with self._lock:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+    def _notify(self, transitions):
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for tr in transitions:
+            for callback in subscribers:
+                try:
+                    callback(tr.state, tr.trial, tr.label, tr.timestamp)
+                except Exception as exc:  # a display error must not stop the run
+                    logger.exception("protocol runner: subscriber %r failed on %s: %s",
+                                     callback, tr.state, exc)
+
+    # -- outlet -----------------------------------------------------------------------------
+    def open_outlet(self):
+        """Create the LSL marker outlet (once); returns it (None without ``outlet_name``).
+
+        Raises
+        ------
+        StreamError
+            If liblsl cannot create it.
+        """
+        if self.outlet_name is None or self._outlet is not None:
+            return self._outlet
+        from mne_lsl.lsl import StreamInfo, StreamOutlet
+
+        try:
+            sinfo = StreamInfo(self.outlet_name, "Markers", 1, 0.0, "string", self.source_id)
+            desc = sinfo.desc
+            desc.append_child_value("protocol", self.protocol.name)
+            desc.append_child_value("run_type", self.protocol.run_type)
+            desc.append_child_value("classes", ",".join(self.protocol.classes))
+            desc.append_child_value("markers", ",".join(
+                f"{c}={m}" for c, m in self.protocol.markers.items()))
+            desc.append_child_value("seed", str(self.seed))
+            self._outlet = StreamOutlet(sinfo)
+        except Exception as exc:
+            raise StreamError(f"protocol runner: cannot create the LSL marker outlet "
+                              f"{self.outlet_name!r} ({exc}).") from exc
+        logger.info("protocol runner: marker stream %r open (source_id %s).",
+                    self.outlet_name, self.source_id)
+        return self._outlet
+
+    def wait_for_consumers(self, timeout=10.0):
+        """Open the outlet and wait until an inlet is connected; True if one is."""
+        outlet = self.open_outlet()
+        return True if outlet is None else bool(outlet.wait_for_consumers(timeout))
+
+    def close(self):
+        """Destroy the outlet (consumers see the stream end). Safe to call twice."""
+        outlet, self._outlet = self._outlet, None
+        if outlet is not None:
+            outlet._del()  # explicit destruction, as mne-lsl's own player does
+
+    # -- the state machine ----------------------------------------------------------------
+    def _emit(self, timestamp, now, state, marker, trial=None, label=None, feedback=False,
+              notify=True):
+        """Send one marker and record it (lock held)."""
+        if self._outlet is not None:
+            try:
+                self._outlet.push_sample([marker], timestamp=timestamp)
+            except Exception as exc:
+                raise StreamError(f"protocol runner: cannot push marker {marker!r} on "
+                                  f"{self.outlet_name!r} ({exc}).") from exc
+        self._events.append((timestamp, marker))
+        tr = Transition(timestamp, state, marker, trial, label, feedback, now)
+        logger.debug("protocol runner: %s -> %r at %.4f (late %.1f ms)", state, marker,
+                     timestamp, 1e3 * (now - timestamp))
+        if notify:
+            self._transitions.append(tr)
+            self._state = state
+        return tr
+
+    def begin(self, at=None):
+        """Start the run's clock without a thread (then call :meth:`poll` regularly).
+
+        Parameters
+        ----------
+        at : float | None
+            Clock time of the run start; None: now.
+
+        Returns
+        -------
+        t0 : float
+        """
+        with self._lock:
+            if self._t0 is not None:
+                raise RuntimeError("protocol runner: this run was already started; create "
+                                   "a new ProtocolRunner for another run.")
+            self.open_outlet()
+            t0 = self._clock() if at is None else float(at)
+            self._due = [t0 + step.onset_s for step in self.schedule]
+            self._next = 0
+            self._t0 = t0
+        logger.info("protocol runner: %s started (seed %d, %d trials, ~%.0f s).",
+                    self.protocol.name, self.seed, self.protocol.n_trials,
+                    self.schedule[-1].onset_s)
+        return t0
+
+    def poll(self, now=None):
+        """Send every marker that is due.
+
+        Parameters
+        ----------
+        now : float | None
+            Current clock time; None: read the clock.
+
+        Returns
+        -------
+        transitions : list of Transition
+            The state changes sent by this call (several if the call is late; each stamped
+            with its scheduled time), after the subscribers were called.
+        """
+        if self._t0 is None:
+            raise RuntimeError("protocol runner: call begin() or start() before poll().")
+        now = self._clock() if now is None else float(now)
+        out = []
+        with self._lock:
+            while (not self._done.is_set() and self._paused_at is None
+                   and self._next < len(self.schedule) and self._due[self._next] <= now):
+                step = self.schedule[self._next]
+                out.append(self._emit(self._due[self._next], now, step.state, step.marker,
+                                      step.trial, step.label, step.feedback))
+                self._step = step
+                self._next += 1
+                if step.state == END:
+                    self._done.set()
+                    logger.info("protocol runner: %s finished.", self.protocol.name)
+        self._notify(out)
+        return out
+
+    def pause(self, now=None):
+        """Pause the run now; a trial in progress will be run again after :meth:`resume`.
+
+        Returns
+        -------
+        transitions : list of Transition
+            The ``paused`` transition (empty if not running or already paused).
+        """
+        out = []
+        with self._lock:
+            if self._t0 is None or self._done.is_set() or self._paused_at is not None:
+                return out
+            now = self._clock() if now is None else float(now)
+            step = self._step
+            if step is not None and step.state in TRIAL_STATES:
+                restart = next(i for i, s in enumerate(self.schedule) if s.trial == step.trial)
+                self.repeated_trials.append(step.trial)
+            elif step is not None and step.state == BASELINE:
+                restart = self._next - 1
+            else:
+                restart = self._next
+            if self._state == IMAGERY:
+                self._emit(now, now, ITI, MARKER_IDLE, notify=False)
+            out.append(self._emit(now, now, PAUSED, MARKER_PAUSE))
+            self._paused_at, self._restart = now, restart
+        self._notify(out)
+        return out
+
+    def resume(self, now=None):
+        """Resume a paused run: the next step starts ``iti_min_s`` after now.
+
+        Returns
+        -------
+        transitions : list of Transition
+            The ``resumed`` transition (empty if not paused).
+        """
+        out = []
+        with self._lock:
+            if self._paused_at is None or self._done.is_set():
+                return out
+            now = self._clock() if now is None else float(now)
+            out.append(self._emit(now, now, RESUMED, MARKER_RESUME))
+            r = self._restart
+            base = now + self.protocol.timing.iti_min_s - self.schedule[r].onset_s
+            for i in range(r, len(self.schedule)):
+                self._due[i] = base + self.schedule[i].onset_s
+            self._next = r
+            self._step = None
+            self._paused_at = self._restart = None
+        self._wake.set()
+        self._notify(out)
+        return out
+
+    def abort(self, now=None):
+        """End the run now with ``run_aborted`` (after ``idle`` if imagery was on).
+
+        Returns
+        -------
+        transitions : list of Transition
+            The ``aborted`` transition (empty if the run is not running).
+        """
+        out = []
+        with self._lock:
+            if self._t0 is None or self._done.is_set():
+                return out
+            now = self._clock() if now is None else float(now)
+            if self._state == IMAGERY:
+                self._emit(now, now, ITI, MARKER_IDLE, notify=False)
+            out.append(self._emit(now, now, ABORTED, MARKER_RUN_ABORTED))
+            self.aborted = True
+            self._paused_at = None
+            self._done.set()
+            logger.info("protocol runner: %s aborted.", self.protocol.name)
+        self._wake.set()
+        self._notify(out)
+        return out
+
+    # -- thread mode ------------------------------------------------------------------------
+    def start(self, at=None):
+        """Start the run in a thread of its own.
+
+        Parameters
+        ----------
+        at : float | None
+            Clock time of the run start (e.g. ``local_clock() + 1``); None: now.
+
+        Returns
+        -------
+        self : ProtocolRunner
+        """
+        self.begin(at)
+        self._stop_event.clear()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name=f"protocol-{self.outlet_name}")
+        self._thread.start()
+        return self
+
+    def _loop(self):
+        try:
+            while not self._stop_event.is_set() and not self._done.is_set():
+                with self._lock:
+                    due = None if self._paused_at is not None else self._due[self._next]
+                if due is None:
+                    self._wake.wait(0.05)
+                    self._wake.clear()
+                    continue
+                wait = due - self._clock()
+                if wait > 0:
+                    self._wake.wait(min(wait, 0.05))
+                    self._wake.clear()
+                    continue
+                self.poll()
+        except Exception as exc:
+            self.error = exc
+            logger.exception("protocol runner: stopped on an error: %s", exc)
+            self._done.set()
+
+    def wait(self, timeout=None):
+        """Wait for the end of the run; True if it ended (or was aborted) in time."""
+        return self._done.wait(timeout)
+
+    def stop(self, timeout=5.0):
+        """Abort the run if it is still going, stop the thread and close the outlet."""
+        if self._t0 is not None and not self._done.is_set():
+            self.abort()
+        self._stop_event.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.warning("protocol runner: thread did not stop within %g s.", timeout)
+        self.close()
+
+    def __enter__(self):
+        self.open_outlet()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def __repr__(self):
+        state = "finished" if self.is_finished else (self._state or "not started")
+        return (f"<ProtocolRunner {self.protocol.name!r} seed={self.seed} "
+                f"outlet={self.outlet_name!r} {state}>")
