@@ -70,6 +70,12 @@ class OnlineDecoder:
         other cores to acquisition and display); None leaves the libraries' default.
     poll_timeout : float
         Longest wait for new samples before the stream's health is checked again, s.
+    publish : str | None
+        Name of an LSL outlet on which every prediction is also published (type
+        ``"Predictions"``, float32, irregular rate, one channel per class with the smoothed
+        probability ``p_<class>``, then ``decision``: the index of the decided class in
+        ``classes``, or -1 for a threshold "idle"), stamped with the time of the window's last
+        sample, so a recorder (LabRecorder) stores them beside the EEG and the markers.
 
     Subscribers are called from the worker thread with ``(kind, payload)``:
     ``("samples", Chunk)`` (every chunk received, in volts, before filtering: for signal
@@ -78,7 +84,7 @@ class OnlineDecoder:
     """
 
     def __init__(self, decoder, eeg, markers=None, log_dir=None, blas_threads=1,
-                 poll_timeout=0.02):
+                 poll_timeout=0.02, publish=None):
         self.decoder = decoder
         self.eeg = eeg
         self.markers = markers
@@ -95,6 +101,8 @@ class OnlineDecoder:
         self.decisions = []
         self._sample_offset = 0
         self._logs = {}
+        self.publish = publish
+        self._outlet = None
         self.eeg.subscribe(self._on_status)
 
     # -- subscribers --------------------------------------------------------------------------
@@ -148,6 +156,24 @@ class OnlineDecoder:
                     pred.labels[i], pred.decisions[i]]
                    + [f"{v:.6f}" for v in pred.smoothed[i]] for i in range(len(pred))])
 
+    def _open_outlet(self):
+        from mne_lsl.lsl import StreamInfo, StreamOutlet
+
+        classes = [str(c) for c in self.decoder.classes]
+        info = StreamInfo(self.publish, "Predictions", len(classes) + 1, 0.0, "float32",
+                          f"{self.publish}-{self.eeg.description.source_id or 'eeg'}")
+        info.set_channel_names([f"p_{c}" for c in classes] + ["decision"])
+        info.desc.append_child_value("classes", ",".join(classes))
+        info.desc.append_child_value("eeg_stream", self.eeg.description.name)
+        self._outlet = StreamOutlet(info)
+
+    def _publish_outlet(self, pred):
+        index = {c: k for k, c in enumerate(pred.classes)}
+        codes = np.array([index.get(d, -1) for d in pred.decisions], dtype=np.float32)
+        values = np.column_stack([pred.smoothed.astype(np.float32), codes])
+        for row, stamp in zip(values, pred.times):
+            self._outlet.push_sample(row, float(stamp))
+
     # -- life cycle ---------------------------------------------------------------------------
     @property
     def is_running(self):
@@ -173,6 +199,8 @@ class OnlineDecoder:
         if self.markers is not None and self.markers.description is None:
             self.markers.connect()
         self._open_logs()
+        if self.publish:
+            self._open_outlet()
         self._log_event(_now(), time.time(), "status",
                         f"decoding {self.eeg.description} with window "
                         f"{self.decoder.window_s} s, step {self.decoder.step_s} s")
@@ -196,6 +224,11 @@ class OnlineDecoder:
         for log in self._logs.values():
             log.close()
         self._logs = {}
+        outlet, self._outlet = self._outlet, None
+        if outlet is not None:
+            destroy = getattr(outlet, "_del", None)
+            if destroy is not None:
+                destroy()
 
     def wait(self, timeout=None):
         """Block until the worker ends (after :meth:`stop` or an error) or ``timeout``."""
@@ -254,6 +287,8 @@ class OnlineDecoder:
         self.latencies.extend((pred.emitted_lsl - pred.times).tolist())
         self.decisions.extend(pred.decisions.tolist())
         self._log_predictions(pred, samples)
+        if self._outlet is not None:
+            self._publish_outlet(pred)
         self._publish("predictions", pred)
 
     # -- summary ------------------------------------------------------------------------------

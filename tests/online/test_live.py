@@ -72,9 +72,17 @@ def test_simulator_to_online_predictions(sim_model, tmp_path):
         eeg = EEGInput(name, channels=list(DEFAULT_CHANNELS), sfreq=SFREQ, timeout=20)
         decoder = WindowedDecoder(sim_model, SFREQ, list(DEFAULT_CHANNELS), 2.0, 0.1,
                                   smoothing=1)
-        online = OnlineDecoder(decoder, eeg, log_dir=tmp_path / "log")
+        online = OnlineDecoder(decoder, eeg, log_dir=tmp_path / "log", publish=f"{name}-pred")
         online.subscribe(collect)
         with online:
+            from mne_lsl.lsl import StreamInlet
+
+            from bci_app.acquisition.lsl import find_stream
+
+            inlet = StreamInlet(find_stream(f"{name}-pred", "Predictions", 20).sinfo)
+            inlet.open_stream(timeout=20)
+            assert inlet.get_sinfo().get_channel_names() == [
+                "p_idle", "p_left_hand", "p_right_hand", "decision"]
             _wait_for(lambda: sum(len(p) for p in got) >= 5, 30, "the first predictions")
             from mne_lsl.lsl import local_clock
 
@@ -82,8 +90,16 @@ def test_simulator_to_online_predictions(sim_model, tmp_path):
             amp.set_label("left_hand", switch)
             _wait_for(lambda: sum(len(p) for p in got) and got[-1].times[-1] > switch + 5.0,
                       40, "5 s of imagery")
+            published, stamps = inlet.pull_chunk(timeout=2.0)
+            published, stamps = np.array(published), np.array(stamps)
         assert online.error is None
     times = np.concatenate([p.times for p in got])
+    # The prediction stream carries the same predictions, stamped with their windows' ends.
+    assert len(stamps) >= 5
+    pos = np.searchsorted(times, stamps - 1e-6)
+    assert np.allclose(times[pos], stamps, atol=1e-4)
+    smoothed = np.concatenate([p.smoothed for p in got])
+    assert np.allclose(published[:, :3], smoothed[pos], atol=1e-6)
     emitted = np.concatenate([p.emitted_lsl for p in got])
     decisions = np.concatenate([p.decisions for p in got])
     assert np.all(np.diff(times) > 0)
