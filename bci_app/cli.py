@@ -58,6 +58,12 @@ def _build_parser():
     ev.add_argument("--fmax", type=float, default=35.0, help="band-pass high edge, Hz")
     ev.add_argument("--n-jobs", type=int, default=1, help="parallel jobs")
     ev.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ev_where = ev.add_mutually_exclusive_group()
+    ev_where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                          help="run the tasks on the Dask cluster of this scheduler (workers "
+                               "read their own MNE_DATA; --data-path is their path)")
+    ev_where.add_argument("--local-cluster", type=int, default=None, metavar="N",
+                          help="run the tasks on a Dask cluster of N local worker processes")
     _add_common(ev)
 
     po = sub.add_parser(
@@ -92,6 +98,12 @@ def _build_parser():
     po.add_argument("--fmin", type=float, default=8.0)
     po.add_argument("--fmax", type=float, default=35.0)
     po.add_argument("--no-progress", action="store_true", help="no progress bar")
+    po_where = po.add_mutually_exclusive_group()
+    po_where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                          help="run the tasks on the Dask cluster of this scheduler (workers "
+                               "read their own MNE_DATA; --data-path is their path)")
+    po_where.add_argument("--local-cluster", type=int, default=None, metavar="N",
+                          help="run the tasks on a Dask cluster of N local worker processes")
     _add_common(po)
 
     sm = sub.add_parser(
@@ -229,16 +241,30 @@ def _cmd_evaluate(args):
     from .evaluation.report import format_score_table, plot_scores, score_table
 
     specs = load_models(args.models or default_models_dir(), names=args.only)
-    dataset = resolve_dataset(args.dataset, args.subjects, args.paradigm, args.data_path)
     out = Path(args.out)
-    start = time.perf_counter()
-    results = evaluate_models(specs, dataset, paradigm=args.paradigm,
-                              evaluation=args.evaluation, out_dir=out, n_jobs=args.n_jobs,
-                              fmin=args.fmin, fmax=args.fmax, progress=not args.no_progress)
+    if args.scheduler or args.local_cluster:
+        # On a Dask cluster: the workers resolve the dataset from their own data folder.
+        from .evaluation.distributed import evaluate_distributed
+
+        start = time.perf_counter()
+        results = evaluate_distributed(
+            specs, args.dataset, subjects=args.subjects, paradigm=args.paradigm,
+            evaluation=args.evaluation, out_dir=out, n_jobs=args.n_jobs, fmin=args.fmin,
+            fmax=args.fmax, data_path=args.data_path, progress=not args.no_progress,
+            scheduler=args.scheduler, local_cluster=args.local_cluster,
+            quiet=args.verbose < 2)
+        code = str(results["dataset"].iloc[0])
+    else:
+        dataset = resolve_dataset(args.dataset, args.subjects, args.paradigm, args.data_path)
+        start = time.perf_counter()
+        results = evaluate_models(specs, dataset, paradigm=args.paradigm,
+                                  evaluation=args.evaluation, out_dir=out, n_jobs=args.n_jobs,
+                                  fmin=args.fmin, fmax=args.fmax, progress=not args.no_progress)
+        code = dataset.code
     table = score_table(results)
     text = format_score_table(table)
     (out / "scores.txt").write_text(text + "\n", encoding="utf-8")
-    title = f"{dataset.code} {args.paradigm}, {args.evaluation}"
+    title = f"{code} {args.paradigm}, {args.evaluation}"
     png = plot_scores(results, out / "scores.png", title=title)
     print(f"\n{title}: score per pipeline and subject\n")
     print(text)
@@ -274,14 +300,28 @@ def _cmd_pseudo_online(args):
         calibration_runs=runs, calibration_trials=args.calibration_trials, idle=args.idle,
         threshold=args.threshold, smoothing=args.smoothing, l_freq=args.fmin,
         h_freq=args.fmax)
-    if Path(args.dataset).is_file():
-        source = file_session(args.dataset, _parse_event_map(args.event_map))
-    else:
-        source = resolve_dataset(args.dataset, args.subjects, args.paradigm, args.data_path)
     out = Path(args.out)
-    start = time.perf_counter()
-    _, metrics = run_pseudo_online(specs, source, cfg, out_dir=out,
-                                   progress=not args.no_progress)
+    if args.scheduler or args.local_cluster:
+        # On a Dask cluster: the workers read the dataset (or the file) themselves.
+        from .evaluation.distributed import pseudo_online_distributed
+
+        is_file = Path(args.dataset).is_file()
+        start = time.perf_counter()
+        _, metrics = pseudo_online_distributed(
+            specs, cfg, dataset=None if is_file else args.dataset, subjects=args.subjects,
+            paradigm=args.paradigm, recording=args.dataset if is_file else None,
+            event_map=_parse_event_map(args.event_map), data_path=args.data_path,
+            out_dir=out, progress=not args.no_progress, scheduler=args.scheduler,
+            local_cluster=args.local_cluster, quiet=args.verbose < 2)
+    else:
+        if Path(args.dataset).is_file():
+            source = file_session(args.dataset, _parse_event_map(args.event_map))
+        else:
+            source = resolve_dataset(args.dataset, args.subjects, args.paradigm,
+                                     args.data_path)
+        start = time.perf_counter()
+        _, metrics = run_pseudo_online(specs, source, cfg, out_dir=out,
+                                       progress=not args.no_progress)
     text = format_metrics_table(metrics)
     (out / "scores.txt").write_text(text + "\n", encoding="utf-8")
     print(f"\npseudo-online, window {cfg.window_s} s, step {cfg.step_s} s, idle={cfg.idle}: "

@@ -19,7 +19,8 @@ from pathlib import Path
 from .._logging import logger
 from ..errors import StreamError
 
-#: liblsl configuration that keeps every stream on this machine (tests, demo, simulation).
+#: liblsl configuration that keeps every stream on this machine (tests, demo, simulation);
+#: liblsl's own console log is limited to errors (level -2).
 LOOPBACK_CONFIG = """\
 [ports]
 IPv6 = disable
@@ -30,6 +31,8 @@ TTLOverride = 0
 Interfaces = {127.0.0.1}
 [lab]
 KnownPeers = {127.0.0.1}
+[log]
+level = -2
 """
 
 #: Environment variable liblsl (and child processes such as LabRecorderCLI) read the

@@ -165,8 +165,8 @@ class Replay:
 
         # The player thread warns about a short or empty last chunk of the file, which is
         # expected when the file's length is not a multiple of the chunk size.
-        warnings.filterwarnings("ignore", message="End of file reached with an empty chunk")
-        warnings.filterwarnings("ignore", message="A single sample is pushed")
+        warnings.filterwarnings("ignore", message=".*End of file reached with an empty chunk")
+        warnings.filterwarnings("ignore", message=".*A single sample is pushed")
 
         if self.is_running:
             raise StreamError(f"replay {self.name!r} is already running.")

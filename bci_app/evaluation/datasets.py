@@ -144,8 +144,9 @@ def resolve_dataset(name, subjects=None, paradigm="left-right", data_path=None):
     Parameters
     ----------
     name : str
-        ``"PhysionetMI"``, ``"SyntheticMI"``, or another MOABB dataset class name whose
-        files are already in the MNE data folder.
+        ``"PhysionetMI"``, ``"SyntheticMI"``, another MOABB dataset class name whose
+        files are already in the MNE data folder, or a recordings folder written by
+        ``bci-app session`` (BIDS; see :mod:`bci_app.session.dataset`).
     subjects : sequence of int | None
         Subjects to keep (None: all; for PhysionetMI, all those with local files).
     paradigm : str
@@ -159,13 +160,18 @@ def resolve_dataset(name, subjects=None, paradigm="left-right", data_path=None):
     """
     if paradigm not in PARADIGMS:
         raise ConfigError(f"unknown paradigm {paradigm!r}; choose one of {sorted(PARADIGMS)}.")
-    if Path(name).is_dir():
-        raise ConfigError(
-            f"{name}: evaluating a folder of recordings needs a BIDS folder written by "
-            "bci-app sessions; this folder cannot be read as one yet."
-        )
     key = name.lower().replace("_", "").replace("-", "")
-    if key == "syntheticmi":
+    if Path(name).is_dir():  # a recordings folder (BIDS) written by bci-app sessions
+        from ..session.dataset import is_recordings_folder, recordings_dataset
+
+        if not is_recordings_folder(name):
+            raise ConfigError(
+                f"{name}: not a recordings folder: expected a BIDS folder written by "
+                "`bci-app session` (dataset_description.json and sub-*/ses-*/eeg/*_eeg.vhdr)."
+            )
+        dataset = recordings_dataset(name)
+        key = "recordings"
+    elif key == "syntheticmi":
         dataset = SyntheticMI()
     elif key in ("physionetmi", "physionet", "eegbci", "eegmmidb"):
         from moabb.datasets import PhysionetMI

@@ -445,6 +445,74 @@ def file_session(path, event_map=None):
     return [run_from_raw(raw, name=Path(path).stem)]
 
 
+def evaluate_subject(sessions, pipelines, cfg, subject):
+    """Pseudo-online evaluation of one subject's sessions.
+
+    The unit of work of :func:`run_pseudo_online`, also run per (subject, pipeline) as one
+    task on a cluster by :mod:`bci_app.evaluation.distributed`.
+
+    Parameters
+    ----------
+    sessions : iterable of (session, list of Run)
+        E.g. :func:`dataset_sessions` or ``[("0", file_session(path))]``.
+    pipelines : dict of name -> sklearn pipeline (unfitted)
+    cfg : PseudoOnlineConfig
+    subject : str
+
+    Returns
+    -------
+    results : list of (session, predictions, metrics)
+        Per session, in order: the outputs of :func:`evaluate_session`.
+    """
+    out = []
+    for session, runs in sessions:
+        pred, metrics, _ = evaluate_session(runs, pipelines, cfg, str(subject), session)
+        out.append((session, pred, metrics))
+    return out
+
+
+def plot_subject_timeline(predictions, subject, code, out_dir):
+    """Write ``timeline_S<subject>.png`` of one subject's predictions into ``out_dir``."""
+    from pathlib import Path
+
+    from .report import plot_timeline
+
+    sub = pd.concat([p for p in predictions if (p["subject"] == str(subject)).any()])
+    plot_timeline(sub, Path(out_dir) / f"timeline_S{subject}.png",
+                  title=f"{code} subject {subject}")
+
+
+def finish_pseudo_online(predictions, metrics, code, out_dir=None):
+    """Concatenate the per-session outputs and write ``predictions.csv`` and ``metrics.csv``.
+
+    Parameters
+    ----------
+    predictions : list of pandas.DataFrame
+    metrics : list of dict
+    code : str
+        Dataset code (or recording name), written in the ``dataset`` column of the metrics.
+    out_dir : str | Path | None
+
+    Returns
+    -------
+    predictions : pandas.DataFrame
+    metrics : pandas.DataFrame
+    """
+    from pathlib import Path
+
+    predictions = pd.concat(predictions, ignore_index=True)
+    metrics = pd.DataFrame(metrics)
+    metrics["dataset"] = code
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        predictions.to_csv(out_dir / "predictions.csv", index=False)
+        flat = metrics.drop(columns=["confusion", "classes"]).copy()
+        flat["confusion"] = metrics["confusion"].map(str)
+        flat.to_csv(out_dir / "metrics.csv", index=False)
+    return predictions, metrics
+
+
 def run_pseudo_online(specs, dataset, cfg, out_dir=None, progress=True):
     """Pseudo-online evaluation of models over the subjects of a dataset.
 
@@ -465,12 +533,12 @@ def run_pseudo_online(specs, dataset, cfg, out_dir=None, progress=True):
     -------
     predictions : pandas.DataFrame
     metrics : pandas.DataFrame
+
+    See Also
+    --------
+    bci_app.evaluation.distributed.pseudo_online_distributed : the same on a Dask cluster.
     """
-    from pathlib import Path
-
     from tqdm import tqdm
-
-    from .report import plot_timeline
 
     cfg.check()
     pipelines = {s.name: s.pipeline for s in specs}
@@ -484,24 +552,12 @@ def run_pseudo_online(specs, dataset, cfg, out_dir=None, progress=True):
         code = dataset.code
     bar.total = len(sessions)
     for subject, given in sessions.items():
-        for session, runs in given or dataset_sessions(dataset, subject):
-            pred, metrics, _ = evaluate_session(runs, pipelines, cfg, str(subject), session)
+        for _, pred, metrics in evaluate_subject(given or dataset_sessions(dataset, subject),
+                                                 pipelines, cfg, subject):
             all_pred.append(pred)
             all_metrics += metrics
         bar.update(1)
         if out_dir is not None:
-            sub = pd.concat([p for p in all_pred if (p["subject"] == str(subject)).any()])
-            plot_timeline(sub, Path(out_dir) / f"timeline_S{subject}.png",
-                          title=f"{code} subject {subject}")
+            plot_subject_timeline(all_pred, subject, code, out_dir)
     bar.close()
-    predictions = pd.concat(all_pred, ignore_index=True)
-    metrics = pd.DataFrame(all_metrics)
-    metrics["dataset"] = code
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        predictions.to_csv(out_dir / "predictions.csv", index=False)
-        flat = metrics.drop(columns=["confusion", "classes"]).copy()
-        flat["confusion"] = metrics["confusion"].map(str)
-        flat.to_csv(out_dir / "metrics.csv", index=False)
-    return predictions, metrics
+    return finish_pseudo_online(all_pred, all_metrics, code, out_dir)

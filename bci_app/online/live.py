@@ -202,7 +202,7 @@ class OnlineDecoder:
         if self.publish:
             self._open_outlet()
         self._log_event(_now(), time.time(), "status",
-                        f"decoding {self.eeg.description} with window "
+                        f"connected: decoding {self.eeg.description} with window "
                         f"{self.decoder.window_s} s, step {self.decoder.step_s} s")
         self.decoder.reset()
         self._sample_offset = self.eeg.n_samples

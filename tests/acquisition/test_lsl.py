@@ -44,6 +44,7 @@ def test_loopback_config_keeps_lsl_on_this_machine():
         "[multicast]", "ResolveScope = machine", "AddressesOverride = {239.255.172.215}",
         "TTLOverride = 0", "Interfaces = {127.0.0.1}",
         "[lab]", "KnownPeers = {127.0.0.1}",
+        "[log]", "level = -2",
     ]
 
 

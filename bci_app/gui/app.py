@@ -1,0 +1,247 @@
+"""The application window and the ``bci-app gui`` entry point.
+
+One window with the workflow's steps in a sidebar (Patient & session, Signal check,
+Calibration, Training, Online, Report, Replay), a banner when the signal is lost, and a
+separate patient window. ``main(argv)`` parses the options, creates the Qt application and,
+with ``--autopilot``, runs a short demonstration session on the simulated amplifier.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from PySide6 import QtWidgets
+
+from .controller import SessionController
+from .patient import PatientWindow
+from .views.calibration import CalibrationView
+from .views.common import show_error
+from .views.online import OnlineView
+from .views.replay import ReplayView
+from .views.report import ReportView
+from .views.session import SessionView
+from .views.signal_check import SignalCheckView
+from .views.training import TrainingView
+
+STEPS = ("Patient & session", "Signal check", "Calibration", "Training", "Online", "Report",
+         "Replay")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="bci-app gui",
+        description="The clinical application: patient & session, signal check, "
+                    "calibration, training, online feedback runs, report, replay.")
+    parser.add_argument("--root", default="recordings", metavar="DIR",
+                        help="folder where subjects and sessions are stored "
+                             "(default: %(default)s)")
+    parser.add_argument("--models", default=None, metavar="DIR",
+                        help="folder of pipeline files (default: models/)")
+    parser.add_argument("--autopilot", action="store_true",
+                        help="run a short session by itself on the simulated amplifier "
+                             "(calibration, training, feedback run, report), then exit")
+    parser.add_argument("--offscreen", action="store_true",
+                        help="no window on screen (automatic when there is no display)")
+    parser.add_argument("--screenshots", default=None, metavar="DIR",
+                        help="save a screenshot of each view there (autopilot)")
+    parser.add_argument("--time-scale", type=float, default=1.0, metavar="F",
+                        help="multiply the protocols' durations by F (quick sessions; "
+                             "imagery is kept long enough for one decoder window)")
+    parser.add_argument("--trials", type=int, nargs=2, default=(8, 4),
+                        metavar=("CALIB", "ONLINE"),
+                        help="autopilot: trials per class of the calibration and online "
+                             "runs (default: 8 4)")
+    parser.add_argument("--window", type=float, default=None, metavar="S",
+                        help="decoder window length, s (default 2; autopilot 1)")
+    parser.add_argument("--montage", default=None,
+                        help="autopilot: simulated montage (default: 22 sensorimotor "
+                             "channels)")
+    parser.add_argument("--network", action="store_true",
+                        help="use the LSL network configuration instead of this machine "
+                             "only (for real amplifiers on other computers)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    return parser
+
+
+def _needs_offscreen():
+    if sys.platform.startswith("linux"):
+        return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return False
+
+
+def make_application(offscreen=False):
+    """The QApplication (created once), offscreen when asked or without a display."""
+    if offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(sys.argv[:1])
+        app.setApplicationName("bci-app")
+        app.setApplicationDisplayName("BCI")
+    return app
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """The operator's window.
+
+    Parameters
+    ----------
+    root : str | Path
+        Session store folder.
+    models_dir : str | Path | None
+    time_scale : float
+        Protocol durations factor.
+    window_s : float
+        Decoder window length (imagery is kept at least this + 1 s long when scaled).
+    """
+
+    def __init__(self, root="recordings", models_dir=None, time_scale=1.0, window_s=2.0):
+        super().__init__()
+        self.setWindowTitle("BCI - motor imagery")
+        self.resize(1280, 800)
+        self.controller = SessionController(root, models_dir, parent=self)
+        self.patient = PatientWindow()
+        min_imagery = window_s + 1.0 if time_scale != 1.0 else 0.0
+        self.views = {
+            "Patient & session": SessionView(self.controller),
+            "Signal check": SignalCheckView(self.controller),
+            "Calibration": CalibrationView(self.controller, time_scale, min_imagery),
+            "Training": TrainingView(self.controller, window_s),
+            "Online": OnlineView(self.controller, time_scale, min_imagery, self.patient),
+            "Report": ReportView(self.controller),
+            "Replay": ReplayView(self.controller),
+        }
+        self.steps = QtWidgets.QListWidget()
+        self.steps.setFixedWidth(190)
+        self.stack = QtWidgets.QStackedWidget()
+        for i, name in enumerate(STEPS):
+            self.steps.addItem(f"{i + 1}. {name}" if name != "Replay" else name)
+            self.stack.addWidget(self.views[name])
+        self.steps.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.banner = QtWidgets.QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #c62828; color: white; padding: 8px; "
+                                  "font-weight: bold;")
+        self.banner.hide()
+        central = QtWidgets.QWidget()
+        outer = QtWidgets.QVBoxLayout(central)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(self.banner)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.steps)
+        row.addWidget(self.stack, 1)
+        outer.addLayout(row, 1)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage("Start with 'Patient & session'.")
+        c = self.controller
+        c.statusChanged.connect(self._on_status)
+        c.error.connect(lambda title, text: show_error(self, title, text))
+        c.protocolEvent.connect(self._on_protocol_event)
+        c.runStarted.connect(lambda run: self.statusBar().showMessage(
+            f"Run {run.index} ({run.run_type}) recording..."))
+        c.runFinished.connect(lambda run: self.statusBar().showMessage(
+            f"Run {run.index} {run.status}: saved in {run.folder}"))
+        c.sessionChanged.connect(lambda s: self.setWindowTitle(
+            f"BCI - subject {s.subject.subject_id}, session {s.label}"))
+        self.views["Patient & session"].patientScreenRequested.connect(
+            self.patient.show_on)
+        self.confirm_close = self._ask_close
+        self.steps.setCurrentRow(0)
+
+    def show_step(self, name):
+        self.steps.setCurrentRow(STEPS.index(name))
+        return self.views[name]
+
+    def _on_status(self, status, message):
+        if status == "lost":
+            self.banner.setText("Signal lost from the amplifier - reconnecting "
+                                "automatically. Check the amplifier and its cables; "
+                                f"the run continues when the signal is back. ({message})")
+            self.banner.show()
+        elif status == "connected":
+            self.banner.hide()
+        self.statusBar().showMessage(message)
+
+    def _on_protocol_event(self, state, trial, label, ts):
+        proto = self.controller.protocol
+        self.patient.canvas.set_state(state, label,
+                                      feedback=bool(proto and proto.feedback))
+
+    def _ask_close(self):
+        answer = QtWidgets.QMessageBox.question(
+            self, "A run is in progress",
+            "A run is being recorded. Stop it now and save the recording?",
+            QtWidgets.QMessageBox.StandardButton.Yes
+            | QtWidgets.QMessageBox.StandardButton.No,
+            QtWidgets.QMessageBox.StandardButton.No)
+        return answer == QtWidgets.QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event):
+        if self.controller.is_running and not self.confirm_close():
+            event.ignore()
+            return
+        self.controller.shutdown()
+        self.patient.close()
+        event.accept()
+
+
+
+def create_window(root="recordings", models_dir=None, time_scale=1.0, window_s=2.0):
+    """Create the main window (the QApplication must exist)."""
+    return MainWindow(root, models_dir, time_scale, window_s)
+
+
+def main(argv=None):
+    """Run the application; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str | None
+        Options (see ``bci-app gui --help``); None: ``sys.argv[1:]``.
+    """
+    args = build_parser().parse_args(argv)
+    from .._logging import set_log_level
+
+    set_log_level(["WARNING", "INFO", "DEBUG"][min(args.verbose + args.autopilot, 2)])
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import warnings
+
+    import mne
+
+    mne.set_log_level("WARNING")
+    warnings.filterwarnings("ignore", message="Montage name 'standard_1005'",
+                            category=FutureWarning)
+    if not args.network:
+        from ..acquisition.lsl import use_loopback
+
+        use_loopback()
+    offscreen = args.offscreen or _needs_offscreen()
+    app = make_application(offscreen)
+    window_s = args.window or (1.0 if args.autopilot else 2.0)
+    time_scale = args.time_scale
+    if args.autopilot and time_scale == 1.0:
+        time_scale = 0.5
+    win = create_window(args.root, args.models, time_scale, window_s)
+    win.show()
+    if not args.autopilot:
+        return app.exec()
+    from .autopilot import Autopilot, AutopilotConfig
+
+    cfg = AutopilotConfig(calibration_trials=args.trials[0], online_trials=args.trials[1],
+                          screenshots=Path(args.screenshots) if args.screenshots else None,
+                          montage=args.montage)
+    pilot = Autopilot(win, cfg)
+    pilot.finished.connect(lambda code: app.exit(code))
+    pilot.start()
+    code = app.exec()
+    win.close()
+    if pilot.result:
+        print(pilot.summary_text(), flush=True)
+    else:
+        print(f"bci-app gui --autopilot: failed: {pilot.error}", file=sys.stderr, flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,637 @@
+"""The session controller: owns the streams, threads and runs; the views only show its state.
+
+Threads (none of them touches a widget):
+
+* the **acquisition** thread (:class:`Acquisition`) reads the EEG stream
+  (:class:`~bci_app.acquisition.stream.EEGInput`: volts, loss detection, auto-reconnect),
+  fills the display ring buffers and hands each chunk to the run recorder;
+* the **protocol runner**'s thread sends the markers of a run;
+* during online runs, the **online decoder**'s worker
+  (:class:`~bci_app.online.live.OnlineDecoder`) decodes its own inlet on the same stream;
+* **training** runs on a worker thread with a cancel flag;
+* the **simulated amplifier** or a **replay** publishes the EEG when chosen as the source.
+
+Every callback from these threads is forwarded to the GUI thread through Qt signals of the
+controller (queued connections: the controller lives in the GUI thread).
+"""
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore
+
+from .._logging import logger
+from ..errors import BCIAppError, DataError, StreamError
+from . import services
+from .signal import RingBuffer
+
+#: Name shown for the built-in simulated amplifier in the stream list.
+SIMULATED = "Simulated amplifier"
+
+#: Montages the simulated amplifier offers: name -> channel names.
+MONTAGES = {
+    "Sensorimotor, 22 channels": None,  # filled lazily (simulation.DEFAULT_CHANNELS)
+    "Whole head 10-10, 64 channels": (
+        "FC5", "FC3", "FC1", "FCz", "FC2", "FC4", "FC6", "C5", "C3", "C1", "Cz", "C2", "C4",
+        "C6", "CP5", "CP3", "CP1", "CPz", "CP2", "CP4", "CP6", "Fp1", "Fpz", "Fp2", "AF7",
+        "AF3", "AFz", "AF4", "AF8", "F7", "F5", "F3", "F1", "Fz", "F2", "F4", "F6", "F8",
+        "FT7", "FT8", "T7", "T8", "T9", "T10", "TP7", "TP8", "P7", "P5", "P3", "P1", "Pz",
+        "P2", "P4", "P6", "P8", "PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2", "Iz"),
+}
+#: For a real amplifier the channel names come from the stream.
+AMPLIFIER_MONTAGE = "As sent by the amplifier (standard 10-05 names)"
+
+
+def montage_channels(name):
+    """Channel names of a simulated-amplifier montage."""
+    if name not in MONTAGES:
+        raise BCIAppError(f"Montage {name!r}: choose one of {', '.join(MONTAGES)}.")
+    chans = MONTAGES[name]
+    if chans is None:
+        from ..acquisition.simulation import DEFAULT_CHANNELS
+
+        chans = DEFAULT_CHANNELS
+    return list(chans)
+
+
+class Acquisition:
+    """Read an EEG stream on a thread; fill display buffers; feed the recorder.
+
+    Parameters
+    ----------
+    eeg : EEGInput
+        Not yet connected (connection happens on the thread).
+    seconds : float
+        Seconds kept for displays.
+    on_status : callable
+        ``on_status(StreamEvent)`` (from the thread).
+    on_ready, on_error : callable
+        Called once connected / if the connection fails (from the thread).
+    """
+
+    def __init__(self, eeg, seconds=30.0, on_status=None, on_ready=None, on_error=None):
+        self.eeg = eeg
+        self.seconds = float(seconds)
+        self.on_ready, self.on_error = on_ready, on_error
+        if on_status is not None:
+            eeg.subscribe(on_status)
+        self.raw_buffer = None
+        self.display_buffer = None
+        self.ch_names, self.sfreq = [], None
+        self.recorder = None
+        self.samples = 0
+        self._display_filter = None
+        self._filter_spec = (1.0, 40.0)
+        self._stop = threading.Event()
+        self._thread = None
+
+    @property
+    def name(self):
+        return self.eeg.description.name if self.eeg.description else str(self.eeg.name)
+
+    def set_display_filter(self, spec):
+        """``None`` (raw), ``(l_freq, h_freq)`` or ``(l_freq, h_freq, notch)`` in Hz."""
+        self._filter_spec = spec
+        if self.sfreq:
+            self._display_filter = self._make_filter(spec)
+
+    def _make_filter(self, spec):
+        from ..processing.filters import CausalFilter
+
+        if spec is None:
+            return None
+        l_freq, h_freq = spec[0], min(spec[1], self.sfreq / 2 - 1)
+        notch = spec[2] if len(spec) > 2 and spec[2] < self.sfreq / 2 else None
+        return CausalFilter(self.sfreq, l_freq, h_freq, notch=notch)
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, name="bci-app-acquisition",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout=5.0):
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._thread = None
+        self.eeg.close()
+
+    def _run(self):
+        try:
+            self.eeg.connect()
+        except Exception as exc:
+            logger.warning("acquisition: %s", exc)
+            if self.on_error:
+                self.on_error(exc)
+            return
+        self.ch_names, self.sfreq = list(self.eeg.ch_names), float(self.eeg.sfreq)
+        capacity = int(self.seconds * self.sfreq)
+        self.raw_buffer = RingBuffer(len(self.ch_names), capacity)
+        self.display_buffer = RingBuffer(len(self.ch_names), capacity)
+        self._display_filter = self._make_filter(self._filter_spec)
+        if self.on_ready:
+            self.on_ready(self)
+        while not self._stop.is_set():
+            try:
+                chunk = self.eeg.read(timeout=0.05)
+            except Exception as exc:  # keep the thread alive: the stream may come back
+                logger.exception("acquisition: read failed: %s", exc)
+                time.sleep(0.1)
+                continue
+            if chunk is None:
+                continue
+            self.samples += chunk.timestamps.size
+            self.raw_buffer.write(chunk.data)
+            filt = self._display_filter
+            if filt is not None:
+                if chunk.gap is not None:
+                    filt.reset()
+                self.display_buffer.write(filt.process(chunk.data))
+            else:
+                self.display_buffer.write(chunk.data)
+            rec = self.recorder
+            if rec is not None:
+                rec.append(chunk.data, chunk.timestamps, chunk.gap)
+
+
+@dataclass
+class LiveScore:
+    """Running accuracy of an online run, from the cues and the live decisions."""
+
+    windows: int = 0
+    correct: int = 0
+    trials_done: int = 0
+    trials_correct: int = 0
+
+    @property
+    def window_accuracy(self):
+        return self.correct / self.windows if self.windows else float("nan")
+
+    @property
+    def trial_accuracy(self):
+        return self.trials_correct / self.trials_done if self.trials_done else float("nan")
+
+
+class SessionController(QtCore.QObject):
+    """State of one application session: subject, source, runs, models.
+
+    Parameters
+    ----------
+    root : str | Path
+        Folder of the session store.
+    models_dir : str | Path | None
+        Folder of pipeline files (default: the project's ``models/``).
+    """
+
+    statusChanged = QtCore.Signal(str, str)       # stream status, message
+    sourceReady = QtCore.Signal(object)           # Acquisition
+    sourceFailed = QtCore.Signal(str)
+    sessionChanged = QtCore.Signal(object)        # Session
+    protocolEvent = QtCore.Signal(str, object, object, float)  # state, trial, label, ts
+    runStarted = QtCore.Signal(object)            # RunInfo
+    runFinished = QtCore.Signal(object)           # RunInfo
+    predictions = QtCore.Signal(object)           # Predictions
+    scoreChanged = QtCore.Signal(object)          # LiveScore
+    trainingProgress = QtCore.Signal(int, int, str)
+    trainingFinished = QtCore.Signal(object)      # TrainingResult
+    trainingFailed = QtCore.Signal(str)
+    modelChanged = QtCore.Signal(object)          # Path | None
+    error = QtCore.Signal(str, str)               # title, message
+
+    def __init__(self, root="recordings", models_dir=None, parent=None):
+        super().__init__(parent)
+        self.store = services.SessionStore(root)
+        self.models_dir = Path(models_dir) if models_dir else _default_models_dir()
+        self.session = None
+        self.acq = None
+        self.amplifier = None
+        self.replay = None
+        self.source_name = None
+        self.montage = None
+        self.bad_channels = []
+        self.run = None
+        self.runner = None
+        self.recorder = None
+        self.online = None
+        self.protocol = None
+        self.model_path = None
+        self.trained = None
+        self.training_result = None
+        self.score = LiveScore()
+        self.run_predictions = []
+        self._transitions = []
+        self._imagery_votes = []
+        self._training_cancel = None
+        self._training_thread = None
+        self._starting = False
+        tag = uuid.uuid4().hex[:6]
+        self.marker_name = f"bci-app-markers-{tag}"
+        self.sim_name = f"bci-app-sim-{tag}"
+        self.protocolEvent.connect(self._on_protocol_event)
+        self.predictions.connect(self._on_predictions)
+
+    # -- subject & session --------------------------------------------------------------------
+    def save_subject(self, subject):
+        return self.store.save_subject(subject)
+
+    def new_session(self, subject_id):
+        self.set_session(self.store.new_session(subject_id))
+        return self.session
+
+    def open_session(self, subject_id, label):
+        self.set_session(self.store.open_session(subject_id, label))
+        return self.session
+
+    def set_session(self, session):
+        self.session = session
+        self.bad_channels = list(session.meta.get("bad_channels") or [])
+        self.model_path = None
+        self.trained = None
+        model = session.meta.get("model")
+        if model and Path(model).is_file():
+            self.select_model(model)
+        self.sessionChanged.emit(session)
+
+    # -- source -------------------------------------------------------------------------------
+    def list_streams(self, timeout=1.0):
+        """EEG streams on the network (``StreamDescription``), the simulator excluded."""
+        from ..acquisition.lsl import list_streams
+
+        return [d for d in list_streams(timeout=timeout, stype="eeg")
+                if d.name != self.sim_name]
+
+    def open_source(self, stream, montage=None):
+        """Start reading a source: :data:`SIMULATED` or the name of an LSL EEG stream.
+
+        Connection happens on the acquisition thread; :attr:`sourceReady` or
+        :attr:`sourceFailed` follows.
+        """
+        from ..acquisition.stream import EEGInput
+
+        self.close_source()
+        self.source_name, self.montage = stream, montage
+        if stream == SIMULATED:
+            from ..acquisition.simulator import SimulatedAmplifier
+
+            chans = montage_channels(montage or next(iter(MONTAGES)))
+            # The simulated subject follows the protocol runner directly (see
+            # _drive_simulator): no marker-stream reconnection delay between runs.
+            self.amplifier = SimulatedAmplifier(name=self.sim_name, ch_names=chans, skill=0.9)
+            self.amplifier.start()
+            name = self.sim_name
+        else:
+            name = stream
+        eeg = EEGInput(name, stype=None if stream != SIMULATED else "eeg", timeout=5.0,
+                       bufsize=5.0)
+        self.acq = Acquisition(eeg, on_status=self._status_from_thread,
+                               on_ready=lambda acq: self.sourceReady.emit(acq),
+                               on_error=lambda exc: self.sourceFailed.emit(str(exc)))
+        self.acq.start()
+        if self.session is not None:
+            self.session.update(stream=stream, montage=montage)
+        return self.acq
+
+    def open_replay(self, path, event_map=None):
+        """Replay a recording in real time as the source (same views as a live stream)."""
+        from ..acquisition.replay import Replay
+
+        self.close_source()
+        self.replay = Replay(path, name=f"bci-app-replay-{uuid.uuid4().hex[:6]}",
+                             event_map=event_map)
+        self.replay.start()
+        self.source_name = self.replay.name
+        from ..acquisition.stream import EEGInput
+
+        eeg = EEGInput(self.replay.name, stype=None, timeout=5.0, bufsize=5.0)
+        self.acq = Acquisition(eeg, on_status=self._status_from_thread,
+                               on_ready=lambda acq: self.sourceReady.emit(acq),
+                               on_error=lambda exc: self.sourceFailed.emit(str(exc)))
+        self.acq.start()
+        return self.replay
+
+    def close_source(self):
+        if self.run is not None:
+            self.abort_run()
+        if self.acq is not None:
+            self.acq.stop()
+            self.acq = None
+        if self.amplifier is not None:
+            self.amplifier.stop()
+            self.amplifier = None
+        if self.replay is not None:
+            self.replay.stop()
+            self.replay = None
+
+    def _status_from_thread(self, event):
+        self.statusChanged.emit(event.status, event.message)
+
+    def set_display_filter(self, spec):
+        if self.acq is not None:
+            self.acq.set_display_filter(spec)
+
+    def set_bad_channels(self, bad):
+        self.bad_channels = list(bad)
+        if self.session is not None:
+            self.session.update(bad_channels=self.bad_channels)
+
+    # -- runs -----------------------------------------------------------------------------------
+    @property
+    def is_running(self):
+        return self.run is not None
+
+    def start_run(self, protocol, model_path=None, on_started=None):
+        """Start a calibration or online run of ``protocol`` (a validated Protocol).
+
+        Streams are opened on a helper thread (an LSL connection takes about a second);
+        :attr:`runStarted` or :attr:`error` follows.
+        """
+        if self.session is None:
+            raise BCIAppError("No session is open: create or open one in 'Patient & "
+                              "session' first.")
+        if self.acq is None or self.acq.sfreq is None:
+            raise StreamError("No signal: choose the amplifier stream in 'Patient & "
+                              "session' and wait for the traces in 'Signal check'.")
+        if self.run is not None or self._starting:
+            raise BCIAppError("A run is already in progress: stop it first.")
+        online = protocol.run_type == "online"
+        if online and self.trained is None:
+            raise BCIAppError("No decoder selected: train one (step 'Training') or pick a "
+                              "saved model before an online run.")
+        from ..protocol import ProtocolRunner
+
+        self._starting = True
+        self.protocol = protocol
+        runner = ProtocolRunner(protocol, outlet_name=self.marker_name)
+        run = self.session.new_run(
+            protocol.run_type, protocol.name, seed=runner.seed, n_trials=protocol.n_trials,
+            model=str(self.model_path) if online and self.model_path else None,
+            classes=list(protocol.classes), class_of_marker=protocol.class_of_marker)
+        threading.Thread(target=self._start_run_thread, args=(runner, run, online),
+                         daemon=True, name="bci-app-run-start").start()
+        return run
+
+    def _start_run_thread(self, runner, run, online):
+        from mne_lsl.lsl import local_clock
+
+        try:
+            runner.open_outlet()
+            if self.amplifier is not None:
+                runner.subscribe(self._drive_simulator)
+            decoder = None
+            if online:
+                decoder = self._make_online(run)
+            recorder = services.RunRecorder(self.acq.ch_names, self.acq.sfreq, run.folder)
+            runner.subscribe(lambda s, t, lab, ts: self.protocolEvent.emit(s, t, lab, ts))
+            self.recorder, self.runner, self.online, self.run = recorder, runner, decoder, run
+            self._transitions, self._imagery_votes = [], []
+            self.score = LiveScore()
+            self.run_predictions = []
+            self.acq.recorder = recorder
+            runner.start(at=local_clock() + 0.3)
+        except Exception as exc:
+            logger.exception("run start failed")
+            run.status = "failed"
+            self.session.save_run(run)
+            runner.stop()
+            if self.online is not None:
+                self.online.stop()
+            self.run = self.runner = self.online = self.recorder = None
+            self.error.emit("The run could not start", f"{exc}")
+            self._starting = False
+            return
+        self._starting = False
+        self.runStarted.emit(run)
+
+    def _make_online(self, run):
+        from ..acquisition.stream import EEGInput, MarkerInput
+        from ..online.live import OnlineDecoder
+
+        trained = self.trained
+        decoder = trained.decoder(smoothing=4)
+        eeg = EEGInput(self.acq.name, stype=None, channels=trained.ch_names,
+                       sfreq=trained.sfreq, timeout=5.0)
+        markers = MarkerInput(self.marker_name, timeout=5.0)
+        online = OnlineDecoder(decoder, eeg, markers=markers, log_dir=run.folder,
+                               publish=f"{self.marker_name}-predictions")
+
+        def forward(kind, payload):
+            if kind == "predictions":
+                self.predictions.emit(payload)
+            elif kind == "status" and payload.status == "closed" and "error" in payload.message:
+                self.error.emit("Decoding stopped", payload.message)
+
+        online.subscribe(forward)
+        online.start()
+        return online
+
+    def _drive_simulator(self, state, trial, label, ts):
+        """The simulated subject imagines the cued class during imagery, rests otherwise
+        (runner thread)."""
+        amp = self.amplifier
+        if amp is None:
+            return
+        if state == "imagery":
+            amp.handle_marker(label, ts)
+        elif state in ("baseline", "fixation", "iti", "paused", "end", "aborted"):
+            amp.set_label(None, ts)
+
+    def pause_run(self):
+        if self.runner is not None:
+            self.runner.pause()
+
+    def resume_run(self):
+        if self.runner is not None:
+            self.runner.resume()
+
+    def abort_run(self):
+        """Stop the run now; the recording is kept (status ``aborted``)."""
+        runner = self.runner
+        if runner is not None:
+            runner.abort()
+            self._finish_run(aborted=True)
+
+    def _on_protocol_event(self, state, trial, label, ts):
+        self._transitions.append((ts, state, label))
+        if state in ("iti", "end", "aborted", "paused") and self._imagery_votes:
+            self._close_trial()
+        if state == "end":
+            self._finish_run(aborted=False)
+
+    def _finish_run(self, aborted):
+        """Stop the run's threads and write its recording (GUI thread)."""
+        run, runner, recorder, online = self.run, self.runner, self.recorder, self.online
+        if run is None:
+            return
+        self.run = self.runner = self.recorder = self.online = None
+        if self.acq is not None:
+            self.acq.recorder = None
+        if online is not None:
+            online.stop()
+            run.summary = online.summary()
+        runner.stop()
+        try:
+            path = recorder.finish(runner.events, self.protocol.class_of_marker)
+        except Exception as exc:
+            logger.exception("recording failed")
+            self.error.emit("The recording could not be saved",
+                            f"Run {run.index}: {exc}. The markers are in {run.folder}.")
+            path = None
+        run.status = "aborted" if (aborted or runner.aborted) else "finished"
+        run.first_sample_time = recorder.first_sample_time
+        self.session.save_run(run)
+        logger.info("run %d %s: %s", run.index, run.status, path)
+        self.runFinished.emit(run)
+
+    # -- live scoring ------------------------------------------------------------------------------
+    def _truth_at(self, t):
+        """Cued class at time ``t`` (imagery), ``"idle"`` (rest), or None (not scored)."""
+        state, label = None, None
+        for ts, s, lab in reversed(self._transitions):
+            if ts <= t:
+                state, label = s, lab
+                break
+        if state == "imagery":
+            return label
+        if state in ("baseline", "iti"):
+            return "idle"
+        return None
+
+    def _on_predictions(self, pred):
+        self.run_predictions.append(pred)
+        for t, d in zip(pred.times, pred.decisions):
+            truth = self._truth_at(t)
+            if truth is None:
+                continue
+            self.score.windows += 1
+            self.score.correct += int(d == truth)
+            if truth != "idle":
+                self._imagery_votes.append((truth, d))
+        self.scoreChanged.emit(self.score)
+
+    def _close_trial(self):
+        votes, self._imagery_votes = self._imagery_votes, []
+        truth = votes[0][0]
+        decided = [d for _, d in votes]
+        values, counts = np.unique(decided, return_counts=True)
+        self.score.trials_done += 1
+        self.score.trials_correct += int(values[counts.argmax()] == truth)
+        self.scoreChanged.emit(self.score)
+
+    # -- models & training -------------------------------------------------------------------------
+    def available_pipelines(self):
+        from ..decoding.loading import load_models
+
+        return load_models(self.models_dir)
+
+    def calibration_runs(self):
+        """The session's calibration recordings as ``Run`` objects (bad channels removed)."""
+        from ..evaluation.pseudo_online import run_from_raw
+
+        if self.session is None:
+            return []
+        out = []
+        for info in self.session.runs_of_type("calibration"):
+            raw = services.load_run_recording(info)
+            bad = [c for c in self.bad_channels if c in raw.ch_names]
+            if bad:
+                raw.drop_channels(bad)
+            out.append(run_from_raw(raw, name=f"run-{info.index:02d}"))
+        return out
+
+    def start_training(self, specs, window_s=2.0, step_s=0.1):
+        """Cross-validate and train ``specs`` on a worker thread."""
+        from .training_job import TrainingRequest, run_training
+
+        if self._training_thread is not None and self._training_thread.is_alive():
+            raise BCIAppError("Training is already running.")
+        runs = self.calibration_runs()
+        if not runs:
+            raise DataError("No calibration run in this session yet: record one in the "
+                            "'Calibration' step first.")
+        classes = tuple(self._session_classes())
+        request = TrainingRequest(runs, list(specs), classes, window_s=window_s, step_s=step_s)
+        cancel = threading.Event()
+        self._training_cancel = cancel
+
+        def work():
+            from threadpoolctl import threadpool_limits
+
+            try:
+                with threadpool_limits(limits=1):
+                    result = run_training(request, progress=self.trainingProgress.emit,
+                                          cancel=cancel)
+            except Exception as exc:
+                logger.exception("training failed")
+                self.trainingFailed.emit(str(exc))
+                return
+            self._store_training(result)
+
+        self._training_thread = threading.Thread(target=work, daemon=True,
+                                                 name="bci-app-training")
+        self._training_thread.start()
+
+    def _session_classes(self):
+        for info in self.session.runs_of_type("calibration"):
+            if info.classes:
+                return info.classes
+        return ["left_hand", "right_hand"]
+
+    def _store_training(self, result):
+        """Save every trained model with the session (worker thread), then notify."""
+        saved = {}
+        try:
+            for name, trained in result.models.items():
+                trained.trained_on["session"] = str(self.session.folder)
+                saved[name] = self.session.save_model(trained, name)
+        except Exception as exc:
+            logger.exception("saving models failed")
+            self.trainingFailed.emit(f"The models could not be saved: {exc}")
+            return
+        result.paths = saved
+        if result.r2 is not None:
+            np.savez(self.session.folder / "r2_map.npz", values=result.r2["values"],
+                     freqs=result.r2["freqs"], ch_names=np.array(result.r2["ch_names"]),
+                     classes=np.array(result.r2["classes"]))
+        self.training_result = result
+        self.session.update(training={"scores": result.scores,
+                                      "models": {k: str(v) for k, v in saved.items()}})
+        self.trainingFinished.emit(result)
+
+    def cancel_training(self):
+        if self._training_cancel is not None:
+            self._training_cancel.set()
+
+    def wait_training(self, timeout=None):
+        if self._training_thread is not None:
+            self._training_thread.join(timeout)
+
+    def select_model(self, path):
+        """Use the model in ``path`` (a ``.bcimodel``) for online runs."""
+        from ..decoding.persistence import load_model
+
+        self.trained = load_model(path)
+        self.model_path = Path(path)
+        if self.session is not None:
+            self.session.update(model=str(path))
+        self.modelChanged.emit(self.model_path)
+        return self.trained
+
+    # -- shutdown ---------------------------------------------------------------------------------
+    def shutdown(self):
+        """Finish a run in progress (its recording is written) and stop every thread."""
+        if self.run is not None:
+            self.abort_run()
+        self.cancel_training()
+        self.close_source()
+
+
+def _default_models_dir():
+    here = Path("models")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / "models"

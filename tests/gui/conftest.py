@@ -1,0 +1,81 @@
+"""Fixtures of the GUI tests: a main window on a temporary store, screenshots, waits."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: Screenshots of the views (kept after the run; the folder is git-ignored).
+ARTIFACTS = Path(os.environ.get("BCI_GUI_ARTIFACTS", PROJECT_ROOT / "artifacts" / "gui"))
+
+
+@pytest.fixture
+def artifacts_dir():
+    """Folder of the screenshots (``artifacts/gui``, or ``$BCI_GUI_ARTIFACTS``)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def shot():
+    """``shot(widget, name)`` saves a PNG of the widget under ``artifacts/gui``."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def save(widget, name):
+        from PySide6 import QtWidgets
+
+        QtWidgets.QApplication.processEvents()
+        path = ARTIFACTS / f"{name}.png"
+        assert widget.grab().save(str(path)), f"screenshot {path} not saved"
+        return path
+
+    return save
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The main window on a store in ``tmp_path`` (closed, threads stopped, at the end)."""
+    from bci_app.gui.app import create_window
+
+    win = create_window(tmp_path / "recordings", PROJECT_ROOT / "models", time_scale=0.25,
+                        window_s=1.0)
+    qtbot.addWidget(win)
+    win.show()
+    win.confirm_close = lambda: True
+    yield win
+    win.controller.shutdown()
+    win.patient.close()
+
+
+@pytest.fixture
+def connected(window, qtbot):
+    """The window with a subject, a session and the simulated amplifier connected."""
+    from bci_app.gui.controller import SIMULATED
+
+    view = window.show_step("Patient & session")
+    view.subject_id.setText("T01")
+    view.save_subject_button.click()
+    view.new_session_button.click()
+    assert window.controller.session is not None
+    view.stream_box.setCurrentIndex(view.stream_box.findData(SIMULATED))
+    with qtbot.waitSignal(window.controller.sourceReady, timeout=30000):
+        view.connect_button.click()
+    return window
+
+
+@pytest.fixture
+def wait_until(qtbot):
+    """``wait_until(predicate, timeout, what)``: process Qt events until it is true."""
+    def wait(predicate, timeout=20.0, what="a condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            qtbot.wait(20)
+        pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+    return wait

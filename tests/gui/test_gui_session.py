@@ -1,0 +1,64 @@
+"""Step 1, Patient & session: subjects, sessions, validation, amplifier choice."""
+
+import csv
+
+from bci_app.gui.controller import MONTAGES, SIMULATED
+from bci_app.gui.services import SessionStore, Subject
+
+
+def test_subject_and_session_are_created_and_reopened(window, qtbot, shot):
+    view = window.show_step("Patient & session")
+    view.subject_id.setText("P012")
+    view.age.setValue(64)
+    view.side.setCurrentText("right")
+    view.notes.setPlainText("ischaemic stroke, 3 months")
+    view.save_subject_button.click()
+    view.new_session_button.click()
+    session = window.controller.session
+    assert session is not None and session.label == "01"
+    assert "P012" in window.windowTitle()
+    root = window.controller.store.root
+    with open(root / "participants.tsv", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert rows == [{"participant_id": "sub-P012", "age": "64", "affected_side": "right"}]
+    # A second session, then reopen the first through the form.
+    view.new_session_button.click()
+    assert window.controller.session.label == "02"
+    view.session_box.setCurrentText("01")
+    view.open_session_button.click()
+    assert window.controller.session.label == "01"
+    # Loading the subject fills the form.
+    view.subject_id.clear()
+    view.subject_box.setCurrentText("P012")
+    view.open_subject_button.click()
+    assert view.subject_id.text() == "P012" and view.age.value() == 64
+    assert view.side.currentText() == "right"
+    # The simulated amplifier offers its montages; a real stream, the amplifier's.
+    view.stream_box.setCurrentIndex(view.stream_box.findData(SIMULATED))
+    assert [view.montage_box.itemText(i) for i in range(view.montage_box.count())] == \
+        list(MONTAGES)
+    shot(window, "1_patient_session")
+
+
+def test_invalid_subject_id_is_refused_with_the_field_named(window, qtbot):
+    view = window.show_step("Patient & session")
+    view.subject_id.setText("P 12-x")
+    view.save_subject_button.click()
+    assert window.controller.store.subjects() == []
+    from PySide6 import QtWidgets
+
+    dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets()
+               if isinstance(w, QtWidgets.QMessageBox) and w.isVisible()]
+    assert dialogs and "Subject ID" in dialogs[-1].text()
+    for d in dialogs:
+        d.close()
+
+
+def test_store_round_trip(tmp_path):
+    store = SessionStore(tmp_path)
+    store.save_subject(Subject("A1", 30, "left", "note"))
+    session = store.new_session("A1")
+    run = session.new_run("calibration", "Left vs right", seed=3, n_trials=4)
+    again = store.open_session("A1", session.label)
+    assert [r.index for r in again.runs] == [run.index]
+    assert again.subject.affected_side == "left"

@@ -1,0 +1,88 @@
+"""Step 4, Training: cross-validation, r² map, model choice, cancel; and the report."""
+
+import threading
+
+import mne
+import pytest
+
+from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
+from bci_app.errors import DataError
+from bci_app.gui.services import Subject
+from bci_app.gui.training_job import Cancelled, TrainingRequest, r2_map, run_training
+
+
+def _calibration_session(controller, n_runs=2, trials=6):
+    """A session holding simulated calibration recordings, as the recorder writes them."""
+    controller.save_subject(Subject("S01"))
+    session = controller.new_session("S01")
+    for k in range(n_runs):
+        run = session.new_run("calibration", "Left vs right hand (calibration)", seed=k,
+                              n_trials=2 * trials, classes=["left_hand", "right_hand"])
+        raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=trials, imagery=3.0,
+                                                  seed=k), skill=1.0, seed=k, artifacts=False)
+        raw.save(f"{run.folder}/raw.fif", verbose="error")
+        run.status, run.first_sample_time = "finished", 0.0
+        session.save_run(run)
+    return session
+
+
+def test_training_view_scores_r2_and_model_choice(window, qtbot, shot):
+    c = window.controller
+    _calibration_session(c)
+    view = window.show_step("Training")
+    view.set_checked(["MDM", "CSP+LDA"])
+    with qtbot.waitSignal(c.trainingFinished, timeout=120000) as done:
+        view.train_button.click()
+    result = done.args[0]
+    assert [s["pipeline"] for s in result.scores] == ["MDM", "CSP+LDA"]
+    for s in result.scores:
+        assert s["folds"] == 2 and 0 <= s["offline_accuracy"] <= 1 and 0 <= s["nmcc"] <= 1
+    assert view.table.rowCount() == 2
+    assert max(s["offline_accuracy"] for s in result.scores) >= 0.8
+    assert view.r2_image.image is not None
+    r2 = result.r2
+    assert r2["values"].shape == (len(r2["ch_names"]), len(r2["freqs"]))
+    shot(window, "4_training")
+    view.use_button.click()
+    assert c.trained is not None and c.model_path.suffix == ".bcimodel"
+    assert c.model_path.parent == c.session.models_dir
+    assert "Model for online runs" in view.model_label.text()
+    # The model choice is saved with the session and restored when it is reopened.
+    c.open_session("S01", c.session.label)
+    assert c.trained is not None
+
+
+def test_training_can_be_cancelled_and_needs_data(window):
+    c = window.controller
+    _calibration_session(c, n_runs=1)
+    runs = c.calibration_runs()
+    specs = [s for s in c.available_pipelines() if s.name == "MDM"]
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        run_training(TrainingRequest(runs, specs, ("left_hand", "right_hand"), 1.0), None,
+                     cancel)
+    with pytest.raises(DataError, match="calibration run"):
+        run_training(TrainingRequest([], specs, ("left_hand", "right_hand")))
+
+
+def test_r2_map_finds_the_sensorimotor_mu_band():
+    from bci_app.evaluation.pseudo_online import run_from_raw
+
+    raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=10, seed=1), skill=1.0,
+                          seed=1, artifacts=False)
+    r2 = r2_map([run_from_raw(raw)], ("left_hand", "right_hand"))
+    values, freqs, chans = abs(r2["values"]), r2["freqs"], r2["ch_names"]
+    ch, f = divmod(int(values.argmax()), values.shape[1])
+    assert chans[ch] in ("C3", "C4", "C1", "C2", "C5", "C6", "CP3", "CP4", "FC3", "FC4")
+    assert 7 <= freqs[f] <= 30
+
+
+def test_dropped_bad_channels_are_excluded_from_training(window):
+    c = window.controller
+    _calibration_session(c, n_runs=1)
+    c.set_bad_channels(["Fz", "POz"])
+    runs = c.calibration_runs()
+    assert "Fz" not in runs[0].ch_names and len(runs[0].ch_names) == 20
+    assert isinstance(mne.io.read_raw_fif(
+        f"{c.session.runs[0].folder}/raw.fif", verbose="error"), mne.io.BaseRaw)

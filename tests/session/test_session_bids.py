@@ -1,0 +1,142 @@
+"""XDF -> BIDS conversion, including a file cut by the recorder's own death (SIGKILL).
+
+One real recording: simulated amplifier + protocol runner + LabRecorderCLI, and the
+recorder itself is killed mid-run (the worst case: its unwritten buffer is lost). The file,
+without footers, must still read and convert, with the markers' onsets kept exact.
+"""
+
+import csv
+import json
+import os
+import signal
+import time
+import uuid
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bci_app.errors import DataError, StreamError
+from bci_app.session.bids import convert_recording, load_xdf_run, task_label
+from bci_app.session.recorder import RecordedStream, XDFRecorder, read_state
+from bci_app.session.store import RecordingStore
+
+
+@pytest.fixture(scope="module")
+def killed_recording(tmp_path_factory):
+    """A run whose LabRecorderCLI was SIGKILLed after ~4 s; returns what the test needs."""
+    from mne_lsl.lsl import local_clock
+
+    from bci_app.acquisition.simulator import SimulatedAmplifier
+    from bci_app.protocol import ProtocolRunner, load_protocol
+    from bci_app.session.headless import _follow
+
+    root = tmp_path_factory.mktemp("bids") / "recordings"
+    store = RecordingStore(root)
+    store.create_subject("07", age=61, sex="M", affected_side="right", notes="test")
+    sess = store.open_session("07", "02")
+    protocol = replace(load_protocol("left_right_hand"), trials_per_class=2, seed=5) \
+        .with_timing(baseline_s=0.5, fixation_s=0.2, cue_s=0.2, imagery_s=1.0,
+                     iti_min_s=0.3, iti_max_s=0.3)
+    tag = uuid.uuid4().hex[:8]
+    amp = SimulatedAmplifier(name=f"sim-{tag}", seed=2).start()
+    runner = ProtocolRunner(protocol, outlet_name=f"markers-{tag}")
+    runner.open_outlet()
+    runner.subscribe(_follow(amp))
+    task = task_label(protocol)
+    info = {"subject": "07", "session": "02", "task": task, "run": 1,
+            "class_of_marker": protocol.class_of_marker,
+            "protocol": {"name": protocol.name, "file": str(protocol.source),
+                         "run_type": protocol.run_type},
+            "model": None, "amplifier": {"simulated": True, "stream": amp.name}}
+    rec = XDFRecorder(sess.xdf_path(task, 1),
+                      [RecordedStream("eeg", amp.name, "eeg", amp.source_id),
+                       RecordedStream("markers", runner.outlet_name, "Markers")], run=info)
+    try:
+        rec.start()
+        assert runner.wait_for_consumers(10)
+        runner.start()
+        time.sleep(4.0)
+        killed_at = local_clock()
+        os.kill(rec.pid, signal.SIGKILL)
+        with pytest.raises(StreamError, match="killed by signal 9"):
+            rec.stop()
+    finally:
+        runner.stop()
+        amp.stop()
+        if rec.is_running:
+            rec.stop()
+    return {"root": root, "recorder": rec, "killed_at": killed_at,
+            "markers": runner.events, "sess": sess}
+
+
+def test_recorder_sigkill_keeps_a_readable_file(killed_recording):
+    rec = killed_recording["recorder"]
+    state = read_state(rec.state_path)
+    assert state["status"] == "stopped" and "LabRecorderCLI" in state["error"]
+    run = load_xdf_run(rec.path, state["streams"])
+    loss = killed_recording["killed_at"] - run.eeg["last_timestamp"]
+    print(f"\nSIGKILL of LabRecorderCLI itself: {loss * 1e3:.0f} ms of EEG lost")
+    assert 0 <= loss <= 1.0
+    assert run.raw.n_times == run.eeg["n_samples"] > 0
+
+
+def test_conversion_events_sidecar_participants(killed_recording):
+    rec, root = killed_recording["recorder"], killed_recording["root"]
+    bids_path = convert_recording(rec.state_path)
+    state = read_state(rec.state_path)
+    assert state["status"] == "converted" and state["run_status"] == "interrupted"
+    assert bids_path.fpath.is_file() and rec.path.is_file()  # the XDF is kept
+    sidecar = json.loads(bids_path.copy().update(extension=".json").fpath.read_text())
+    first = sidecar["BciAppRecording"]["first_lsl_timestamp"]
+    sfreq = sidecar["SamplingFrequency"]
+    assert sidecar["BciAppRecording"]["status"] == "interrupted"
+    assert sidecar["BciAppProtocol"]["name"] == "Left vs right hand (calibration)"
+    assert sidecar["BciAppModel"] is None
+    assert sidecar["Manufacturer"] == "bci-app simulated amplifier"
+    events_tsv = bids_path.copy().update(suffix="events", extension=".tsv").fpath
+    with open(events_tsv, newline="") as f:
+        events = list(csv.DictReader(f, delimiter="\t"))
+    # The markers in the file are those sent until the recorder's last write.
+    recorded = load_xdf_run(rec.path, read_state(rec.state_path)["streams"]).markers
+    sent = killed_recording["markers"][:len(recorded)]
+    assert len(recorded) >= 5 and [m for _, m in recorded] == [m for _, m in sent]
+    assert np.allclose([t for t, _ in recorded], [t for t, _ in sent], atol=1e-6)
+    assert [e["trial_type"] for e in events] == [m for _, m in sent]
+    onsets = np.array([float(e["onset"]) for e in events])
+    assert np.abs(onsets - (np.array([t for t, _ in sent]) - first)).max() < 1.0 / sfreq
+    imagery = [e for e in events if e["trial_type"] in ("left_hand", "right_hand")]
+    assert imagery and all(abs(float(e["duration"]) - 1.0) < 1.0 / sfreq
+                           or e is events[-1] for e in imagery)
+    assert {e["value"] for e in imagery} <= {"1", "2"}
+    with open(root / "participants.tsv", newline="") as f:
+        (row,) = list(csv.DictReader(f, delimiter="\t"))
+    assert (row["participant_id"], row["age"], row["sex"], row["affected_side"],
+            row["notes"]) == ("sub-07", "61", "M", "right", "test")
+    # read back as the dataset reads it
+    import mne_bids
+
+    raw = mne_bids.read_raw_bids(bids_path, verbose="ERROR")
+    assert raw.info["sfreq"] == sfreq and "C3" in raw.ch_names
+    assert set(raw.annotations.description) >= {"run_start", "baseline"}
+    with pytest.raises(DataError, match="never overwritten"):
+        convert_recording(rec.state_path)
+    assert killed_recording["sess"].entries()[-1]["event"] == "run_conversion_failed"
+
+
+def test_unreadable_xdf_is_kept_and_reported(tmp_path):
+    from bci_app.session.recorder import write_state
+
+    folder = tmp_path / "sourcedata/sub-01/ses-01/eeg"
+    folder.mkdir(parents=True)
+    xdf = folder / "sub-01_ses-01_task-t_run-01_eeg.xdf"
+    xdf.write_bytes(b"not an xdf file at all")
+    state_path = folder / "sub-01_ses-01_task-t_run-01_eeg_recording.json"
+    write_state(state_path, {"format": "bci-app recording state", "status": "stopped",
+                             "xdf": xdf.name, "streams": [],
+                             "run": {"subject": "01", "session": "01", "task": "t",
+                                     "run": 1}})
+    with pytest.raises(DataError, match="cannot read the XDF"):
+        convert_recording(state_path)
+    assert xdf.read_bytes() == b"not an xdf file at all"
+    assert read_state(state_path)["status"] == "failed"
