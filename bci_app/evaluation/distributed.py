@@ -21,14 +21,17 @@ What a task carries
     No data and no fitted object travel to the workers; only result tables come back.
 
 Failures
-    A task that raises is retried (``retries``, default 2); a task whose worker dies is
-    rescheduled on another worker by the scheduler. Each task writes nothing shared (its
+    A task that fails unexpectedly is retried (``retries``, default 2); a task whose worker
+    dies is rescheduled on another worker by the scheduler. Errors about the data or the
+    settings (bci-app's own errors) are the same on every worker: they stop the evaluation
+    at once, with the task named. Each task writes nothing shared (its
     MOABB result cache is a temporary folder of its own), and this process keeps exactly
     one result per task key, so a retried task never duplicates or loses rows.
 """
 
 import contextlib
 import dataclasses
+import functools
 import os
 import tempfile
 import warnings
@@ -230,12 +233,35 @@ def _task_context(quiet):
         yield
 
 
+class _Refused:
+    """What a task returns instead of raising a bci-app error (bad data or settings).
+
+    Such errors are the same on every worker: returned, they are neither retried nor
+    logged as failures by the workers, and :func:`run_tasks` raises them here.
+    """
+
+    def __init__(self, error):
+        self.error = error
+
+
+def _refusals_returned(func):
+    @functools.wraps(func)
+    def task(desc):
+        try:
+            return func(desc)
+        except BCIAppError as err:
+            return _Refused(err)
+
+    return task
+
+
 def _resolve(task, subjects):
     from .datasets import resolve_dataset
 
     return resolve_dataset(task["dataset"], subjects, task["paradigm"], task["data_path"])
 
 
+@_refusals_returned
 def inspect_dataset_task(task):
     """Worker task: resolve the dataset and read what every task needs from it.
 
@@ -275,6 +301,7 @@ def _digest(para, dataset, pipeline):
         return ""
 
 
+@_refusals_returned
 def offline_task(task):
     """Worker task: one MOABB evaluation of some models on some subjects.
 
@@ -307,6 +334,7 @@ def offline_task(task):
             for name in pipelines]
 
 
+@_refusals_returned
 def pseudo_online_task(task):
     """Worker task: pseudo-online evaluation of some models on one subject (or file).
 
@@ -346,8 +374,10 @@ def run_tasks(client, func, tasks, labels, desc, progress=True, retries=DEFAULT_
     """Run ``func(task)`` for every task on the cluster; results in the order of ``tasks``.
 
     Each task gets a key derived from its description (pure: the same description gives
-    the same result), is retried ``retries`` times if it raises, and is rescheduled by the
-    scheduler if its worker dies. Exactly one result is kept per task.
+    the same result), is retried ``retries`` times if it raises an unexpected error, and is
+    rescheduled by the scheduler if its worker dies. Exactly one result is kept per task.
+    A bci-app error of a task (bad data or settings, the same on any worker) is raised here
+    at once, with the task named.
 
     Parameters
     ----------
@@ -385,6 +415,8 @@ def run_tasks(client, func, tasks, labels, desc, progress=True, retries=DEFAULT_
                     continue
                 try:
                     results[i] = future.result()
+                    if isinstance(results[i], _Refused):
+                        raise results[i].error
                 except dd.KilledWorker as err:
                     raise ClusterError(
                         f"task {labels[i]} was rescheduled after each of its workers died "
@@ -392,7 +424,7 @@ def run_tasks(client, func, tasks, labels, desc, progress=True, retries=DEFAULT_
                         "logs."
                     ) from err
                 except BCIAppError as err:
-                    raise type(err)(f"task {labels[i]} on the cluster: {err}") from err
+                    raise type(err)(f"{err} (task {labels[i]} on the Dask cluster)") from err
                 done.add(i)
                 bar.update(1)
     finally:

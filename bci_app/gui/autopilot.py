@@ -161,6 +161,7 @@ class Autopilot(QtCore.QObject):
 
     def _stop(self):
         self._watchdog.stop()
+        QtWidgets.QApplication.instance().setProperty("bci_autopilot", False)
         try:
             self.c.shutdown()
         except Exception:  # already failing; keep the first error

@@ -382,7 +382,11 @@ class RunRecorder:
             ann = marker_annotations(markers, origin=self._first, end=end,
                                      class_of_marker=class_of_marker)
             length = data.shape[1] / self.sfreq
-            ann = [(o, min(d, length - o), text) for o, d, text in ann if 0 <= o <= length]
+            # Markers sent after the last sample received (a stop, the run end) are placed
+            # on the last sample, so that none is lost.
+            last = max(length - 1.0 / self.sfreq, 0.0)
+            ann = [(min(o, last), max(0.0, min(d, last - min(o, last))), text)
+                   for o, d, text in ann if o >= 0]
             onsets = [a[0] for a in ann] + [s / self.sfreq for s, _ in self._gaps]
             durations = [a[1] for a in ann] + [n / self.sfreq for _, n in self._gaps]
             names = [a[2] for a in ann] + ["BAD_acq_skip"] * len(self._gaps)

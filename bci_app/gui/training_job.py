@@ -186,7 +186,9 @@ def run_training(request, progress=None, cancel=None):
         score = {"pipeline": spec.name, "folds": len(per_fold)}
         for key in ("offline_accuracy", "accuracy", "nmcc", "itr_bits_per_min",
                     "latency_median_s"):
-            score[key] = float(np.nanmean([m[key] for m in per_fold]))
+            values = np.array([m[key] for m in per_fold], dtype=float)
+            score[key] = float(np.nanmean(values)) if np.isfinite(values).any() \
+                else float("nan")
         result.scores.append(score)
         step(f"{spec.name}: training on all calibration runs")
         cfg = PseudoOnlineConfig(**base)

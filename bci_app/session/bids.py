@@ -30,6 +30,7 @@ they stay exact even with an amplifier whose real rate differs slightly from its
 rate; a break in the EEG timestamps (samples lost on the way) is annotated ``BAD_gap``.
 """
 
+import datetime as _dt
 import hashlib
 import json
 import os
@@ -141,7 +142,8 @@ def derivatives_dir(root, subject, session):
             "DatasetType": "derivative",
             "GeneratedBy": [{"Name": PIPELINE_NAME, "Version": str(__version__)}],
         }, indent=2) + "\n", encoding="utf-8")
-    return base / f"sub-{check_label(subject, 'subject')}" / f"ses-{check_label(session, 'session')}"
+    subject, session = check_label(subject, "subject"), check_label(session, "session")
+    return base / f"sub-{subject}" / f"ses-{session}"
 
 
 def _sha256(path):
@@ -363,14 +365,10 @@ def load_xdf_run(xdf_path, streams=None, class_of_marker=None, line_freq=50.0,
     if meas_date is None:
         stamp = _first(header.get("info", {}), "datetime", "")
         try:
-            import datetime as _dt
-
             meas_date = _dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
         except (TypeError, ValueError):
             meas_date = None
     if meas_date is not None:
-        import datetime as _dt
-
         raw.set_meas_date(meas_date.astimezone(_dt.timezone.utc))
     # Sample grid: marker times -> sample positions by interpolating the EEG timestamps.
     index = np.arange(ts.size, dtype=float)
@@ -387,7 +385,8 @@ def load_xdf_run(xdf_path, streams=None, class_of_marker=None, line_freq=50.0,
         descriptions.append("BAD_gap")
     markers = []
     if markers_stream is not None:
-        for stamp, sample in zip(markers_stream["time_stamps"], markers_stream["time_series"]):
+        for stamp, sample in zip(markers_stream["time_stamps"], markers_stream["time_series"],
+                                 strict=True):
             text = sample[0] if len(sample) else ""
             markers.append((float(stamp), str(text)))
     if markers:
@@ -459,7 +458,7 @@ def _event_id(descriptions):
     return mapping
 
 
-def write_run(run, root, subject, session, task, run_number, sidecar=None):
+def write_run(run, root, subject, session, task, run_number, sidecar=None, replace=False):
     """Write one run to BIDS (BrainVision, events, sidecars) and its predictions.
 
     Parameters
@@ -473,6 +472,9 @@ def write_run(run, root, subject, session, task, run_number, sidecar=None):
     run_number : int
     sidecar : dict | None
         Extra fields for ``_eeg.json`` (JSON types).
+    replace : bool
+        Replace the run's BIDS files if they exist (only for a conversion of the same
+        XDF file that was cut short).
 
     Returns
     -------
@@ -487,7 +489,7 @@ def write_run(run, root, subject, session, task, run_number, sidecar=None):
 
     root = Path(root)
     bids_path = bids_path_for(root, subject, session, task, run_number)
-    if bids_path.fpath.exists():
+    if bids_path.fpath.exists() and not replace:
         raise DataError(f"{bids_path.fpath} already exists: a recording is never "
                         "overwritten. Move it away first to convert this run again.")
     from .store import RecordingStore
@@ -557,8 +559,6 @@ def convert_recording(state_path, interrupted=None):
         If the recording cannot be read (the state file then says ``"failed"`` and why;
         the XDF file is never removed).
     """
-    import datetime as _dt
-
     state_path = Path(state_path)
     if state_path.suffix == ".xdf":
         state_path = _rec.state_path_for(state_path)
@@ -574,6 +574,12 @@ def convert_recording(state_path, interrupted=None):
 
     session = Session(RecordingStore(root), check_label(info["subject"], "subject"),
                       check_label(info["session"], "session"))
+    target = bids_path_for(root, info["subject"], info["session"], info["task"], info["run"])
+    replace = _partial_conversion(root, state, info)
+    if target.fpath.exists() and not replace:
+        raise DataError(f"{target.fpath} already exists: a recording is never overwritten "
+                        f"(its state file {state_path.name} says {state.get('status')!r}). "
+                        "Move the BIDS files away first to convert this run again.")
     try:
         started = _dt.datetime.fromisoformat(state["started"]) if state.get("started") \
             else None
@@ -609,7 +615,7 @@ def convert_recording(state_path, interrupted=None):
             "BciAppRecording": recording,
         }
         bids_path = write_run(run, root, info["subject"], info["session"], info["task"],
-                              info["run"], sidecar=sidecar)
+                              info["run"], sidecar=sidecar, replace=replace)
     except Exception as exc:
         _rec.update_state(state_path, status=_rec.FAILED,
                           error=f"conversion failed: {type(exc).__name__}: {exc}")
@@ -630,3 +636,22 @@ def convert_recording(state_path, interrupted=None):
 
 def _now():
     return _rec._now_iso()
+
+
+def _partial_conversion(root, state, info):
+    """True if the run's BIDS files come from an interrupted conversion of this XDF.
+
+    The sidecar's ``BciAppRecording`` is written last: a run without it (or naming the
+    same XDF file, while the state file does not say ``"converted"``) was cut short and
+    may be written again.
+    """
+    path = bids_path_for(root, info["subject"], info["session"], info["task"], info["run"])
+    if not path.fpath.exists() or state.get("status") == _rec.CONVERTED:
+        return False
+    sidecar = path.copy().update(extension=".json").fpath
+    try:
+        recorded = json.loads(sidecar.read_text(encoding="utf-8"))["BciAppRecording"]["xdf"]
+    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        return True
+    xdf = (Path(state.get("xdf", ""))).name
+    return Path(recorded).name == xdf

@@ -113,6 +113,16 @@ def run(args):
     if not args.protocol or not args.subject:
         raise ConfigError("bci-app session: --protocol and --subject are required (or use "
                           "--recover).")
+    from ..protocol import load_protocol
+
+    protocol = load_protocol(args.protocol)  # check the inputs before creating anything
+    if protocol.feedback and not args.model:
+        raise ConfigError(f"protocol {protocol.source}: an online run with feedback needs "
+                          "--model FILE.bcimodel (e.g. trained with --train on a "
+                          "calibration run of the session).")
+    if not args.simulate and args.time_scale not in (None, 1.0):
+        logger.warning("--time-scale with a live amplifier: the subject sees the shortened "
+                       "phases.")
     if not store.has_subject(args.subject):
         store.create_subject(args.subject, age=args.age, sex=args.sex, hand=args.hand,
                              affected_side=args.affected_side, notes=args.notes)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from .._logging import logger
 from ..errors import BCIAppError, ConfigError, DataError, StreamError
-from .bids import convert_recording, model_record, protocol_record, task_label
-from .recorder import RecordedStream, XDFRecorder
+from .bids import convert_recording, task_label
+from .recorder import RecordedStream
 from .store import RecordingStore
 
 #: Seconds recorded after the protocol's end marker before the recorder stops.
@@ -146,7 +146,6 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
     """
     from mne_lsl.lsl import local_clock
 
-    from .. import __version__
     from ..acquisition.lsl import find_stream
     from ..protocol import ProtocolRunner
 
@@ -190,12 +189,12 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
                 ch_names=trained.ch_names if trained else DEFAULT_CHANNELS,
                 sfreq=trained.sfreq if trained else 250.0, skill=skill, seed=amp_seed,
                 artifacts=artifacts).start()
-            eeg_stream = RecordedStream("eeg", amp.name, "eeg", amp.source_id)
+            eeg_rec = RecordedStream("eeg", amp.name, "eeg", amp.source_id)
             amplifier = {"simulated": True, "stream": amp.name, "skill": skill,
                          "seed": amp_seed, "sfreq": amp.sfreq, "channels": amp.ch_names}
         else:
             eeg_desc = find_stream(eeg_stream, "eeg", timeout=stream_timeout)
-            eeg_stream = RecordedStream.from_description("eeg", eeg_desc)
+            eeg_rec = RecordedStream.from_description("eeg", eeg_desc)
             amplifier = {"simulated": False, "stream": eeg_desc.name,
                          "source_id": eeg_desc.source_id, "hostname": eeg_desc.hostname,
                          "sfreq": eeg_desc.sfreq, "n_channels": eeg_desc.n_channels}
@@ -206,37 +205,26 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
         for callback in subscribers:
             runner.subscribe(callback)
         # Streams created here are named with a unique tag: no need to resolve them.
-        streams = [eeg_stream, RecordedStream("markers", runner.outlet_name, "Markers",
+        streams = [eeg_rec, RecordedStream("markers", runner.outlet_name, "Markers",
                                               runner.source_id)]
         run = sess.next_run()
         if trained is not None:
             from ..acquisition.stream import EEGInput
             from ..online.live import OnlineDecoder
 
-            eeg_in = EEGInput(eeg_stream.name, channels=trained.ch_names, sfreq=trained.sfreq,
+            eeg_in = EEGInput(eeg_rec.name, channels=trained.ch_names, sfreq=trained.sfreq,
                               timeout=stream_timeout)
             online = OnlineDecoder(trained.decoder(smoothing=smoothing, threshold=threshold),
                                    eeg_in, log_dir=sess.online_log_dir(run),
                                    publish=f"bci-app-predictions-{tag}")
             online.start()
             streams.append(RecordedStream("predictions", online.publish, "Predictions"))
-        info = {
-            "subject": subj.id, "session": sess.session, "task": task, "run": run,
-            "protocol": protocol_record(protocol), "seed": runner.seed,
-            "class_of_marker": protocol.class_of_marker,
-            "model": model_record(model, store.root) if model is not None else None,
-            "amplifier": amplifier, "line_freq": 50.0, "bci_app_version": str(__version__),
-        }
-        info["protocol"]["seed"] = runner.seed
-        recorder = XDFRecorder(sess.xdf_path(task, run), streams, run=info,
-                               labrecorder=labrecorder).start()
+        recorder = sess.start_recording(protocol, streams, model=model, amplifier=amplifier,
+                                        seed=runner.seed, run=run, labrecorder=labrecorder,
+                                        timeout=stream_timeout + 5)
         if not runner.wait_for_consumers(stream_timeout):
             raise StreamError(f"protocol runner {runner.outlet_name!r}: the recorder did not "
                               f"connect within {stream_timeout:g} s.")
-        sess.log("run_started", run=run, task=task, protocol=str(protocol.source),
-                 seed=runner.seed, xdf=recorder.path.relative_to(store.root).as_posix(),
-                 model=info["model"]["file"] if info["model"] else None,
-                 amplifier=amplifier["stream"], recorder_pid=recorder.pid)
         logger.info("run %d (%s) of sub-%s ses-%s: recording to %s", run, task, subj.id,
                     sess.session, recorder.path)
         runner.start(at=local_clock() + lead_s)

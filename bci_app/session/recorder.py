@@ -139,10 +139,6 @@ def process_alive(pid, start_ticks=None):
     if not pid:
         return False
     try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
-    except (ChildProcessError, OSError, AttributeError):
-        pass
-    try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False

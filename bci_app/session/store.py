@@ -488,6 +488,78 @@ class Session:
                         "path": path, "sidecar": meta})
         return sorted(out, key=lambda r: r["run"])
 
+    def start_recording(self, protocol, streams, model=None, amplifier=None, seed=None,
+                        run=None, line_freq=50.0, labrecorder=None, timeout=15.0):
+        """Start recording a run of this session (LabRecorder, XDF under ``sourcedata/``).
+
+        Everything the BIDS conversion needs is stored in the recording's state file
+        before the recorder starts, so the run can be converted even if the application
+        dies (see :func:`bci_app.session.recorder.recover`).
+
+        Parameters
+        ----------
+        protocol : Protocol
+            The protocol being run (its file and fields go into the sidecar).
+        streams : list of RecordedStream | (role, StreamDescription)
+            Roles ``"eeg"``, ``"markers"`` and (online runs) ``"predictions"``.
+        model : str | Path | None
+            The ``.bcimodel`` used online.
+        amplifier : dict | None
+            About the amplifier (JSON types), copied into the sidecar.
+        seed : int | None
+            Seed of the run's trial order (``ProtocolRunner.seed``).
+        run : int | None
+            Run number; None: :meth:`next_run`.
+        line_freq : float
+            Power-line frequency, Hz.
+        labrecorder : str | Path | None
+            LabRecorderCLI executable.
+        timeout : float
+            Seconds to wait for the recorder to collect every stream.
+
+        Returns
+        -------
+        recorder : XDFRecorder
+            Started; call ``stop()`` at the end of the run, then :meth:`convert`.
+        """
+        from .. import __version__
+        from .bids import model_record, protocol_record, task_label
+        from .recorder import XDFRecorder
+
+        task = task_label(protocol)
+        run = self.next_run() if run is None else int(run)
+        record = protocol_record(protocol)
+        record["seed"] = seed
+        info = {"subject": self.subject, "session": self.session, "task": task, "run": run,
+                "protocol": record, "seed": seed,
+                "class_of_marker": protocol.class_of_marker,
+                "model": model_record(model, self.root) if model is not None else None,
+                "amplifier": amplifier or {}, "line_freq": float(line_freq),
+                "bci_app_version": str(__version__)}
+        recorder = XDFRecorder(self.xdf_path(task, run), streams, run=info,
+                               labrecorder=labrecorder).start(timeout)
+        self.log("run_started", run=run, task=task, protocol=str(protocol.source), seed=seed,
+                 xdf=recorder.path.relative_to(self.root).as_posix(),
+                 model=info["model"]["file"] if info["model"] else None,
+                 amplifier=(amplifier or {}).get("stream"), recorder_pid=recorder.pid)
+        return recorder
+
+    def convert(self, recorder):
+        """Convert a stopped recording of this session to BIDS.
+
+        Parameters
+        ----------
+        recorder : XDFRecorder | str | Path
+            The recorder (stopped), or its state or XDF file.
+
+        Returns
+        -------
+        bids_path : mne_bids.BIDSPath
+        """
+        from .bids import convert_recording
+
+        return convert_recording(getattr(recorder, "state_path", recorder))
+
     # -- derived files ------------------------------------------------------------------------
     @property
     def derivatives_dir(self):

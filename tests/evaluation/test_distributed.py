@@ -16,6 +16,7 @@ distributed = pytest.importorskip("distributed")
 
 from bci_app.cli import main  # noqa: E402
 from bci_app.decoding.loading import load_models  # noqa: E402
+from bci_app.errors import ConfigError  # noqa: E402
 from bci_app.evaluation.datasets import resolve_dataset  # noqa: E402
 from bci_app.evaluation.distributed import (  # noqa: E402
     ClusterError,
@@ -169,7 +170,6 @@ def test_unreachable_scheduler_is_named_in_the_error():
             pass
 
 
-def test_worker_side_data_error_reaches_the_client(cluster, specs, tmp_path):
-    with pytest.raises(Exception, match="no subject"):
-        evaluate_distributed(specs, "SyntheticMI", [42], client=cluster, progress=False,
-                             retries=0)
+def test_worker_side_data_error_reaches_the_client(cluster, specs):
+    with pytest.raises(ConfigError, match=r"no subject\(s\) \[42\].*task inspect on the Dask"):
+        evaluate_distributed(specs, "SyntheticMI", [42], client=cluster, progress=False)

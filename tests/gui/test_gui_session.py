@@ -47,8 +47,7 @@ def test_invalid_subject_id_is_refused_with_the_field_named(window, qtbot):
     assert window.controller.store.subjects() == []
     from PySide6 import QtWidgets
 
-    dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets()
-               if isinstance(w, QtWidgets.QMessageBox) and w.isVisible()]
+    dialogs = [w for w in window.findChildren(QtWidgets.QMessageBox) if w.isVisible()]
     assert dialogs and "Subject ID" in dialogs[-1].text()
     for d in dialogs:
         d.close()

@@ -121,7 +121,25 @@ def test_conversion_events_sidecar_participants(killed_recording):
     assert set(raw.annotations.description) >= {"run_start", "baseline"}
     with pytest.raises(DataError, match="never overwritten"):
         convert_recording(rec.state_path)
-    assert killed_recording["sess"].entries()[-1]["event"] == "run_conversion_failed"
+    assert read_state(rec.state_path)["status"] == "converted"  # unchanged
+    assert killed_recording["sess"].entries()[-1]["event"] == "run_converted"
+
+
+def test_conversion_cut_short_is_redone(killed_recording):
+    """A conversion killed before the sidecar was completed is done again on recovery."""
+    from bci_app.session.recorder import update_state
+
+    rec = killed_recording["recorder"]
+    state = read_state(rec.state_path)
+    bids_file = killed_recording["root"] / state["bids"]
+    sidecar = bids_file.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    del meta["BciAppRecording"]  # written last: as if the app died mid-conversion
+    sidecar.write_text(json.dumps(meta))
+    update_state(rec.state_path, status="stopped")
+    bids_path = convert_recording(rec.state_path)
+    assert "BciAppRecording" in json.loads(sidecar.read_text())
+    assert bids_path.fpath == bids_file and read_state(rec.state_path)["status"] == "converted"
 
 
 def test_unreadable_xdf_is_kept_and_reported(tmp_path):
