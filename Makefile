@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
-#   make demo   - create .venv if missing, install, run the main job (offline and
-#                 pseudo-online evaluation on the built-in synthetic MI data)
+#   make demo   - create .venv if missing, install, run the main job: the app on its
+#                 simulated amplifier, a short autopilot session end to end (calibration,
+#                 training, feedback run, report); offscreen when there is no screen
 #   make test   - same bootstrap, then the whole test suite
 PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -19,7 +20,7 @@ ifeq ($(origin MNE_DATA), undefined)
   endif
 endif
 
-.PHONY: install demo test bench clean
+.PHONY: install demo demo-evaluation test bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11+ on PATH)"; exit 1; }
@@ -31,6 +32,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	$(VENV)/bin/bci-app gui --autopilot --root results/demo/recordings \
+	    --screenshots results/demo/screenshots
+
+demo-evaluation: $(STAMP)
 	$(VENV)/bin/bci-app evaluate --dataset SyntheticMI --subjects 1 2 3 \
 	    --paradigm left-right --evaluation within-session --models models/ --out results/demo/offline
 	$(VENV)/bin/bci-app pseudo-online --dataset SyntheticMI --subjects 1 \

@@ -228,6 +228,9 @@ def _build_parser():
                     help="use liblsl's network configuration instead of this machine only")
     _add_common(rp)
 
+    sub.add_parser("gui", help="the clinical application (default when no command is given; "
+                              "`bci-app gui --help` for its options, --autopilot for a short "
+                              "demo session)", add_help=False)
     md = sub.add_parser("models", help="list the models of a folder and check their files")
     md.add_argument("--models", default=None, metavar="PATH")
     _add_common(md)
@@ -620,6 +623,11 @@ def _quiet_dependencies(verbose):
 
 def main(argv=None):
     """Entry point of ``bci-app``; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] == "gui":
+        from .gui import main as gui_main
+
+        return gui_main(argv[1:])
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -8,9 +8,11 @@ What the GUI calls
   ``subject(id)``, ``update_subject(id, ...)``, ``open_session(id, session)`` -> a
   :class:`Session` (``log(event, ...)``, ``entries()``, ``next_run()``, ``xdf_path(task,
   run)``, ``runs()``, ``save_model(trained)``, ``models()``), and ``recover()`` at start-up.
-- :class:`XDFRecorder` (``start()`` / ``stop()``) records the run's LSL streams with
-  LabRecorder in a separate process; :func:`convert_recording` writes the run to BIDS at
-  the end; :func:`recover` stops orphan recorders and converts interrupted runs.
+- ``rec = session.start_recording(protocol, [("eeg", desc), ("markers", desc),
+  ("predictions", desc)], model=..., amplifier={...}, seed=runner.seed)`` starts an
+  :class:`XDFRecorder` (LabRecorder in a separate process, state file written first);
+  ``rec.stop()`` then ``session.convert(rec)`` (:func:`convert_recording`) writes the run
+  to BIDS; :func:`recover` stops orphan recorders and converts interrupted runs.
 - :func:`record_run` and :func:`train_session_model` do a whole headless run / training.
 - :func:`bci_app.session.dataset.recordings_dataset` (imports MOABB: not at start-up).
 
