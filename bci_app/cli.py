@@ -228,6 +228,9 @@ def _build_parser():
                     help="use liblsl's network configuration instead of this machine only")
     _add_common(rp)
 
+    from .session.cli import add_parser as _add_session_parser
+
+    _add_session_parser(sub)
     sub.add_parser("gui", help="the clinical application (default when no command is given; "
                               "`bci-app gui --help` for its options, --autopilot for a short "
                               "demo session)", add_help=False)
@@ -498,6 +501,12 @@ def _cmd_replay(args):
     return 0
 
 
+def _cmd_session(args):
+    from .session.cli import run
+
+    return run(args)
+
+
 def _cmd_models(args):
     from .decoding.loading import load_models
 
@@ -601,7 +610,7 @@ def _cmd_simulate(args):
 
 _COMMANDS = {"evaluate": _cmd_evaluate, "pseudo-online": _cmd_pseudo_online,
              "simulate": _cmd_simulate, "models": _cmd_models, "train": _cmd_train,
-             "online": _cmd_online, "replay": _cmd_replay}
+             "online": _cmd_online, "replay": _cmd_replay, "session": _cmd_session}
 
 
 def _quiet_dependencies(verbose):

@@ -418,6 +418,11 @@ class EEGInput:
         self._close_stream()
         try:
             self._open(desc)
+            # Give the new inlet time to deliver its first samples before looking again.
+            from mne_lsl.lsl import local_clock
+
+            self._next_lookup = local_clock() + max(self.reconnect_after,
+                                                    2 * self.loss_timeout, 1.0)
         except StreamError as exc:
             # Same name, but no longer usable (other channels or rate): say so and keep
             # trying; data already received are untouched.

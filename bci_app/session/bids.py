@@ -546,8 +546,9 @@ def convert_recording(state_path, interrupted=None):
     state_path : str | Path
         The ``*_recording.json`` state file (or the XDF file beside it).
     interrupted : bool | None
-        Mark the run as interrupted in its sidecar; None: from the state file (a run that
-        did not reach ``run_end`` is interrupted).
+        Mark the run as interrupted in its sidecar; None: interrupted if the recording has
+        neither ``run_end`` nor ``run_aborted`` (the sidecar also says when a run was
+        recovered after a crash).
 
     Returns
     -------
@@ -590,7 +591,7 @@ def convert_recording(state_path, interrupted=None):
         ended = "run_end" in texts
         aborted = "run_aborted" in texts
         if interrupted is None:
-            interrupted = bool(state.get("interrupted")) or not (ended or aborted)
+            interrupted = not (ended or aborted)  # a crash after run_end lost nothing
         status = "interrupted" if interrupted else ("aborted" if aborted else "complete")
         recording = {
             "status": status, "xdf": xdf_path.relative_to(root).as_posix(),
