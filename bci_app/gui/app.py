@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from .controller import SessionController
 from .patient import PatientWindow
@@ -139,15 +139,22 @@ class MainWindow(QtWidgets.QMainWindow):
         c.error.connect(lambda title, text: show_error(self, title, text))
         c.protocolEvent.connect(self._on_protocol_event)
         c.runStarted.connect(lambda run: self.statusBar().showMessage(
-            f"Run {run.index} ({run.run_type}) recording..."))
+            f"Run {run.index} ({run.run_type}) recording to {run.recording}"))
+        c.runSaving.connect(lambda run: self.statusBar().showMessage(
+            f"Run {run.index}: saving the recording (stopping the recorder, converting to "
+            "BIDS)..."))
         c.runFinished.connect(lambda run: self.statusBar().showMessage(
-            f"Run {run.index} {run.status}: saved in {run.folder}"))
+            f"Run {run.index} {run.status}: saved as {run.recording}"))
+        c.recovered.connect(self._on_recovered)
         c.sessionChanged.connect(lambda s: self.setWindowTitle(
             f"BCI - subject {s.subject.subject_id}, session {s.label}"))
         self.views["Patient & session"].patientScreenRequested.connect(
             self.patient.show_on)
         self.confirm_close = self._ask_close
+        self.recovered_runs = None
         self.steps.setCurrentRow(0)
+        # Runs interrupted by a crash: their recorders are stopped and the runs converted.
+        c.start_recovery()
 
     def show_step(self, name):
         self.steps.setCurrentRow(STEPS.index(name))
@@ -168,6 +175,30 @@ class MainWindow(QtWidgets.QMainWindow):
         self.patient.canvas.set_state(state, label,
                                       feedback=bool(proto and proto.feedback))
 
+    def _on_recovered(self, items):
+        """Report the runs recovered at start-up (status bar, and a message box)."""
+        self.recovered_runs = list(items)
+        if not items:
+            return
+        ok = [i for i in items if i.bids_path is not None]
+        failed = [i for i in items if i.bids_path is None]
+        text = (f"Recovered {len(items)} run(s) interrupted by a crash: {len(ok)} saved as "
+                f"BIDS" + (f", {len(failed)} could not be converted" if failed else "") + ".")
+        self.statusBar().showMessage(text)
+        lines = [f"- {i.bids_path.name}" + (" (its recorder was still running: stopped)"
+                                             if i.orphan_stopped else "") for i in ok]
+        lines += [f"- {i.xdf_path.name}: {i.error} (the raw recording is kept)" for i in failed]
+        app = QtWidgets.QApplication.instance()
+        if app is not None and app.property("bci_autopilot"):
+            return
+        box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Information, "Interrupted runs recovered",
+            text + "\n\n" + "\n".join(lines) + "\n\nThey are in the recordings folder "
+            f"{self.controller.store.root} and marked as interrupted.",
+            QtWidgets.QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(QtCore.Qt.WindowModality.WindowModal)
+        box.show()
+
     def _ask_close(self):
         answer = QtWidgets.QMessageBox.question(
             self, "A run is in progress",
@@ -178,10 +209,21 @@ class MainWindow(QtWidgets.QMainWindow):
         return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event):
-        if self.controller.is_running and not self.confirm_close():
+        c = self.controller
+        if c.is_running and not self.confirm_close():
             event.ignore()
             return
-        self.controller.shutdown()
+        busy = c.is_running or c.is_saving
+        if busy:  # stopping the recorder and converting take a few seconds
+            self.statusBar().showMessage("Saving the recording (stopping the recorder, "
+                                         "converting to BIDS) before closing...")
+            QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
+            QtWidgets.QApplication.processEvents()
+        try:
+            c.shutdown()
+        finally:
+            if busy:
+                QtWidgets.QApplication.restoreOverrideCursor()
         self.patient.close()
         event.accept()
 

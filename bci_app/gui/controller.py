@@ -3,9 +3,15 @@
 Threads (none of them touches a widget):
 
 * the **acquisition** thread (:class:`Acquisition`) reads the EEG stream
-  (:class:`~bci_app.acquisition.stream.EEGInput`: volts, loss detection, auto-reconnect),
-  fills the display ring buffers and hands each chunk to the run recorder;
+  (:class:`~bci_app.acquisition.stream.EEGInput`: volts, loss detection, auto-reconnect)
+  and fills the ring buffers of the displays (display only: runs are recorded by
+  LabRecorder, see below);
 * the **protocol runner**'s thread sends the markers of a run;
+* each run is recorded by an :class:`~bci_app.session.recorder.XDFRecorder` (LabRecorder in
+  a separate process: EEG, markers and, in online runs, the decoder's predictions), started
+  before the protocol and stopped and converted to BIDS on a **run finaliser** thread at
+  the end of the run (stopping LabRecorder takes seconds);
+* at start-up, a **recovery** thread converts the runs a crash interrupted;
 * during online runs, the **online decoder**'s worker
   (:class:`~bci_app.online.live.OnlineDecoder`) decodes its own inlet on the same stream;
 * **training** runs on a worker thread with a cancel flag;
@@ -42,6 +48,9 @@ MONTAGES = {
         "FT7", "FT8", "T7", "T8", "T9", "T10", "TP7", "TP8", "P7", "P5", "P3", "P1", "Pz",
         "P2", "P4", "P6", "P8", "PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2", "Iz"),
 }
+#: Seconds recorded after a run's last marker before its recorder stops.
+RUN_TAIL_S = 0.5
+
 #: For a real amplifier the channel names come from the stream.
 AMPLIFIER_MONTAGE = "As sent by the amplifier (standard 10-05 names)"
 
@@ -59,7 +68,7 @@ def montage_channels(name):
 
 
 class Acquisition:
-    """Read an EEG stream on a thread; fill display buffers; feed the recorder.
+    """Read an EEG stream on a thread and fill the display buffers.
 
     Parameters
     ----------
@@ -82,7 +91,6 @@ class Acquisition:
         self.raw_buffer = None
         self.display_buffer = None
         self.ch_names, self.sfreq = [], None
-        self.recorder = None
         self.samples = 0
         self._display_filter = None
         self._filter_spec = (1.0, 40.0)
@@ -154,9 +162,6 @@ class Acquisition:
                 self.display_buffer.write(filt.process(chunk.data))
             else:
                 self.display_buffer.write(chunk.data)
-            rec = self.recorder
-            if rec is not None:
-                rec.append(chunk.data, chunk.timestamps, chunk.gap)
 
 
 @dataclass
@@ -194,7 +199,9 @@ class SessionController(QtCore.QObject):
     sessionChanged = QtCore.Signal(object)        # Session
     protocolEvent = QtCore.Signal(str, object, object, float)  # state, trial, label, ts
     runStarted = QtCore.Signal(object)            # RunInfo
-    runFinished = QtCore.Signal(object)           # RunInfo
+    runSaving = QtCore.Signal(object)             # RunInfo (recording being stopped/converted)
+    runFinished = QtCore.Signal(object)           # RunInfo (recording saved as BIDS)
+    recovered = QtCore.Signal(object)             # list of Recovered (interrupted runs)
     predictions = QtCore.Signal(object)           # Predictions
     scoreChanged = QtCore.Signal(object)          # LiveScore
     trainingProgress = QtCore.Signal(int, int, str)
@@ -202,6 +209,7 @@ class SessionController(QtCore.QObject):
     trainingFailed = QtCore.Signal(str)
     modelChanged = QtCore.Signal(object)          # Path | None
     error = QtCore.Signal(str, str)               # title, message
+    _runSaved = QtCore.Signal(object, object)     # RunInfo, list of error texts (internal)
 
     def __init__(self, root="recordings", models_dir=None, parent=None):
         super().__init__(parent)
@@ -218,6 +226,9 @@ class SessionController(QtCore.QObject):
         self.runner = None
         self.recorder = None
         self.online = None
+        self._finalisers = []
+        self._recovery = None
+        self._start_thread = None
         self.protocol = None
         self.model_path = None
         self.trained = None
@@ -234,6 +245,31 @@ class SessionController(QtCore.QObject):
         self.sim_name = f"bci-app-sim-{tag}"
         self.protocolEvent.connect(self._on_protocol_event)
         self.predictions.connect(self._on_predictions)
+        self._runSaved.connect(self._on_run_saved)
+
+    # -- recovery -----------------------------------------------------------------------------
+    def start_recovery(self):
+        """Recover the runs a crash interrupted (orphan recorders stopped, runs converted to
+        BIDS) on a thread; :attr:`recovered` follows with the list (possibly empty)."""
+        def work():
+            try:
+                items = self.store.recover()
+            except Exception as exc:
+                logger.exception("recovery failed")
+                self.error.emit("Interrupted runs could not be recovered", str(exc))
+                items = []
+            for item in items:
+                logger.warning("recovered an interrupted run: %s -> %s%s", item.xdf_path,
+                               item.bids_path, f" (error: {item.error})" if item.error else "")
+            self.recovered.emit(items)
+
+        self._recovery = threading.Thread(target=work, daemon=True, name="bci-app-recovery")
+        self._recovery.start()
+        return self._recovery
+
+    def wait_recovery(self, timeout=None):
+        if self._recovery is not None:
+            self._recovery.join(timeout)
 
     # -- subject & session --------------------------------------------------------------------
     def save_subject(self, subject):
@@ -294,15 +330,17 @@ class SessionController(QtCore.QObject):
         self.acq.start()
         if self.session is not None:
             self.session.update(stream=stream, montage=montage)
+            self.session.log("source", stream=stream, montage=montage)
         return self.acq
 
     def open_replay(self, path, event_map=None):
         """Replay a recording in real time as the source (same views as a live stream)."""
         from ..acquisition.replay import Replay
 
+        raw = services.read_recording_file(path, event_map)  # BIDS runs with their events
         self.close_source()
-        self.replay = Replay(path, name=f"bci-app-replay-{uuid.uuid4().hex[:6]}",
-                             event_map=event_map)
+        self.replay = Replay(raw, name=f"bci-app-replay-{uuid.uuid4().hex[:6]}")
+        self.replay.path = Path(path)
         self.replay.start()
         self.source_name = self.replay.name
         from ..acquisition.stream import EEGInput
@@ -338,17 +376,19 @@ class SessionController(QtCore.QObject):
         self.bad_channels = list(bad)
         if self.session is not None:
             self.session.update(bad_channels=self.bad_channels)
+            self.session.log("bad_channels", channels=self.bad_channels)
 
     # -- runs -----------------------------------------------------------------------------------
     @property
     def is_running(self):
-        return self.run is not None
+        """True from the start of a run (streams and recorder starting) to its end."""
+        return self.run is not None or self._starting
 
     def start_run(self, protocol, model_path=None, on_started=None):
         """Start a calibration or online run of ``protocol`` (a validated Protocol).
 
-        Streams are opened on a helper thread (an LSL connection takes about a second);
-        :attr:`runStarted` or :attr:`error` follows.
+        Streams are opened and the recorder (LabRecorder) started on a helper thread (a few
+        seconds); :attr:`runStarted` or :attr:`error` follows.
         """
         if self.session is None:
             raise BCIAppError("No session is open: create or open one in 'Patient & "
@@ -363,51 +403,92 @@ class SessionController(QtCore.QObject):
             raise BCIAppError("No decoder selected: train one (step 'Training') or pick a "
                               "saved model before an online run.")
         from ..protocol import ProtocolRunner
+        from ..session import task_label
 
         self._starting = True
         self.protocol = protocol
-        runner = ProtocolRunner(protocol, outlet_name=self.marker_name)
         run = self.session.new_run(
-            protocol.run_type, protocol.name, seed=runner.seed, n_trials=protocol.n_trials,
+            protocol.run_type, protocol.name, task=task_label(protocol),
+            n_trials=protocol.n_trials,
             model=str(self.model_path) if online and self.model_path else None,
             classes=list(protocol.classes), class_of_marker=protocol.class_of_marker)
-        threading.Thread(target=self._start_run_thread, args=(runner, run, online),
-                         daemon=True, name="bci-app-run-start").start()
+        # Streams of a run are named after it: the recording holds exactly this run's.
+        runner = ProtocolRunner(protocol, outlet_name=f"{self.marker_name}-run{run.index:02d}")
+        run.seed = runner.seed
+        if online:
+            run.log_dir = str(self.session.online_log_dir(run))
+        self._start_thread = threading.Thread(target=self._start_run_thread,
+                                              args=(self.session, runner, run, online),
+                                              daemon=True, name="bci-app-run-start")
+        self._start_thread.start()
         return run
 
-    def _start_run_thread(self, runner, run, online):
+    def _eeg_stream(self):
+        """The EEG stream to record (RecordedStream) and what the sidecar says about it."""
+        from ..session import RecordedStream
+
+        desc = self.acq.eeg.description
+        # No uid: a stream restarted during the run (same name and source id) is recorded on.
+        stream = RecordedStream("eeg", desc.name, desc.stype or "", desc.source_id or "",
+                                "" if desc.source_id else (desc.uid or ""))
+        amplifier = {"simulated": self.amplifier is not None, "stream": desc.name,
+                     "source_id": desc.source_id, "hostname": desc.hostname,
+                     "sfreq": self.acq.sfreq, "n_channels": len(self.acq.ch_names),
+                     "channels": list(self.acq.ch_names), "montage": self.montage}
+        if self.amplifier is not None:
+            amplifier["skill"] = getattr(self.amplifier, "skill", None)
+        if self.replay is not None:
+            amplifier["replay"] = str(self.replay.path)
+        return stream, amplifier
+
+    def _start_run_thread(self, session, runner, run, online):
         from mne_lsl.lsl import local_clock
 
+        from ..session import RecordedStream
+
+        decoder = recorder = None
         try:
             runner.open_outlet()
             if self.amplifier is not None:
                 runner.subscribe(self._drive_simulator)
-            decoder = None
+            eeg, amplifier = self._eeg_stream()
+            streams = [eeg, RecordedStream("markers", runner.outlet_name, "Markers",
+                                           runner.source_id)]
             if online:
-                decoder = self._make_online(run)
-            recorder = services.RunRecorder(self.acq.ch_names, self.acq.sfreq, run.folder)
+                decoder = self._make_online(run, runner.outlet_name)
+                streams.append(RecordedStream("predictions", decoder.publish, "Predictions"))
+            # Every stream exists: record them before the protocol starts.
+            recorder = session.start_recording(
+                self.protocol, streams, run,
+                model=str(self.model_path) if online and self.model_path else None,
+                amplifier=amplifier)
+            if not runner.wait_for_consumers(10.0):
+                raise StreamError(f"the recorder did not connect to the marker stream "
+                                  f"{runner.outlet_name!r} within 10 s.")
             runner.subscribe(lambda s, t, lab, ts: self.protocolEvent.emit(s, t, lab, ts))
             self.recorder, self.runner, self.online, self.run = recorder, runner, decoder, run
             self._transitions, self._imagery_votes = [], []
             self.score = LiveScore()
             self.run_predictions = []
-            self.acq.recorder = recorder
             runner.start(at=local_clock() + 0.3)
         except Exception as exc:
             logger.exception("run start failed")
-            run.status = "failed"
-            self.session.save_run(run)
-            runner.stop()
-            if self.online is not None:
-                self.online.stop()
             self.run = self.runner = self.online = self.recorder = None
-            self.error.emit("The run could not start", f"{exc}")
+            runner.stop()
+            if decoder is not None:
+                decoder.stop()
+            text = f"{exc}"
+            if recorder is not None:  # keep what was recorded, as a failed run
+                run.status, run.error = "failed", f"the run could not start: {exc}"
+                self._save_recording(session, run, recorder, [])
+                text += f" (the few seconds recorded are kept: {run.recording})"
             self._starting = False
+            self.error.emit("The run could not start", text)
             return
         self._starting = False
         self.runStarted.emit(run)
 
-    def _make_online(self, run):
+    def _make_online(self, run, marker_stream):
         from ..acquisition.stream import EEGInput, MarkerInput
         from ..online.live import OnlineDecoder
 
@@ -415,11 +496,14 @@ class SessionController(QtCore.QObject):
         decoder = trained.decoder(smoothing=4)
         eeg = EEGInput(self.acq.name, stype=None, channels=trained.ch_names,
                        sfreq=trained.sfreq, timeout=5.0)
-        markers = MarkerInput(self.marker_name, timeout=5.0)
-        online = OnlineDecoder(decoder, eeg, markers=markers, log_dir=run.folder,
-                               publish=f"{self.marker_name}-predictions")
+        markers = MarkerInput(marker_stream, timeout=5.0)
+        # Predictions are published on an LSL stream, recorded with the run.
+        online = OnlineDecoder(decoder, eeg, markers=markers, log_dir=run.log_dir,
+                               publish=f"{self.marker_name}-predictions-run{run.index:02d}")
 
         def forward(kind, payload):
+            if self.online is not online:  # the run is over (being saved)
+                return
             if kind == "predictions":
                 self.predictions.emit(payload)
             elif kind == "status" and payload.status == "closed" and "error" in payload.message:
@@ -463,29 +547,84 @@ class SessionController(QtCore.QObject):
             self._finish_run(aborted=False)
 
     def _finish_run(self, aborted):
-        """Stop the run's threads and write its recording (GUI thread)."""
+        """End the run: its recording is stopped and converted on a finaliser thread
+        (stopping LabRecorder takes seconds); :attr:`runFinished` follows (GUI thread)."""
         run, runner, recorder, online = self.run, self.runner, self.recorder, self.online
         if run is None:
             return
         self.run = self.runner = self.recorder = self.online = None
-        if self.acq is not None:
-            self.acq.recorder = None
-        if online is not None:
-            online.stop()
-            run.summary = online.summary()
-        runner.stop()
+        run.status = "saving"
+        aborted = aborted or runner.aborted
+        thread = threading.Thread(target=self._finalise_run,
+                                  args=(self.session, run, runner, recorder, online, aborted),
+                                  daemon=True, name=f"bci-app-run-{run.index}-save")
+        self._finalisers = [t for t in self._finalisers if t.is_alive()] + [thread]
+        self.runSaving.emit(run)
+        thread.start()
+
+    def _finalise_run(self, session, run, runner, recorder, online, aborted):
+        """Stop the recorder, then the run's streams, and convert to BIDS (finaliser thread)."""
+        errors = []
+        time.sleep(RUN_TAIL_S)  # a moment of EEG after the last marker
         try:
-            path = recorder.finish(runner.events, self.protocol.class_of_marker)
+            recorder.stop()
+        except Exception as exc:  # LabRecorder died: what it wrote is converted below
+            logger.exception("recorder stop")
+            errors.append(f"the recorder stopped on an error: {exc}")
+        if online is not None:
+            try:
+                run.summary = online.summary()
+            finally:
+                online.stop()
+        runner.stop()
+        run.status = "aborted" if aborted else "finished"
+        self._save_recording(session, run, recorder, errors)
+        session.log("run_saved", run=run.index, status=run.status, bids=run.bids_path,
+                    error=run.error)
+        self._runSaved.emit(run, errors)
+
+    def _save_recording(self, session, run, recorder, errors):
+        """Convert a stopped recording to BIDS and save the run's record (any thread)."""
+        try:
+            if recorder.is_running:
+                recorder.stop()
+            path = session.convert(recorder)
+            run.bids_path = str(path)
+            rec = run.sidecar.get("BciAppRecording") or {}
+            run.first_sample_time = rec.get("first_lsl_timestamp")
+            if rec.get("status") == "interrupted" and run.status == "finished":
+                run.status = "interrupted"
         except Exception as exc:
-            logger.exception("recording failed")
-            self.error.emit("The recording could not be saved",
-                            f"Run {run.index}: {exc}. The markers are in {run.folder}.")
-            path = None
-        run.status = "aborted" if (aborted or runner.aborted) else "finished"
-        run.first_sample_time = recorder.first_sample_time
-        self.session.save_run(run)
-        logger.info("run %d %s: %s", run.index, run.status, path)
+            logger.exception("conversion failed")
+            run.status = "failed"
+            errors.append(f"the recording could not be converted to BIDS: {exc}. The raw "
+                          f"recording is kept: {run.xdf_path}")
+        if errors and not run.error:
+            run.error = "; ".join(errors)
+        try:
+            session.save_run(run)
+        except Exception as exc:
+            logger.exception("saving the run record failed")
+            errors.append(f"the run's record could not be saved: {exc}")
+        logger.info("run %d %s: %s", run.index, run.status, run.recording)
+
+    def _on_run_saved(self, run, errors):
+        if errors:
+            self.error.emit("The recording had a problem",
+                            f"Run {run.index}: " + "; ".join(errors))
         self.runFinished.emit(run)
+
+    @property
+    def is_saving(self):
+        """True while a finished run's recording is being stopped and converted."""
+        return any(t.is_alive() for t in self._finalisers)
+
+    def wait_saved(self, timeout=30.0):
+        """Wait until every finished run is saved (BIDS); True if they all are."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._finalisers):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not self.is_saving
 
     # -- live scoring ------------------------------------------------------------------------------
     def _truth_at(self, t):
@@ -528,19 +667,27 @@ class SessionController(QtCore.QObject):
 
         return load_models(self.models_dir)
 
-    def calibration_runs(self):
-        """The session's calibration recordings as ``Run`` objects (bad channels removed)."""
+    def calibration_runs(self, infos=None):
+        """The session's calibration recordings, read back from BIDS, as ``Run`` objects
+        (bad channels removed).
+
+        Parameters
+        ----------
+        infos : list of RunInfo | None
+            The runs (default: every usable calibration run of the session).
+        """
         from ..evaluation.pseudo_online import run_from_raw
 
         if self.session is None:
             return []
         out = []
-        for info in self.session.runs_of_type("calibration"):
+        for info in (self.session.runs_of_type("calibration") if infos is None else infos):
             raw = services.load_run_recording(info)
             bad = [c for c in self.bad_channels if c in raw.ch_names]
             if bad:
                 raw.drop_channels(bad)
-            out.append(run_from_raw(raw, name=f"run-{info.index:02d}"))
+            out.append(run_from_raw(raw, name=Path(info.bids_path).stem,
+                                    meta={"run": info.index}))
         return out
 
     def start_training(self, specs, window_s=2.0, step_s=0.1):
@@ -549,19 +696,23 @@ class SessionController(QtCore.QObject):
 
         if self._training_thread is not None and self._training_thread.is_alive():
             raise BCIAppError("Training is already running.")
-        runs = self.calibration_runs()
-        if not runs:
+        infos = self.session.runs_of_type("calibration") if self.session else []
+        if not infos:
             raise DataError("No calibration run in this session yet: record one in the "
                             "'Calibration' step first.")
         classes = tuple(self._session_classes())
-        request = TrainingRequest(runs, list(specs), classes, window_s=window_s, step_s=step_s)
         cancel = threading.Event()
         self._training_cancel = cancel
+        session = self.session
 
         def work():
             from threadpoolctl import threadpool_limits
 
             try:
+                self.trainingProgress.emit(0, 1, "reading the calibration runs (BIDS)")
+                runs = self.calibration_runs(infos)
+                request = TrainingRequest(runs, list(specs), classes, window_s=window_s,
+                                          step_s=step_s)
                 with threadpool_limits(limits=1):
                     result = run_training(request, progress=self.trainingProgress.emit,
                                           cancel=cancel)
@@ -569,7 +720,7 @@ class SessionController(QtCore.QObject):
                 logger.exception("training failed")
                 self.trainingFailed.emit(str(exc))
                 return
-            self._store_training(result)
+            self._store_training(result, session, infos)
 
         self._training_thread = threading.Thread(target=work, daemon=True,
                                                  name="bci-app-training")
@@ -581,25 +732,30 @@ class SessionController(QtCore.QObject):
                 return info.classes
         return ["left_hand", "right_hand"]
 
-    def _store_training(self, result):
+    def _store_training(self, result, session, infos):
         """Save every trained model with the session (worker thread), then notify."""
         saved = {}
         try:
             for name, trained in result.models.items():
-                trained.trained_on["session"] = str(self.session.folder)
-                saved[name] = self.session.save_model(trained, name)
+                trained.trained_on.update({
+                    "subject": session.rec.subject, "session": session.label,
+                    "runs": [Path(i.bids_path).name for i in infos],
+                    "bad_channels": list(self.bad_channels)})
+                saved[name] = session.save_model(trained, name)
         except Exception as exc:
             logger.exception("saving models failed")
             self.trainingFailed.emit(f"The models could not be saved: {exc}")
             return
         result.paths = saved
         if result.r2 is not None:
-            np.savez(self.session.folder / "r2_map.npz", values=result.r2["values"],
+            session.derivatives.mkdir(parents=True, exist_ok=True)
+            np.savez(session.derivatives / "r2_map.npz", values=result.r2["values"],
                      freqs=result.r2["freqs"], ch_names=np.array(result.r2["ch_names"]),
                      classes=np.array(result.r2["classes"]))
         self.training_result = result
-        self.session.update(training={"scores": result.scores,
-                                      "models": {k: str(v) for k, v in saved.items()}})
+        session.update(training={"scores": result.scores,
+                                 "runs": [i.index for i in infos],
+                                 "models": {k: str(v) for k, v in saved.items()}})
         self.trainingFinished.emit(result)
 
     def cancel_training(self):
@@ -616,17 +772,24 @@ class SessionController(QtCore.QObject):
 
         self.trained = load_model(path)
         self.model_path = Path(path)
-        if self.session is not None:
+        if self.session is not None and self.session.meta.get("model") != str(path):
             self.session.update(model=str(path))
+            self.session.log("model_selected", model=str(path), name=self.trained.name)
         self.modelChanged.emit(self.model_path)
         return self.trained
 
     # -- shutdown ---------------------------------------------------------------------------------
-    def shutdown(self):
-        """Finish a run in progress (its recording is written) and stop every thread."""
+    def shutdown(self, timeout=60.0):
+        """Stop a run in progress, wait until every recording is saved (stopped and
+        converted to BIDS), and stop every thread."""
+        if self._start_thread is not None:  # a run starting: let it start, then stop it
+            self._start_thread.join(30.0)
         if self.run is not None:
             self.abort_run()
         self.cancel_training()
+        if not self.wait_saved(timeout):
+            logger.error("a recording was still being saved after %g s; it will be "
+                         "recovered at the next start.", timeout)
         self.close_source()
 
 

@@ -1,7 +1,8 @@
 """The session report: one self-contained HTML file (plots embedded as PNG) in the session.
 
 Per online run it scores the live decisions the way the pseudo-online evaluation scores a
-sweep: each decision's window is labelled from the run's recording by
+sweep: each decision's window (as recorded with the run) is labelled from the run's BIDS
+recording by
 :func:`~bci_app.evaluation.pseudo_online.window_labels` (idle outside task periods), then
 :func:`~bci_app.evaluation.metrics.decision_metrics` gives accuracy, nMCC, Wolpaw ITR and the
 confusion matrix, and :func:`~bci_app.evaluation.report.plot_timeline` draws the timeline.
@@ -9,7 +10,6 @@ No Qt here; matplotlib draws off screen.
 """
 
 import base64
-import csv
 import html
 import io
 import json
@@ -36,19 +36,29 @@ def _img(b64, alt):
 
 
 def _read_predictions(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        raise DataError(f"{path}: no decision was logged during this run.")
-    classes = [k[2:] for k in rows[0] if k.startswith("p_")]
-    times = np.array([float(r["time"]) for r in rows])
-    decisions = np.array([r["decision"] for r in rows])
-    proba = np.array([[float(r[f"p_{c}"]) for c in classes] for r in rows])
-    return times, decisions, proba, classes
+    """The decoder's output recorded with a run (BIDS derivatives ``_predictions.tsv``):
+    onsets in the recording (s), decisions, probabilities, classes."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, sep="\t", na_values="n/a", keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the recorded predictions ({exc}).") from exc
+    if frame.empty:
+        raise DataError(f"{path}: no decision was recorded during this run.")
+    classes = [c[2:] for c in frame.columns if c.startswith("p_")]
+    onsets = frame["onset"].to_numpy(dtype=float)
+    decisions = frame["decision"].astype(str).to_numpy()
+    proba = frame[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
+    return onsets, decisions, proba, classes
 
 
 def online_run_metrics(run):
-    """Scores of an online run from its recording and the live decoder's log.
+    """Scores of an online run from its BIDS recording and the predictions recorded with it.
+
+    The EEG and its events are read back from BIDS (:func:`services.load_run_recording`);
+    the decoder's output is the ``Predictions`` stream LabRecorder recorded with the run
+    (``derivatives/bci-app/.../eeg/*_predictions.tsv``, onsets on the EEG's sample grid).
 
     Parameters
     ----------
@@ -62,23 +72,25 @@ def online_run_metrics(run):
     """
     import pandas as pd
 
-    from ..decoding.persistence import read_model_info
     from ..evaluation.metrics import decision_metrics
     from ..evaluation.pseudo_online import IDLE, run_from_raw, sample_codes, window_labels
 
-    folder = Path(run.folder)
-    if not (folder / "predictions.csv").is_file():
-        raise DataError(f"Run {run.index}: no predictions.csv in {folder}.")
-    if run.first_sample_time is None:
-        raise DataError(f"Run {run.index}: the recording has no first-sample time.")
+    pred_path = run.predictions_path
+    if pred_path is None or not pred_path.is_file():
+        raise DataError(f"Run {run.index}: no recorded predictions "
+                        f"({pred_path or 'the run is not converted to BIDS'}).")
     raw = services.load_run_recording(run)
     rec = run_from_raw(raw, name=f"run-{run.index:02d}")
-    meta = read_model_info(run.model) if run.model and Path(run.model).is_file() else {}
+    meta = run.sidecar.get("BciAppModel") or {}
+    if not meta and run.model and Path(run.model).is_file():
+        from ..decoding.persistence import read_model_info
+
+        meta = read_model_info(run.model)
     window_s = float(meta.get("window_s", 2.0))
     step_s = float(meta.get("step_s", 0.1))
     window = int(round(window_s * rec.sfreq))
-    times, decisions, proba, classes = _read_predictions(folder / "predictions.csv")
-    last = np.round((times - run.first_sample_time) * rec.sfreq).astype(int)
+    times, decisions, proba, classes = _read_predictions(pred_path)
+    last = np.round(times * rec.sfreq).astype(int)
     ok = (last >= window - 1) & (last < rec.n_samples)
     times, decisions, proba, last = times[ok], decisions[ok], proba[ok], last[ok]
     all_classes = [IDLE] + [c for c in run.classes if c != IDLE]
@@ -204,6 +216,9 @@ def build_report(session, path=None):
                  f"<tr><th class='l'>Subject</th><td class='l'>{html.escape(subject.subject_id)}"
                  f"</td></tr><tr><th class='l'>Age</th><td class='l'>"
                  f"{'' if subject.age is None else subject.age}</td></tr>"
+                 f"<tr><th class='l'>Sex / handedness</th><td class='l'>"
+                 f"{html.escape(str(subject.sex or 'n/a'))} / "
+                 f"{html.escape(str(subject.hand or 'n/a'))}</td></tr>"
                  f"<tr><th class='l'>Affected side</th><td class='l'>"
                  f"{html.escape(subject.affected_side)}</td></tr>"
                  f"<tr><th class='l'>Notes</th><td class='l'>{html.escape(subject.notes)}"
@@ -218,7 +233,7 @@ def build_report(session, path=None):
     runs = session.runs
     online_results = {}
     for run in runs:
-        if run.run_type == "online" and run.status in ("finished", "aborted"):
+        if run.run_type == "online" and run.status in services.USABLE:
             try:
                 online_results[run.index] = online_run_metrics(run)
             except Exception as exc:
@@ -227,7 +242,7 @@ def build_report(session, path=None):
     parts.append("<h2>Runs</h2><table><tr><th>run</th><th class='l'>type</th>"
                  "<th class='l'>protocol</th><th class='l'>status</th><th>trials</th>"
                  "<th>window accuracy</th><th>trial accuracy</th><th>nMCC</th>"
-                 "<th>ITR (bits/min)</th></tr>")
+                 "<th>ITR (bits/min)</th><th class='l'>recording (BIDS)</th></tr>")
     summary = {}
     for run in runs:
         res = online_results.get(run.index, {})
@@ -243,8 +258,10 @@ def build_report(session, path=None):
         else:
             row += ["", "", "", ""] if "error" not in res else \
                 [html.escape(res["error"]), "", "", ""]
+        row.append(html.escape(Path(run.bids_path).name if run.bids_path
+                               else (run.error or "not converted")))
         parts.append("<tr>" + "".join(
-            f"<td class='l'>{c}</td>" if i in (1, 2, 3) else f"<td>{c}</td>"
+            f"<td class='l'>{c}</td>" if i in (1, 2, 3, 9) else f"<td>{c}</td>"
             for i, c in enumerate(row)) + "</tr>")
     parts.append("</table>")
     training = meta.get("training")
@@ -265,7 +282,7 @@ def build_report(session, path=None):
         parts.append("<p class='note'>Offline: one epoch per trial, task classes only. "
                      "Pseudo-online: sliding windows over the held-out data, rest included; "
                      "nMCC 0.5 is chance.</p>")
-    r2_file = session.folder / "r2_map.npz"
+    r2_file = session.derivatives / "r2_map.npz"
     if r2_file.is_file():
         r2 = np.load(r2_file)
         parts.append("<h2>Where the classes differ (r² map)</h2>" + _img(
@@ -281,7 +298,10 @@ def build_report(session, path=None):
                           "confusion matrix"))
         parts.append(_img(_timeline_png(res["frame"], f"run {index}: decoder output"),
                           "timeline"))
-    parts.append(f"<p class='note'>Files: {html.escape(str(session.folder))}</p></body></html>")
+    parts.append(f"<p class='note'>Recordings (BIDS): {html.escape(str(session.folder))}; "
+                 f"raw recordings (XDF) and the session log: "
+                 f"{html.escape(str(session.rec.source_dir))}; models, online logs and this "
+                 f"report: {html.escape(str(session.derivatives))}</p></body></html>")
     path = Path(path) if path else session.report_path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts), encoding="utf-8")

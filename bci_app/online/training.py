@@ -54,7 +54,9 @@ def train_decoder(pipeline, runs, cfg=None, param_grid=None):
     missing = sorted(set(cfg.classes) - set(found))
     if missing:
         raise DataError(f"training: no calibration window of class(es) {missing}; the runs "
-                        f"have {found}. Check the event names or the classes asked for.")
+                        f"have {found}. Check the event names or the classes asked for, and that "
+                        f"imagery periods last at least the window ({cfg.window_s} s) plus "
+                        f"the crop offset ({cfg.crop_offset_s} s).")
     estimator = clone(pipeline)
     if param_grid:
         from sklearn.model_selection import GridSearchCV, StratifiedKFold

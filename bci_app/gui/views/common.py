@@ -105,6 +105,7 @@ class RunPanel(QtWidgets.QWidget):
         self.abort_button.clicked.connect(self.abort)
         controller.protocolEvent.connect(self._on_event)
         controller.runStarted.connect(self._on_started)
+        controller.runSaving.connect(self._on_saving)
         controller.runFinished.connect(self._on_finished)
         controller.error.connect(self._on_error)
         self._mine = False
@@ -168,7 +169,7 @@ class RunPanel(QtWidgets.QWidget):
             return
         self.pause_button.setEnabled(True)
         self.abort_button.setEnabled(True)
-        self.state_label.setText(f"Run {run.index} started; recording to {run.folder}")
+        self.state_label.setText(f"Run {run.index} started; recording to {run.recording}")
 
     def _on_event(self, state, trial, label, ts):
         if not self._mine:
@@ -191,7 +192,14 @@ class RunPanel(QtWidgets.QWidget):
         self.pause_button.setEnabled(False)
         self.pause_button.setText("Pause")
         self.abort_button.setEnabled(False)
-        self.state_label.setText(f"Run {run.index} {run.status}; saved in {run.folder}")
+        self.state_label.setText(f"Run {run.index} {run.status}; saved as {run.recording}")
+
+    def _on_saving(self, run):
+        if not self._mine:
+            return
+        self.pause_button.setEnabled(False)
+        self.abort_button.setEnabled(False)
+        self.state_label.setText(f"Run {run.index} over: saving the recording (BIDS)...")
 
     def _on_error(self, title, text):
         if self._mine and self.controller.run is None:

@@ -36,7 +36,7 @@ class ReplayView(QtWidgets.QWidget):
         self.controller = controller
         self.file = QtWidgets.QLineEdit()
         self.file.setPlaceholderText("EDF, BDF, GDF, FIF, BrainVision or EEGLAB file "
-                                     "(e.g. a run's raw.fif)")
+                                     "(e.g. a run's sub-..._eeg.vhdr in the recordings)")
         browse = QtWidgets.QPushButton("Browse...")
         self.event_map = QtWidgets.QLineEdit()
         self.event_map.setPlaceholderText("optional: T1=left_hand T2=right_hand")
@@ -147,10 +147,12 @@ def sweep_file(trained, path, event_map=None):
 
     from ...errors import DataError
     from ...evaluation.metrics import decision_metrics
-    from ...evaluation.pseudo_online import IDLE, file_session, sample_codes, window_labels
+    from ...evaluation.pseudo_online import IDLE, run_from_raw, sample_codes, window_labels
     from ..report import _timeline_png
+    from ..services import read_recording_file
 
-    run = file_session(path, event_map)[0]
+    # A BIDS run is read with its events (events.tsv), any other file as MNE reads it.
+    run = run_from_raw(read_recording_file(path, event_map), name=Path(path).stem)
     missing = [c for c in trained.ch_names if c not in run.ch_names]
     if missing:
         raise DataError(f"{path}: channels {missing} of the decoder are missing from the "

@@ -176,7 +176,7 @@ class SessionView(QtWidgets.QWidget):
         runs = session.runs
         self.session_label.setText(
             f"Open: subject {session.subject.subject_id}, session {session.label} "
-            f"({len(runs)} run(s)) in {session.folder}")
+            f"({len(runs)} run(s)); recordings (BIDS) in {session.folder}")
 
     # -- amplifier -------------------------------------------------------------------------
     def search_streams(self):
