@@ -280,7 +280,7 @@ class Autopilot(QtCore.QObject):
             return
         self._say("pseudo-online sweep of the calibration recording")
         view = self.win.show_step("Replay")
-        view.file.setText(str(Path(self.calibration_run.folder) / "raw.fif"))
+        view.file.setText(str(self.calibration_run.bids_path))
         self._wait(view._swept, lambda r: self._later(0.2, self.step_done), 120, "the sweep")
         view.sweep_button.click()
 
@@ -290,10 +290,15 @@ class Autopilot(QtCore.QObject):
         summary = json.loads((self.report_path.parent / "report_summary.json").read_text())
         session = self.c.session
         self.result = {
+            "recordings": str(self.c.store.root),
             "session": str(session.folder),
-            "calibration_recording": str(Path(self.calibration_run.folder) / "raw.fif"),
-            "online_recording": str(Path(self.online_run.folder) / "raw.fif"),
-            "online_log": str(Path(self.online_run.folder) / "predictions.csv"),
+            "calibration_recording": str(self.calibration_run.bids_path),
+            "online_recording": str(self.online_run.bids_path),
+            "online_predictions": str(self.online_run.predictions_path),
+            "online_log": str(Path(self.online_run.log_dir) / "predictions.csv"),
+            "raw_recordings": [str(self.calibration_run.xdf_path),
+                               str(self.online_run.xdf_path)],
+            "session_log": str(session.rec.log_path),
             "model": str(self.c.model_path),
             "report": str(self.report_path),
             "training_scores": self.training.scores,
@@ -313,9 +318,13 @@ class Autopilot(QtCore.QObject):
         fps = r["frame_rate"] or {}
         lines = [
             "Autopilot session finished.",
+            f"  recordings (BIDS):     {r['recordings']}",
             f"  session folder:        {r['session']}",
             f"  calibration recording: {r['calibration_recording']}",
             f"  online recording:      {r['online_recording']}",
+            f"  online predictions:    {r['online_predictions']}",
+            f"  raw recordings (XDF):  {Path(r['raw_recordings'][0]).parent}",
+            f"  session log:           {r['session_log']}",
             f"  decoder:               {r['model']}",
             f"  report:                {r['report']}",
         ]
