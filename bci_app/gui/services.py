@@ -487,7 +487,7 @@ def read_bids_recording(path):
     try:
         raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(path),
                                      verbose="ERROR")
-        raw.load_data()
+        raw.load_data(verbose="ERROR")
     except Exception as exc:
         raise DataError(f"{path}: cannot be read as a BIDS recording ({exc}).") from exc
     return raw

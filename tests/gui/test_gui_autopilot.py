@@ -1,26 +1,44 @@
 """End to end: the autopilot drives a short session on the simulated amplifier
 (calibration -> training -> feedback run -> report -> sweep), as ``make demo`` does."""
 
+import csv
 import json
 from pathlib import Path
 
-import mne
+import mne_bids
 
 from bci_app.gui.autopilot import Autopilot, AutopilotConfig
 
 
 def test_autopilot_session_end_to_end(window, qtbot, artifacts_dir):
     cfg = AutopilotConfig(calibration_trials=3, online_trials=2, screenshots=artifacts_dir,
-                          pipelines=("MDM",), signal_check_s=1.0, timeout_s=150)
+                          pipelines=("MDM",), signal_check_s=1.0, timeout_s=150,
+                          subject_id="T01")
     pilot = Autopilot(window, cfg)
     with qtbot.waitSignal(pilot.finished, timeout=160000) as done:
         pilot.start()
     assert done.args == [0], pilot.error
     r = pilot.result
-    for key in ("calibration_recording", "online_recording", "online_log", "report", "model"):
+    for key in ("calibration_recording", "online_recording", "online_predictions",
+                "online_log", "report", "model", "session_log"):
         assert Path(r[key]).is_file(), key
-    raw = mne.io.read_raw_fif(r["online_recording"], verbose="error")
+    # Each run: recorded by LabRecorder (XDF in sourcedata/), converted to BIDS.
+    root = Path(r["recordings"])
+    for xdf in r["raw_recordings"]:
+        assert Path(xdf).is_file() and Path(xdf).is_relative_to(root / "sourcedata")
+    for key in ("calibration_recording", "online_recording"):
+        vhdr = Path(r[key])
+        assert vhdr.name.endswith("_eeg.vhdr") and vhdr.parent == root / "sub-T01/ses-01/eeg"
+        events = vhdr.with_name(vhdr.name.replace("_eeg.vhdr", "_events.tsv"))
+        with open(events, newline="") as fh:
+            kinds = {row["trial_type"] for row in csv.DictReader(fh, delimiter="\t")}
+        assert {"left_hand", "right_hand", "run_start", "run_end"} <= kinds, kinds
+    raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(r["online_recording"]),
+                                 verbose="error")
     assert {"left_hand", "right_hand", "run_end"} <= set(raw.annotations.description)
+    with open(root / "participants.tsv", newline="") as fh:
+        subjects = {row["participant_id"]: row for row in csv.DictReader(fh, delimiter="\t")}
+    assert subjects["sub-T01"]["age"] == "57" and subjects["sub-T01"]["affected_side"] == "left"
     html = Path(r["report"]).read_text()
     assert "Online run" in html and "data:image/png;base64" in html and "nMCC" in html
     scores = r["online_scores"]

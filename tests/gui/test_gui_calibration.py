@@ -1,6 +1,12 @@
 """Step 3, Calibration: a run with patient view, pause/resume, stop; closing mid-run."""
 
-import mne
+from pathlib import Path
+
+from bci_app.gui.services import load_run_recording
+
+
+def saved_log(controller):
+    return controller.store.open_session("T01", "01").rec.entries()
 
 
 def _start(win, qtbot, trials=2):
@@ -27,11 +33,13 @@ def test_calibration_run_pause_resume_stop(connected, qtbot, shot, wait_until):
     wait_until(lambda: win.patient.canvas.state == "paused", 5, "the paused screen")
     view.panel.pause_button.click()
     assert not c.runner.is_paused
-    with qtbot.waitSignal(c.runFinished, timeout=10000) as finished:
+    with qtbot.waitSignal(c.runFinished, timeout=30000) as finished:
         view.panel.abort_button.click()
     run = finished.args[0]
     assert run.status == "aborted"
-    raw = mne.io.read_raw_fif(f"{run.folder}/raw.fif", verbose="error")
+    # Recorded by LabRecorder (XDF kept under sourcedata/) and converted to BIDS.
+    assert Path(run.xdf_path).is_file() and Path(run.bids_path).is_file()
+    raw = load_run_recording(run)
     assert raw.n_times > 250 and raw.ch_names == c.acq.ch_names
     assert {"baseline", "pause", "resume", "run_aborted"} <= set(raw.annotations.description)
     assert view.panel.start_button.isEnabled()
@@ -47,9 +55,46 @@ def test_closing_mid_run_asks_and_saves_the_recording(connected, qtbot, wait_unt
     assert asked and win.isVisible() and c.is_running  # "No": nothing happens
     run = c.run
     win.confirm_close = lambda: True
-    win.close()
-    assert not c.is_running
+    win.close()  # "Yes": the run is stopped and its recording saved before the app closes
+    assert not c.is_running and not c.is_saving
     saved = c.store.open_session("T01", "01").runs[-1]
     assert saved.index == run.index and saved.status == "aborted"
-    raw = mne.io.read_raw_fif(f"{saved.folder}/raw.fif", verbose="error")
-    assert raw.n_times > 100
+    raw = load_run_recording(saved)
+    assert raw.n_times > 100 and "run_aborted" in raw.annotations.description
+    log = [e["event"] for e in saved_log(c)]
+    assert "run_started" in log and "run_converted" in log
+
+
+def test_run_interrupted_by_a_crash_is_recovered_at_start(connected, qtbot, wait_until):
+    """The app dies mid-run (LabRecorder, a separate process, records on): the next start
+    stops the orphan recorder, converts the run to BIDS and says so."""
+    import subprocess
+    import sys
+
+    from bci_app.gui.app import create_window
+    from bci_app.session.recorder import update_state
+
+    win, c = connected, connected.controller
+    _start(win, qtbot)
+    qtbot.wait(1000)
+    run, runner, recorder = c.run, c.runner, c.recorder
+    # "Crash": the app's streams vanish without a word, its process is gone.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    update_state(recorder.state_path, owner_pid=dead.pid, owner_start_ticks=None)
+    runner.close()
+    runner.stop()
+    c.run = c.runner = c.recorder = c.online = None
+    assert recorder.is_running  # the orphan recorder
+    again = create_window(c.store.root, c.models_dir)
+    qtbot.addWidget(again)
+    again.show()
+    wait_until(lambda: again.recovered_runs is not None, 30, "the recovery")
+    assert len(again.recovered_runs) == 1 and again.recovered_runs[0].orphan_stopped
+    assert "Recovered 1 run" in again.statusBar().currentMessage()
+    assert not recorder.is_running
+    saved = again.controller.store.open_session("T01", "01").runs[-1]
+    assert saved.index == run.index and saved.status == "interrupted"
+    raw = load_run_recording(saved)
+    assert raw.n_times > 100 and "run_aborted" not in raw.annotations.description
+    again.controller.shutdown()

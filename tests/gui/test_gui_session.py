@@ -20,7 +20,12 @@ def test_subject_and_session_are_created_and_reopened(window, qtbot, shot):
     root = window.controller.store.root
     with open(root / "participants.tsv", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
-    assert rows == [{"participant_id": "sub-P012", "age": "64", "affected_side": "right"}]
+    assert len(rows) == 1
+    assert {k: rows[0][k] for k in ("participant_id", "age", "affected_side", "notes")} == {
+        "participant_id": "sub-P012", "age": "64", "affected_side": "right",
+        "notes": "ischaemic stroke, 3 months"}
+    # The session is opened in the recordings store (its log says so).
+    assert session.rec.entries()[0]["event"] == "session_created"
     # A second session, then reopen the first through the form.
     view.new_session_button.click()
     assert window.controller.session.label == "02"
@@ -54,10 +59,20 @@ def test_invalid_subject_id_is_refused_with_the_field_named(window, qtbot):
 
 
 def test_store_round_trip(tmp_path):
+    from bci_app.session import RecordingStore
+
     store = SessionStore(tmp_path)
     store.save_subject(Subject("A1", 30, "left", "note"))
     session = store.new_session("A1")
     run = session.new_run("calibration", "Left vs right", seed=3, n_trials=4)
+    session.save_run(run)
     again = store.open_session("A1", session.label)
-    assert [r.index for r in again.runs] == [run.index]
+    assert [r.index for r in again.runs] == [run.index] == [1]
+    assert again.next_run() == 2
     assert again.subject.affected_side == "left"
+    # Subjects live in the recordings store's participants.tsv; updates keep other fields.
+    RecordingStore(tmp_path).update_subject("A1", sex="F")
+    store.save_subject(Subject("A1", 31, "left", "note 2"))
+    subj = RecordingStore(tmp_path).subject("A1")
+    assert (subj.age, subj.sex, subj.notes) == (31, "F", "note 2")
+    assert store.sessions("A1") == ["01"] and store.new_session("A1").label == "02"

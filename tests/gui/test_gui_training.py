@@ -7,22 +7,27 @@ import pytest
 
 from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
 from bci_app.errors import DataError
-from bci_app.gui.services import Subject
+from bci_app.gui.services import Subject, load_run_recording
 from bci_app.gui.training_job import Cancelled, TrainingRequest, r2_map, run_training
+from bci_app.session.bids import XdfRun, write_run
 
 
 def _calibration_session(controller, n_runs=2, trials=6):
-    """A session holding simulated calibration recordings, as the recorder writes them."""
+    """A session holding simulated calibration runs written to BIDS, as a session recorded
+    elsewhere (``bci-app session``) holds them: the GUI finds them from their sidecars."""
     controller.save_subject(Subject("S01"))
     session = controller.new_session("S01")
     for k in range(n_runs):
-        run = session.new_run("calibration", "Left vs right hand (calibration)", seed=k,
-                              n_trials=2 * trials, classes=["left_hand", "right_hand"])
         raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=trials, imagery=3.0,
                                                   seed=k), skill=1.0, seed=k, artifacts=False)
-        raw.save(f"{run.folder}/raw.fif", verbose="error")
-        run.status, run.first_sample_time = "finished", 0.0
-        session.save_run(run)
+        raw.info["line_freq"] = 50.0
+        protocol = {"name": "Left vs right hand (calibration)", "run_type": "calibration",
+                    "classes": ["left_hand", "right_hand"], "trials_per_class": trials,
+                    "markers": {}}
+        write_run(XdfRun(raw=raw, markers=[], eeg={"name": "simulated"}), session.root,
+                  "S01", session.label, "leftRightHand", session.next_run(),
+                  sidecar={"BciAppProtocol": protocol,
+                           "BciAppRecording": {"status": "complete"}})
     return session
 
 
@@ -46,6 +51,9 @@ def test_training_view_scores_r2_and_model_choice(window, qtbot, shot):
     view.use_button.click()
     assert c.trained is not None and c.model_path.suffix == ".bcimodel"
     assert c.model_path.parent == c.session.models_dir
+    assert c.model_path.name.startswith("sub-S01_ses-01_")
+    assert [r.index for r in c.session.runs_of_type("calibration")] == [1, 2]
+    assert (c.session.derivatives / "r2_map.npz").is_file()
     assert "Model for online runs" in view.model_label.text()
     # The model choice is saved with the session and restored when it is reopened.
     c.open_session("S01", c.session.label)
@@ -84,5 +92,6 @@ def test_dropped_bad_channels_are_excluded_from_training(window):
     c.set_bad_channels(["Fz", "POz"])
     runs = c.calibration_runs()
     assert "Fz" not in runs[0].ch_names and len(runs[0].ch_names) == 20
-    assert isinstance(mne.io.read_raw_fif(
-        f"{c.session.runs[0].folder}/raw.fif", verbose="error"), mne.io.BaseRaw)
+    assert {"left_hand", "right_hand"} <= {lab for _, _, lab in runs[0].events}
+    raw = load_run_recording(c.session.runs[0])
+    assert isinstance(raw, mne.io.BaseRaw) and "Fz" in raw.ch_names

@@ -78,7 +78,7 @@ class ReportView(QtWidgets.QWidget):
         self.status.setText(f"Report saved: {path}")
 
     def _choose(self):
-        start = str(self.controller.session.folder if self.controller.session
+        start = str(self.controller.session.derivatives if self.controller.session
                     else self.controller.store.root)
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a session report", start,
                                                         "Reports (*.html)")
