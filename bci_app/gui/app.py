@@ -258,6 +258,12 @@ def main(argv=None):
         from ..acquisition.lsl import use_loopback
 
         use_loopback()
+    if _needs_offscreen() and not (args.offscreen or args.autopilot):
+        print("bci-app gui: no screen found (DISPLAY/WAYLAND_DISPLAY unset): the application "
+              "needs one. Run it on a desktop session or under `xvfb-run -a bci-app gui`; "
+              "`bci-app gui --autopilot` runs a demo session offscreen, and `bci-app --help` "
+              "lists the commands that need no screen.", file=sys.stderr)
+        return 2
     offscreen = args.offscreen or _needs_offscreen()
     app = make_application(offscreen)
     window_s = args.window or (1.0 if args.autopilot else 2.0)
