@@ -228,7 +228,7 @@ def _build_parser():
                     help="use liblsl's network configuration instead of this machine only")
     _add_common(rp)
 
-    from .session.cli import add_parser as _add_session_parser
+    from .cli_session import add_parser as _add_session_parser
 
     _add_session_parser(sub)
     sub.add_parser("gui", help="the clinical application (default when no command is given; "
@@ -502,7 +502,7 @@ def _cmd_replay(args):
 
 
 def _cmd_session(args):
-    from .session.cli import run
+    from .cli_session import run
 
     return run(args)
 
@@ -634,7 +634,7 @@ def main(argv=None):
     """Entry point of ``bci-app``; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] == "gui":
-        from .gui import main as gui_main
+        from .cli_gui import main as gui_main
 
         return gui_main(argv[1:])
     parser = _build_parser()

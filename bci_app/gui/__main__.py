@@ -2,6 +2,6 @@
 
 import sys
 
-from .app import main
+from ..cli_gui import main
 
 sys.exit(main())

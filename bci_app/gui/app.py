@@ -2,11 +2,11 @@
 
 One window with the workflow's steps in a sidebar (Patient & session, Signal check,
 Calibration, Training, Online, Report, Replay), a banner when the signal is lost, and a
-separate patient window. ``main(argv)`` parses the options, creates the Qt application and,
-with ``--autopilot``, runs a short demonstration session on the simulated amplifier.
+separate patient window. :func:`run` takes the parsed options of ``bci-app gui``
+(:mod:`bci_app.cli_gui`), creates the Qt application and, with ``--autopilot``, runs a short
+demonstration session on the simulated amplifier.
 """
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -26,42 +26,6 @@ from .views.training import TrainingView
 
 STEPS = ("Patient & session", "Signal check", "Calibration", "Training", "Online", "Report",
          "Replay")
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="bci-app gui",
-        description="The clinical application: patient & session, signal check, "
-                    "calibration, training, online feedback runs, report, replay.")
-    parser.add_argument("--root", default="recordings", metavar="DIR",
-                        help="folder where subjects and sessions are stored "
-                             "(default: %(default)s)")
-    parser.add_argument("--models", default=None, metavar="DIR",
-                        help="folder of pipeline files (default: models/)")
-    parser.add_argument("--autopilot", action="store_true",
-                        help="run a short session by itself on the simulated amplifier "
-                             "(calibration, training, feedback run, report), then exit")
-    parser.add_argument("--offscreen", action="store_true",
-                        help="no window on screen (automatic when there is no display)")
-    parser.add_argument("--screenshots", default=None, metavar="DIR",
-                        help="save a screenshot of each view there (autopilot)")
-    parser.add_argument("--time-scale", type=float, default=1.0, metavar="F",
-                        help="multiply the protocols' durations by F (quick sessions; "
-                             "imagery is kept long enough for one decoder window)")
-    parser.add_argument("--trials", type=int, nargs=2, default=(8, 4),
-                        metavar=("CALIB", "ONLINE"),
-                        help="autopilot: trials per class of the calibration and online "
-                             "runs (default: 8 4)")
-    parser.add_argument("--window", type=float, default=None, metavar="S",
-                        help="decoder window length, s (default 2; autopilot 1)")
-    parser.add_argument("--montage", default=None,
-                        help="autopilot: simulated montage (default: 22 sensorimotor "
-                             "channels)")
-    parser.add_argument("--network", action="store_true",
-                        help="use the LSL network configuration instead of this machine "
-                             "only (for real amplifiers on other computers)")
-    parser.add_argument("-v", "--verbose", action="count", default=0)
-    return parser
 
 
 def _needs_offscreen():
@@ -234,15 +198,22 @@ def create_window(root="recordings", models_dir=None, time_scale=1.0, window_s=2
     return MainWindow(root, models_dir, time_scale, window_s)
 
 
-def main(argv=None):
-    """Run the application; returns the exit code.
+def run(args):
+    """Run the application with the options of ``bci-app gui``.
 
     Parameters
     ----------
-    argv : list of str | None
-        Options (see ``bci-app gui --help``); None: ``sys.argv[1:]``.
+    args : argparse.Namespace
+        From :func:`bci_app.cli_gui.build_parser`.
+
+    Returns
+    -------
+    code : int
+        Exit code.
+    out, err : str | None
+        What to tell the user on standard output / error (the autopilot's summary, a
+        failure).
     """
-    args = build_parser().parse_args(argv)
     from .._logging import set_log_level
 
     set_log_level(["WARNING", "INFO", "DEBUG"][min(args.verbose + args.autopilot, 2)])
@@ -259,11 +230,11 @@ def main(argv=None):
 
         use_loopback()
     if _needs_offscreen() and not (args.offscreen or args.autopilot):
-        print("bci-app gui: no screen found (DISPLAY/WAYLAND_DISPLAY unset): the application "
-              "needs one. Run it on a desktop session or under `xvfb-run -a bci-app gui`; "
-              "`bci-app gui --autopilot` runs a demo session offscreen, and `bci-app --help` "
-              "lists the commands that need no screen.", file=sys.stderr)
-        return 2
+        return 2, None, ("bci-app gui: no screen found (DISPLAY/WAYLAND_DISPLAY unset): the "
+                         "application needs one. Run it on a desktop session or under "
+                         "`xvfb-run -a bci-app gui`; `bci-app gui --autopilot` runs a demo "
+                         "session offscreen, and `bci-app --help` lists the commands that "
+                         "need no screen.")
     offscreen = args.offscreen or _needs_offscreen()
     app = make_application(offscreen)
     window_s = args.window or (1.0 if args.autopilot else 2.0)
@@ -273,7 +244,7 @@ def main(argv=None):
     win = create_window(args.root, args.models, time_scale, window_s)
     win.show()
     if not args.autopilot:
-        return app.exec()
+        return app.exec(), None, None
     from .autopilot import Autopilot, AutopilotConfig
 
     cfg = AutopilotConfig(calibration_trials=args.trials[0], online_trials=args.trials[1],
@@ -285,11 +256,6 @@ def main(argv=None):
     code = app.exec()
     win.close()
     if pilot.result:
-        print(pilot.summary_text(), flush=True)
-    else:
-        print(f"bci-app gui --autopilot: failed: {pilot.error}", file=sys.stderr, flush=True)
-    return code
+        return code, pilot.summary_text(), None
+    return code, None, f"bci-app gui --autopilot: failed: {pilot.error}"
 
-
-if __name__ == "__main__":
-    sys.exit(main())

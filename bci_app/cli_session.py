@@ -14,14 +14,14 @@ sub-01_ses-01_mdm.bcimodel
 Interrupted runs (the application killed mid-run) are recovered at the next start, or with
 ``bci-app session --recover``.
 
-Also runnable as ``python -m bci_app.session.cli ...``.
+Also runnable as ``python -m bci_app.cli_session ...``.
 """
 
 import argparse
 import sys
 
-from .._logging import logger, set_log_level
-from ..errors import BCIAppError, ConfigError
+from ._logging import logger, set_log_level
+from .errors import BCIAppError, ConfigError
 
 
 def add_parser(subparsers):
@@ -96,8 +96,8 @@ def run(args):
         On bad input (file, field, stream named in the message); data already recorded
         is converted before the error propagates.
     """
-    from ..acquisition.lsl import use_loopback
-    from .store import RecordingStore
+    from .acquisition.lsl import use_loopback
+    from .session.store import RecordingStore
 
     if not args.network:
         use_loopback()
@@ -113,7 +113,7 @@ def run(args):
     if not args.protocol or not args.subject:
         raise ConfigError("bci-app session: --protocol and --subject are required (or use "
                           "--recover).")
-    from ..protocol import load_protocol
+    from .protocol import load_protocol
 
     protocol = load_protocol(args.protocol)  # check the inputs before creating anything
     if protocol.feedback and not args.model:
@@ -127,7 +127,7 @@ def run(args):
         store.create_subject(args.subject, age=args.age, sex=args.sex, hand=args.hand,
                              affected_side=args.affected_side, notes=args.notes)
         print(f"subject {args.subject} created in {store.participants_tsv}")
-    from .headless import record_run, train_session_model
+    from .session.headless import record_run, train_session_model
 
     result = record_run(
         args.protocol, store.root, args.subject, args.session, model=args.model,
@@ -154,7 +154,7 @@ def run(args):
 
 
 def main(argv=None):
-    """``python -m bci_app.session.cli``: the same as ``bci-app session``."""
+    """``python -m bci_app.cli_session``: the same as ``bci-app session``."""
     parser = argparse.ArgumentParser(prog="bci-app")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["session"] + list(sys.argv[1:] if argv is None else argv))

@@ -1,0 +1,60 @@
+"""``bci-app gui``: options of the clinical application and its entry point.
+
+The application itself is :mod:`bci_app.gui` (Qt is imported only when it starts).
+"""
+
+import argparse
+import sys
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="bci-app gui",
+        description="The clinical application: patient & session, signal check, "
+                    "calibration, training, online feedback runs, report, replay.")
+    parser.add_argument("--root", default="recordings", metavar="DIR",
+                        help="folder where subjects and sessions are stored "
+                             "(default: %(default)s)")
+    parser.add_argument("--models", default=None, metavar="DIR",
+                        help="folder of pipeline files (default: models/)")
+    parser.add_argument("--autopilot", action="store_true",
+                        help="run a short session by itself on the simulated amplifier "
+                             "(calibration, training, feedback run, report), then exit")
+    parser.add_argument("--offscreen", action="store_true",
+                        help="no window on screen (automatic when there is no display)")
+    parser.add_argument("--screenshots", default=None, metavar="DIR",
+                        help="save a screenshot of each view there (autopilot)")
+    parser.add_argument("--time-scale", type=float, default=1.0, metavar="F",
+                        help="multiply the protocols' durations by F (quick sessions; "
+                             "imagery is kept long enough for one decoder window)")
+    parser.add_argument("--trials", type=int, nargs=2, default=(8, 4),
+                        metavar=("CALIB", "ONLINE"),
+                        help="autopilot: trials per class of the calibration and online "
+                             "runs (default: 8 4)")
+    parser.add_argument("--window", type=float, default=None, metavar="S",
+                        help="decoder window length, s (default 2; autopilot 1)")
+    parser.add_argument("--montage", default=None,
+                        help="autopilot: simulated montage (default: 22 sensorimotor "
+                             "channels)")
+    parser.add_argument("--network", action="store_true",
+                        help="use the LSL network configuration instead of this machine "
+                             "only (for real amplifiers on other computers)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    return parser
+
+
+def main(argv=None):
+    """Run ``bci-app gui`` with ``argv`` (None: ``sys.argv[1:]``); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from .gui.app import run
+
+    code, out, err = run(args)
+    if out:
+        print(out, flush=True)
+    if err:
+        print(err, file=sys.stderr, flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
