@@ -91,12 +91,29 @@ def read_recording(path, event_map=None, eeg_only=True):
     mapping = standard_channel_names(raw.ch_names)
     if mapping:
         raw.rename_channels(mapping, verbose="error")
+    return apply_event_map(raw, event_map, path)
+
+
+def apply_event_map(raw, event_map, where):
+    """Rename annotations in place (``{"T1": "left_hand"}``); every key must be present.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+    event_map : dict | None
+    where : str | Path
+        Named in the error (the recording's file).
+
+    Returns
+    -------
+    raw : mne.io.Raw
+    """
     if event_map:
         present = set(raw.annotations.description)
         unknown = sorted(set(event_map) - present)
         if unknown:
-            raise DataError(f"{path}: the event map names annotations {unknown} that the file "
-                            f"does not have; it has {sorted(present)}.")
+            raise DataError(f"{where}: the event map names annotations {unknown} that the "
+                            f"recording does not have; it has {sorted(present)}.")
         raw.annotations.description = np.array(
             [event_map.get(d, d) for d in raw.annotations.description])
     return raw

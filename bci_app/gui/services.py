@@ -510,20 +510,10 @@ def read_recording_file(path, event_map=None):
     raw : mne.io.Raw
         Preloaded, EEG channels only.
     """
-    import numpy as np
-
-    from ..acquisition.replay import read_recording
+    from ..acquisition.replay import apply_event_map, read_recording
 
     if not is_bids_recording(path):
         return read_recording(path, event_map)
     raw = read_bids_recording(path)
     raw.pick("eeg")
-    if event_map:
-        present = set(raw.annotations.description)
-        unknown = sorted(set(event_map) - present)
-        if unknown:
-            raise DataError(f"{path}: the event map names annotations {unknown} that the "
-                            f"recording does not have; it has {sorted(present)}.")
-        raw.annotations.description = np.array(
-            [event_map.get(d, d) for d in raw.annotations.description])
-    return raw
+    return apply_event_map(raw, event_map, path)

@@ -251,3 +251,22 @@ def test_replay_of_real_edf_equals_the_sweep(mne_data):
     test = read_recording(folder / "S001R04.edf", event_map)
     test.crop(0, 14.0)
     _check_replay_equals_sweep(test, model, _unique("replay-edf"))
+
+
+def test_read_recording_checks_the_file_and_the_event_map(tmp_path):
+    from bci_app.errors import DataError
+
+    raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=1, seed=5), seed=5)
+    raw.rename_channels({"C3": "c3."})  # spelt as in PhysioNet's EDF files
+    path = tmp_path / "rec_raw.fif"
+    raw.save(path)
+    got = read_recording(path, {"left_hand": "T1"})
+    assert "C3" in got.ch_names and "T1" in set(got.annotations.description)
+    with pytest.raises(DataError, match=r"rec_raw.fif: the event map names annotations "
+                                         r"\['T9'\] that the recording does not have"):
+        read_recording(path, {"T9": "left_hand"})
+    with pytest.raises(DataError, match="no such recording file"):
+        read_recording(tmp_path / "absent.edf")
+    (tmp_path / "bad.edf").write_text("not an EDF")
+    with pytest.raises(DataError, match="MNE cannot read this file"):
+        read_recording(tmp_path / "bad.edf")
