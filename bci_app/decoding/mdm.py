@@ -12,6 +12,7 @@ dimensions), where the distance computation dominates the online latency.
 """
 
 import numpy as np
+import scipy.linalg
 from joblib import Parallel, delayed
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -63,6 +64,24 @@ def _eig_function(A, func):
     """
     w, V = np.linalg.eigh(A)
     return (V * func(w)[..., None, :]) @ _ctranspose(V)
+
+
+def _joint_diagonaliser(covmeans):
+    """Basis ``V`` and scale ``d ** -0.5`` diagonalising the first two centroids at once.
+
+    ``V^T M_1 V = I`` and ``V^T M_0 V = diag(d)`` (generalized symmetric eigenproblem
+    ``M_0 v = d M_1 v``). Returns ``(None, None)`` for fewer than two classes, complex
+    centroids, or centroids not positive definite enough for it.
+    """
+    if covmeans.shape[0] < 2 or np.iscomplexobj(covmeans):
+        return None, None
+    try:
+        d, V = scipy.linalg.eigh(covmeans[0], covmeans[1])
+    except (np.linalg.LinAlgError, ValueError):
+        return None, None
+    if not (np.all(np.isfinite(d)) and np.all(d > 0) and np.all(np.isfinite(V))):
+        return None, None
+    return np.ascontiguousarray(V), 1.0 / np.sqrt(d)
 
 
 def _check_metric(metric):
@@ -175,6 +194,14 @@ class FastMDM(ClassifierMixin, BaseEstimator):
         Inverse square roots of the centroids (Riemannian distance only).
     covmeans_logm_ : ndarray, shape (n_classes, n_channels, n_channels) | None
         Matrix logarithms of the centroids (log-Euclidean distance only).
+    joint_basis_ : ndarray, shape (n_channels, n_channels) | None
+        Riemannian distance with real matrices and at least two classes: ``V`` with
+        ``V^T M_1 V = I`` and ``V^T M_0 V = diag(d)`` (generalized eigenvectors of the
+        first two centroids), so that one congruence ``G = V^T C V`` gives the distances
+        to both: ``eig(M_1^{-1} C) = eig(G)`` and
+        ``eig(M_0^{-1} C) = eig(diag(d)^{-1/2} G diag(d)^{-1/2})``. None otherwise.
+    joint_scale_ : ndarray, shape (n_channels,) | None
+        ``d ** -0.5``, with ``d`` as above.
     n_channels_ : int
         Size of the matrices seen at fit.
 
@@ -228,8 +255,11 @@ class FastMDM(ClassifierMixin, BaseEstimator):
         self.n_channels_ = X.shape[1]
         self.covmeans_invsqrt_ = None
         self.covmeans_logm_ = None
+        self.joint_basis_ = None
+        self.joint_scale_ = None
         if metric_dist == "riemann":
             self.covmeans_invsqrt_ = _eig_function(self.covmeans_, lambda w: 1.0 / np.sqrt(w))
+            self.joint_basis_, self.joint_scale_ = _joint_diagonaliser(self.covmeans_)
         elif metric_dist == "logeuclid":
             self.covmeans_logm_ = _eig_function(self.covmeans_, np.log)
         logger.debug(
@@ -255,7 +285,19 @@ class FastMDM(ClassifierMixin, BaseEstimator):
         for start in range(0, n, chunk):
             Xc = X[start:start + chunk]
             if metric_dist == "riemann":
-                for k, W in enumerate(self.covmeans_invsqrt_):
+                V = getattr(self, "joint_basis_", None)  # None: fitted before it existed
+                first = 0
+                if V is not None and not np.iscomplexobj(Xc):
+                    # One congruence for the first two centroids (see joint_basis_).
+                    G = V.T @ Xc @ V
+                    eigvals = np.linalg.eigvalsh(G)
+                    dist[start:start + chunk, 1] = np.sum(np.log(eigvals) ** 2, axis=-1)
+                    G *= np.multiply.outer(self.joint_scale_, self.joint_scale_)
+                    eigvals = np.linalg.eigvalsh(G)
+                    dist[start:start + chunk, 0] = np.sum(np.log(eigvals) ** 2, axis=-1)
+                    first = 2
+                for k in range(first, n_classes):
+                    W = self.covmeans_invsqrt_[k]
                     eigvals = np.linalg.eigvalsh(W @ Xc @ W)
                     dist[start:start + chunk, k] = np.sum(np.log(eigvals) ** 2, axis=-1)
             elif metric_dist == "logeuclid":

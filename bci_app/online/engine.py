@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decoding.channels import bind_recording_info
+from ..decoding.channels import SelectChannels, bind_recording_info
 from ..errors import ConfigError, DataError
 from ..processing.filters import CausalFilter
 from ..processing.windows import StreamWindower, sliding_windows, window_samples
@@ -207,6 +207,7 @@ class WindowedDecoder:
         self.batch_size = int(batch_size)
         self._check_model_info()
         self._windower = None
+        _lsl_clock()  # load the clock now, not on the first decoded window
 
     def _check_model_info(self):
         params = self.model.get_params(deep=True) if hasattr(self.model, "get_params") else {}
@@ -288,13 +289,28 @@ class WindowedDecoder:
         self.reset()
         filtered = self.filter.process(data)
         windows, last = sliding_windows(filtered, self.window, self.step)
-        keep = (last - self.window + 1) >= start_sample
-        windows, last = windows[keep], last[keep]
+        # Window starts increase: keep a suffix, as a slice (a boolean mask would copy every
+        # window of the recording).
+        first = int(np.searchsorted(last - self.window + 1, start_sample, side="left"))
+        windows, last = windows[first:], last[first:]
+        # A pipeline that starts by picking channels copies only those: hand it the strided
+        # view (same values and layout after its fancy indexing as from a copy). Otherwise
+        # copy each batch into one reused buffer rather than paging in a fresh one per batch.
+        steps = getattr(self.model, "steps", None)
+        picks_first = (isinstance(steps, list) and len(steps) > 0
+                       and isinstance(steps[0][1], SelectChannels)
+                       and hasattr(steps[0][1], "picks_"))
+        buffer = None
         parts = []
         for i in range(0, len(last), self.batch_size):
             sl = slice(i, i + self.batch_size)
-            parts.append(self._decode(np.ascontiguousarray(windows[sl]),
-                                      timestamps[last[sl]], last[sl]))
+            batch = windows[sl]
+            if not picks_first:
+                if buffer is None:
+                    buffer = np.empty((min(self.batch_size, len(last)),) + windows.shape[1:])
+                np.copyto(buffer[:len(batch)], batch)
+                batch = buffer[:len(batch)]
+            parts.append(self._decode(batch, timestamps[last[sl]], last[sl]))
         return Predictions.concatenate(parts, self.classes)
 
 

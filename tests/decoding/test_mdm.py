@@ -96,3 +96,32 @@ def test_errors():
     clf = FastMDM().fit(X, y)
     with pytest.raises(DataError, match="4 x 4"):
         clf.predict(X[:, :3, :3])
+
+
+@pytest.mark.parametrize("n_classes, dim", [(2, 22), (3, 22), (3, 63)])
+def test_joint_diagonalisation_equals_per_class_congruences(n_classes, dim):
+    # The first two centroids share one congruence (joint_basis_); distances must equal
+    # the per-centroid M_k^{-1/2} C M_k^{-1/2} path to rounding error.
+    rng = np.random.default_rng(dim + n_classes)
+    X, y = _spd_classes(rng, 8, dim, n_classes)
+    X_test, _ = _spd_classes(rng, 5, dim, n_classes)
+    clf = FastMDM(metric={"mean": "logeuclid", "distance": "riemann"}).fit(X, y)
+    assert clf.joint_basis_.shape == (dim, dim)
+    V, s = clf.joint_basis_, clf.joint_scale_
+    np.testing.assert_allclose(V.T @ clf.covmeans_[1] @ V, np.eye(dim), atol=1e-10)
+    np.testing.assert_allclose(V.T @ clf.covmeans_[0] @ V, np.diag(s ** -2.0), atol=1e-10)
+    joint = clf.transform(X_test)
+    clf.joint_basis_ = clf.joint_scale_ = None  # per-centroid path (as models fitted before)
+    per_class = clf.transform(X_test)
+    np.testing.assert_allclose(joint, per_class, rtol=1e-9)
+    del clf.joint_basis_, clf.joint_scale_  # an older pickle without the attributes
+    np.testing.assert_allclose(clf.transform(X_test), per_class, rtol=0)
+    ref = MDM(metric={"mean": "logeuclid", "distance": "riemann"}).fit(X, y)
+    np.testing.assert_allclose(joint, ref.transform(X_test), rtol=1e-8)
+
+
+def test_joint_diagonalisation_single_class_or_other_metric():
+    rng = np.random.default_rng(5)
+    X, y = _spd_classes(rng, 6, 5)
+    assert FastMDM().fit(X, np.zeros(len(y))).joint_basis_ is None
+    assert FastMDM(metric="logeuclid").fit(X, y).joint_basis_ is None

@@ -109,3 +109,36 @@ def test_stream_rate_must_match_the_model():
     with pytest.raises(DataError, match="fitted at 128.0 Hz but the stream runs at 250.0"):
         WindowedDecoder(model, 250.0)
     WindowedDecoder(model, 128.0)  # same rate: accepted
+
+
+def test_sweep_without_channel_selection_equals_push_across_batches(recording):
+    # A model whose first step is not SelectChannels gets its windows copied into a reused
+    # buffer: several batches (small batch_size, last one partial) must equal push.
+    data, ch_names = recording
+    data = data[:6]
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((20, 6, 320)) * 1e-5
+    y = np.repeat(["left_hand", "right_hand"], 10)
+    X[y == "left_hand", 2] *= 3
+    model = make_pipeline(Covariances("scm"), MDM()).fit(X, y)
+    dec = WindowedDecoder(model, 160.0, ch_names[:6], window_s=2.0, step_s=0.5, batch_size=7)
+    swept = dec.sweep(data, start_sample=100)
+    assert len(swept) > 7 and len(swept) % 7 != 0
+    dec.reset()
+    ts = np.arange(data.shape[1]) / 160.0
+    pushed = dec.push(data, ts)
+    keep = (pushed.last - 320 + 1) >= 100
+    np.testing.assert_array_equal(pushed.last[keep], swept.last)
+    np.testing.assert_allclose(pushed.proba[keep], swept.proba, rtol=1e-12, atol=1e-15)
+
+
+def test_sweep_start_sample_edges(recording, fitted):
+    data, ch_names = recording
+    dec = WindowedDecoder(fitted, 160.0, ch_names, window_s=2.0, step_s=0.5)
+    full = dec.sweep(data)
+    for start in (0, 80, 81, 79):  # exactly on a window start, just after, just before
+        part = dec.sweep(data, start_sample=start)
+        starts = full.last - 320 + 1
+        np.testing.assert_array_equal(part.last, full.last[starts >= start])
+        np.testing.assert_array_equal(part.proba, full.proba[starts >= start])
+    assert len(dec.sweep(data, start_sample=data.shape[1])) == 0
