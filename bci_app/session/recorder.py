@@ -487,7 +487,9 @@ class XDFRecorder:
                     f"recorder {self.path.name}: LabRecorder found no stream for "
                     f"{'; '.join(missing)}. Check that the stream runs and that the "
                     "recorder uses the same LSL configuration (LSLAPICFG).")
-            ready = sum(line.startswith(_READY_LINE) for line in lines)
+            # LabRecorder's stream threads print concurrently, so two of these messages can
+            # share a line: count the messages, not the lines.
+            ready = sum(line.count(_READY_LINE) for line in lines)
             if ready >= wanted:
                 return
             if self._process.poll() is not None:
