@@ -61,6 +61,15 @@ _READY_LINE = "Started data collection for stream"
 _NO_MATCH = "matched no stream!"
 
 
+def streams_started(lines):
+    """How many streams LabRecorderCLI says it started collecting, from its output lines.
+
+    Its stream threads print concurrently, so two of these messages can share a line: the
+    messages are counted, not the lines.
+    """
+    return sum(line.count(_READY_LINE) for line in lines)
+
+
 def _now_iso():
     return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="milliseconds")
 
@@ -487,9 +496,7 @@ class XDFRecorder:
                     f"recorder {self.path.name}: LabRecorder found no stream for "
                     f"{'; '.join(missing)}. Check that the stream runs and that the "
                     "recorder uses the same LSL configuration (LSLAPICFG).")
-            # LabRecorder's stream threads print concurrently, so two of these messages can
-            # share a line: count the messages, not the lines.
-            ready = sum(line.count(_READY_LINE) for line in lines)
+            ready = streams_started(lines)
             if ready >= wanted:
                 return
             if self._process.poll() is not None:

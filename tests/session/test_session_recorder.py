@@ -135,3 +135,17 @@ def test_recover_leaves_live_recordings_alone(tmp_path):
              "recorder_pid": None, "run": {}}
     write_state(folder / "sub-01_ses-01_task-t_run-01_eeg_recording.json", state)
     assert recover(tmp_path) == []  # its owner (this process) is alive
+
+
+def test_started_streams_are_counted_in_interleaved_recorder_output():
+    from bci_app.session.recorder import streams_started
+
+    # As LabRecorderCLI printed it once, its threads writing at the same time.
+    lines = ["Opened the stream bci-app-predictions-6a1e.",
+             "Received header for stream bci-app-predictions-6a1e.",
+             "Started data collection for stream Started data collection for stream "
+             "bci-app-markers-6a1e.bci-app-sim-6a1e",
+             ".",
+             "Started data collection for stream bci-app-predictions-6a1e."]
+    assert streams_started(lines) == 3
+    assert streams_started(lines[:2]) == 0
