@@ -1,15 +1,25 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
-#   make demo   - create .venv if missing, install, run the main job: the app on its
-#                 simulated amplifier, a short autopilot session end to end (calibration,
-#                 training, feedback run, report); offscreen when there is no screen
-#   make test   - same bootstrap, then the whole test suite
-PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+#   make demo   - create .venv if missing, install the locked versions, run the main job: the
+#                 app on its simulated amplifier, a short autopilot session end to end
+#                 (calibration, training, feedback run, report); offscreen without a screen
+#   make test   - same set-up, then the whole test suite
+# Maintenance:
+#   make lock        - re-resolve requirements/lock.txt from pyproject.toml's ranges (network)
+#   make test-latest - the suite on the newest versions the ranges allow (shows drift)
+#   make wheel-check - build the wheel, install it in a new environment outside the source
+#                      tree and run `bci-app models`, a simulated session and the autopilot
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3.14 python3; do \
             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
             && echo $$p && break; done)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+LOCK := requirements/lock.txt
 SHARED_DATA := $(abspath ../shared/data/mne_data)
+PIP_QUIET := --quiet --disable-pip-version-check
+# Runs a pip command with its output in a log; on failure, one clear message instead of
+# pip's traceback (the log's last lines, and what to do when the machine is offline).
+PIP_RUN = .ci/pip-or-explain
 
 export MOABB_DOWNLOAD_PROVIDER ?= upstream
 export MPLBACKEND ?= Agg
@@ -20,13 +30,18 @@ ifeq ($(origin MNE_DATA), undefined)
   endif
 endif
 
-.PHONY: install demo demo-evaluation test bench clean
+.PHONY: install demo demo-evaluation test test-latest lock wheel-check bench clean
 
-$(STAMP): pyproject.toml
-	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11+ on PATH)"; exit 1; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+$(STAMP): pyproject.toml $(LOCK)
+	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is needed (python3.11+ on PATH, or PYTHON=/path/to/python3.11)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	    echo "make: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '?'); bci-app needs 3.11 or newer (PYTHON=/path/to/python3.11)"; exit 1; }
+	@test -f $(LOCK) || { echo "make: $(LOCK) is missing: restore it (git checkout -- $(LOCK)) or re-create it with 'make lock' (needs the network)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "make: could not create $(VENV) with $(PYTHON) (on Debian/Ubuntu: apt install python3-venv)"; exit 1; }
+	@echo "installing the locked versions ($(LOCK)) into $(VENV) ..."
+	@$(PIP_RUN) $(VENV)/install.log $(PY) -m pip install $(PIP_QUIET) -c $(LOCK) pip setuptools
+	@$(PIP_RUN) $(VENV)/install.log $(PY) -m pip install $(PIP_QUIET) -c $(LOCK) \
+	    --no-build-isolation -e ".[gui,test]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -37,17 +52,39 @@ demo: $(STAMP)
 
 demo-evaluation: $(STAMP)
 	$(VENV)/bin/bci-app evaluate --dataset SyntheticMI --subjects 1 2 3 \
-	    --paradigm left-right --evaluation within-session --models models/ --out results/demo/offline
+	    --paradigm left-right --evaluation within-session --out results/demo/offline
 	$(VENV)/bin/bci-app pseudo-online --dataset SyntheticMI --subjects 1 \
-	    --models models/ --only ACM+MDM TS+LR CSP+LDA --window 2 --step 0.25 --smoothing 2 \
+	    --only ACM+MDM TS+LR CSP+LDA --window 2 --step 0.25 --smoothing 2 \
 	    --out results/demo/pseudo-online
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+
+# The newest versions pyproject.toml allows, in a separate environment: red here and green
+# with `make test` means a dependency release broke something; fix it, then `make lock`.
+test-latest:
+	@test -x .venv-latest/bin/python || $(PYTHON) -m venv .venv-latest
+	@$(PIP_RUN) .venv-latest/install.log .venv-latest/bin/python -m pip install $(PIP_QUIET) \
+	    --upgrade --upgrade-strategy eager pip setuptools
+	@$(PIP_RUN) .venv-latest/install.log .venv-latest/bin/python -m pip install $(PIP_QUIET) \
+	    --upgrade --upgrade-strategy eager --no-build-isolation -e ".[gui,test]"
+	.venv-latest/bin/python -m pip list --format=freeze > .venv-latest/versions.txt
+	QT_QPA_PLATFORM=offscreen .venv-latest/bin/python -m pytest -q -p no:cacheprovider
+
+# Re-resolve the lock from pyproject.toml's ranges (and requirements/build.in), for every
+# platform and Python >= 3.11, with uv. Then run `make test` before committing it.
+lock: $(STAMP)
+	@$(PIP_RUN) $(VENV)/install.log $(PY) -m pip install $(PIP_QUIET) "uv>=0.9,<1"
+	$(VENV)/bin/uv pip compile pyproject.toml requirements/build.in \
+	    --extra gui --extra cluster --extra test --universal --python-version 3.11 \
+	    --quiet -o $(LOCK)
+
+wheel-check: $(STAMP)
+	$(PY) .ci/wheel_check.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/decode.py
 	$(PY) benchmarks/accuracy.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) .venv-latest results .pytest_cache build dist

@@ -6,7 +6,7 @@ offline evaluation of every recorded session.
 """
 
 from ._logging import logger, set_log_level
-from .errors import BCIAppError, ConfigError, DataError, StreamError
+from .errors import BCIAppError, ConfigError, DataError, StreamError, UsageError
 
 __version__ = "0.1.0"
 
@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "StreamError",
+    "UsageError",
     "logger",
     "set_log_level",
     "__version__",

@@ -8,16 +8,12 @@ import time
 from pathlib import Path
 
 from . import __version__
-from ._logging import logger, set_log_level
-from .errors import BCIAppError
+from ._logging import set_log_level
+from .cli_common import EXIT_CODES_HELP, EXIT_OK, run_command
+from .errors import UsageError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def default_models_dir():
-    """``./models`` if it exists, else the ``models/`` folder beside the package."""
-    here = Path("models")
-    return here if here.is_dir() else PROJECT_ROOT / "models"
+_MODELS_HELP = ("folder of model files, or one .yml file (default: the shipped models plus "
+                "the user's own in $BCI_APP_HOME/models or the user data folder)")
 
 
 def _add_common(parser):
@@ -29,6 +25,7 @@ def _build_parser():
     parser = argparse.ArgumentParser(
         prog="bci-app",
         description="Motor-imagery BCI: acquisition, pseudo-online decoding, evaluation.",
+        epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--version", action="version", version=f"bci-app {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -47,7 +44,7 @@ def _build_parser():
     ev.add_argument("--evaluation", default="within-session",
                     choices=["within-session", "cross-session", "cross-subject"])
     ev.add_argument("--models", default=None, metavar="PATH",
-                    help="folder of model files, or one .yml file (default: models/)")
+                    help=_MODELS_HELP)
     ev.add_argument("--only", nargs="+", metavar="NAME",
                     help="evaluate only these models (by name or file stem)")
     ev.add_argument("--out", default="results", metavar="DIR",
@@ -77,7 +74,7 @@ def _build_parser():
     po.add_argument("--subjects", type=int, nargs="+", metavar="N")
     po.add_argument("--paradigm", default="left-right",
                     choices=["left-right", "hands-feet", "left-right-feet"])
-    po.add_argument("--models", default=None, metavar="PATH")
+    po.add_argument("--models", default=None, metavar="PATH", help=_MODELS_HELP)
     po.add_argument("--only", nargs="+", metavar="NAME")
     po.add_argument("--window", type=float, default=2.0, help="window length, s")
     po.add_argument("--step", type=float, default=0.25, help="window step, s")
@@ -153,7 +150,7 @@ def _build_parser():
                     "(non-pickle) .bcimodel file for `bci-app online`.")
     tr.add_argument("--model", required=True, metavar="YAML|NAME",
                     help="a model file, or the name/stem of one in --models")
-    tr.add_argument("--models", default=None, metavar="DIR", help="folder of model files")
+    tr.add_argument("--models", default=None, metavar="PATH", help=_MODELS_HELP)
     src = tr.add_mutually_exclusive_group(required=True)
     src.add_argument("--file", nargs="+", metavar="FILE",
                      help="calibration recording(s), any MNE-readable format")
@@ -235,7 +232,7 @@ def _build_parser():
                               "`bci-app gui --help` for its options, --autopilot for a short "
                               "demo session)", add_help=False)
     md = sub.add_parser("models", help="list the models of a folder and check their files")
-    md.add_argument("--models", default=None, metavar="PATH")
+    md.add_argument("--models", default=None, metavar="PATH", help=_MODELS_HELP)
     _add_common(md)
     return parser
 
@@ -246,7 +243,7 @@ def _cmd_evaluate(args):
     from .evaluation.offline import evaluate_models
     from .evaluation.report import format_score_table, plot_scores, score_table
 
-    specs = load_models(args.models or default_models_dir(), names=args.only)
+    specs = load_models(args.models, names=args.only)
     out = Path(args.out)
     if args.scheduler or args.local_cluster:
         # On a Dask cluster: the workers resolve the dataset from their own data folder.
@@ -280,13 +277,12 @@ def _cmd_evaluate(args):
 
 
 def _parse_event_map(items):
-    from .errors import ConfigError
 
     mapping = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
-            raise ConfigError(f"--event-map: {item!r} is not ANNOTATION=CLASS.")
+            raise UsageError(f"--event-map: {item!r} is not ANNOTATION=CLASS.")
         mapping[key] = value
     return mapping
 
@@ -297,7 +293,7 @@ def _cmd_pseudo_online(args):
     from .evaluation.pseudo_online import PseudoOnlineConfig, file_session, run_pseudo_online
     from .evaluation.report import format_metrics_table
 
-    specs = load_models(args.models or default_models_dir(), names=args.only)
+    specs = load_models(args.models, names=args.only)
     runs = args.calibration_runs
     if runs is None:
         runs = 0 if args.calibration_trials else 1
@@ -338,35 +334,20 @@ def _cmd_pseudo_online(args):
     return 0
 
 
-def _load_spec(model, models_dir):
-    from .decoding.loading import load_models, read_model_file
-    from .errors import ConfigError
-
-    path = Path(model)
-    if path.is_file():
-        return read_model_file(path)
-    specs = load_models(models_dir or default_models_dir())
-    for spec in specs:
-        if model in (spec.name, spec.path.stem, spec.path.name):
-            return spec
-    raise ConfigError(f"--model {model!r}: no such file, and no model of that name in "
-                      f"{models_dir or default_models_dir()} (there: "
-                      f"{', '.join(s.path.stem for s in specs)}).")
-
-
 def _cmd_train(args):
+    from .decoding.loading import find_model
     from .decoding.persistence import MODEL_SUFFIX, TrainedModel, save_model
-    from .errors import ConfigError, DataError
+    from .errors import DataError
     from .evaluation.datasets import PARADIGMS
     from .evaluation.pseudo_online import PseudoOnlineConfig, file_session, run_from_raw
     from .online.training import train_decoder
 
     if args.paradigm not in PARADIGMS:
-        raise ConfigError(f"--paradigm {args.paradigm!r}: use one of {sorted(PARADIGMS)}.")
+        raise UsageError(f"--paradigm {args.paradigm!r}: use one of {sorted(PARADIGMS)}.")
     out = Path(args.out)
     if out.suffix != MODEL_SUFFIX:
-        raise ConfigError(f"--out {out}: a trained model file ends in {MODEL_SUFFIX}.")
-    spec = _load_spec(args.model, args.models)
+        raise UsageError(f"--out {out}: a trained model file ends in {MODEL_SUFFIX}.")
+    spec = find_model(args.model, args.models)
     classes = PARADIGMS[args.paradigm][0]
     cfg = PseudoOnlineConfig(classes=tuple(classes), window_s=args.window, step_s=args.step,
                              idle=args.idle, l_freq=args.fmin, h_freq=args.fmax)
@@ -412,7 +393,7 @@ def _cmd_online(args):
     from .acquisition.lsl import list_streams, use_loopback
     from .acquisition.stream import EEGInput, MarkerInput
     from .decoding.persistence import load_model
-    from .errors import ConfigError, StreamError
+    from .errors import StreamError
     from .online.live import OnlineDecoder
 
     if not args.network:
@@ -423,7 +404,7 @@ def _cmd_online(args):
               or "no LSL stream found")
         return 0
     if not args.model:
-        raise ConfigError("--model FILE.bcimodel is required (train one with `bci-app train`).")
+        raise UsageError("--model FILE.bcimodel is required (train one with `bci-app train`).")
     trained = load_model(args.model)
     overrides = {"smoothing": args.smoothing, "threshold": args.threshold}
     if args.step is not None:
@@ -509,12 +490,15 @@ def _cmd_session(args):
 
 def _cmd_models(args):
     from .decoding.loading import load_models
+    from .resources import search_path
 
-    for spec in load_models(args.models or default_models_dir()):
+    for spec in load_models(args.models):
         steps = " -> ".join(type(s).__name__ for _, s in spec.pipeline.steps)
         grid = f"  [grid: {', '.join(spec.param_grid)}]" if spec.param_grid else ""
         print(f"{spec.name:<22} {spec.path.name:<24} {steps}{grid}")
-    return 0
+    where = [args.models] if args.models else search_path("models")
+    print(f"\nfrom {' + '.join(str(w) for w in where)}")
+    return EXIT_OK
 
 
 class _AutoCues:
@@ -561,14 +545,22 @@ def _cmd_simulate(args):
     from .acquisition.simulation import DEFAULT_CHANNELS
     from .acquisition.simulation import CLASS_AREAS
     from .acquisition.simulator import REST_MARKERS, SimulatedAmplifier
-    from .errors import ConfigError, StreamError
+    from .errors import StreamError
 
     marker_map = {}
     for item in args.marker_map or []:
         marker, sep, label = item.partition("=")
         if not sep or not marker or not label:
-            raise ConfigError(f"--marker-map: {item!r} is not MARKER=CLASS.")
+            raise UsageError(f"--marker-map: {item!r} is not MARKER=CLASS.")
         marker_map[marker] = None if label.lower() in REST_MARKERS + ("none",) else label
+    if args.auto:
+        if args.markers:
+            raise UsageError("--auto runs its own cue cycle: do not combine it with --markers.")
+        if args.rest <= 0 or args.imagery <= 0:
+            raise UsageError("--rest and --imagery must be positive (s).")
+        unknown = [c for c in args.classes if c not in CLASS_AREAS]
+        if unknown:
+            raise UsageError(f"--classes {unknown}: the simulator knows {sorted(CLASS_AREAS)}.")
     if not args.network:
         use_loopback()
     amp = SimulatedAmplifier(
@@ -576,14 +568,6 @@ def _cmd_simulate(args):
         chunk_size=args.chunk_size, skill=args.skill, seed=args.seed,
         marker_stream=args.markers, marker_map=marker_map, artifacts=not args.no_artifacts)
     deadline = None if args.duration is None else time.monotonic() + args.duration
-    if args.auto:
-        if args.markers:
-            raise ConfigError("--auto runs its own cue cycle: do not combine it with --markers.")
-        if args.rest <= 0 or args.imagery <= 0:
-            raise ConfigError("--rest and --imagery must be positive (s).")
-        unknown = [c for c in args.classes if c not in CLASS_AREAS]
-        if unknown:
-            raise ConfigError(f"--classes {unknown}: the simulator knows {sorted(CLASS_AREAS)}.")
     with amp:
         cue = _AutoCues(amp, args.classes, args.rest, args.imagery) if args.auto else None
         print(f"streaming {amp.name!r}: {len(amp.ch_names)} channels at {amp.sfreq:g} Hz, "
@@ -641,19 +625,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 0
+        return EXIT_OK
     set_log_level(["WARNING", "INFO", "DEBUG"][min(args.verbose, 2)])
     os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
     _quiet_dependencies(args.verbose)
-    try:
-        return _COMMANDS[args.command](args)
-    except BCIAppError as err:
-        logger.debug("command failed", exc_info=True)
-        print(f"bci-app {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"bci-app {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_command(f"bci-app {args.command}", _COMMANDS[args.command], args)
 
 
 if __name__ == "__main__":

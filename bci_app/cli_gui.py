@@ -6,17 +6,22 @@ The application itself is :mod:`bci_app.gui` (Qt is imported only when it starts
 import argparse
 import sys
 
+from .cli_common import EXIT_CODES_HELP, run_command
+from .errors import BCIAppError
+
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="bci-app gui",
         description="The clinical application: patient & session, signal check, "
-                    "calibration, training, online feedback runs, report, replay.")
+                    "calibration, training, online feedback runs, report, replay.",
+        epilog=EXIT_CODES_HELP)
     parser.add_argument("--root", default="recordings", metavar="DIR",
                         help="folder where subjects and sessions are stored "
                              "(default: %(default)s)")
     parser.add_argument("--models", default=None, metavar="DIR",
-                        help="folder of pipeline files (default: models/)")
+                        help="folder of pipeline files (default: the shipped models plus "
+                             "the user's own)")
     parser.add_argument("--autopilot", action="store_true",
                         help="run a short session by itself on the simulated amplifier "
                              "(calibration, training, feedback run, report), then exit")
@@ -43,17 +48,27 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    """Run ``bci-app gui`` with ``argv`` (None: ``sys.argv[1:]``); returns the exit code."""
-    args = build_parser().parse_args(argv)
-    from .gui.app import run
-
+def _run(args):
+    try:
+        from .gui.app import run
+    except ModuleNotFoundError as err:
+        if err.name and err.name.split(".")[0] in ("PySide6", "pyqtgraph", "shiboken6"):
+            raise BCIAppError(f"the application's Qt part is not installed ({err.name}): "
+                              "install it with `pip install \"bci-app[gui]\"`. The other "
+                              "commands (`bci-app --help`) work without it.") from err
+        raise
     code, out, err = run(args)
     if out:
         print(out, flush=True)
     if err:
         print(err, file=sys.stderr, flush=True)
     return code
+
+
+def main(argv=None):
+    """Run ``bci-app gui`` with ``argv`` (None: ``sys.argv[1:]``); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return run_command("bci-app gui", _run, args)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ import argparse
 import sys
 
 from ._logging import logger, set_log_level
-from .errors import BCIAppError, ConfigError
+from .cli_common import EXIT_CODES_HELP, run_command
+from .errors import ConfigError, UsageError
 
 
 def add_parser(subparsers):
@@ -101,8 +102,8 @@ def run(args):
 
     if not args.network:
         use_loopback()
-    store = RecordingStore(args.root)
     if args.recover:
+        store = RecordingStore(args.root)
         items = store.recover()
         for item in items:
             what = item.bids_path or f"not converted ({item.error})"
@@ -111,8 +112,7 @@ def run(args):
         print(f"{len(items)} interrupted run(s) recovered in {store.root}")
         return 0 if all(i.error is None for i in items) else 1
     if not args.protocol or not args.subject:
-        raise ConfigError("bci-app session: --protocol and --subject are required (or use "
-                          "--recover).")
+        raise UsageError("--protocol and --subject are required (or use --recover).")
     from .protocol import load_protocol
 
     protocol = load_protocol(args.protocol)  # check the inputs before creating anything
@@ -120,6 +120,7 @@ def run(args):
         raise ConfigError(f"protocol {protocol.source}: an online run with feedback needs "
                           "--model FILE.bcimodel (e.g. trained with --train on a "
                           "calibration run of the session).")
+    store = RecordingStore(args.root)  # created once the inputs are known to be good
     if not args.simulate and args.time_scale not in (None, 1.0):
         logger.warning("--time-scale with a live amplifier: the subject sees the shortened "
                        "phases.")
@@ -155,19 +156,11 @@ def run(args):
 
 def main(argv=None):
     """``python -m bci_app.cli_session``: the same as ``bci-app session``."""
-    parser = argparse.ArgumentParser(prog="bci-app")
+    parser = argparse.ArgumentParser(prog="bci-app", epilog=EXIT_CODES_HELP)
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["session"] + list(sys.argv[1:] if argv is None else argv))
     set_log_level(["WARNING", "INFO", "DEBUG"][min(args.verbose, 2)])
-    try:
-        return run(args)
-    except BCIAppError as err:
-        logger.debug("command failed", exc_info=True)
-        print(f"bci-app session: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bci-app session: interrupted", file=sys.stderr)
-        return 130
+    return run_command("bci-app session", run, args)
 
 
 if __name__ == "__main__":

@@ -18,3 +18,7 @@ class DataError(BCIAppError, ValueError):
 
 class StreamError(BCIAppError, RuntimeError):
     """An LSL stream cannot be found, is lost, or does not match what is expected."""
+
+
+class UsageError(ConfigError):
+    """A command-line argument is missing, malformed, or conflicts with another."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from _common import dump, machine
 
-from bci_app.cli import default_models_dir
+from bci_app.resources import shipped_dir
 from bci_app.decoding import load_models
 from bci_app.evaluation.datasets import resolve_dataset
 from bci_app.evaluation.offline import evaluate_models
@@ -51,7 +51,7 @@ def main():
             parser.error(f"{args.results} is not a within-session PhysionetMI evaluation")
         args.subjects = sorted(int(s) for s in results["subject"].unique())
     else:
-        specs = load_models(default_models_dir(), names=args.only)
+        specs = load_models(shipped_dir("models"), names=args.only)
         dataset = resolve_dataset("PhysionetMI", args.subjects, "left-right", args.data_path)
         results = evaluate_models(specs, dataset, "left-right", "within-session",
                                   n_jobs=args.n_jobs)

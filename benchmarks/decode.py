@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
 from bci_app.acquisition.simulation import DEFAULT_CHANNELS
-from bci_app.cli import default_models_dir
+from bci_app.resources import shipped_dir
 from bci_app.decoding import AugmentedCovariance, FastMDM, bind_recording_info, load_models
 
 CONFIGS = {"22ch_250Hz_2s": (DEFAULT_CHANNELS, 250.0), "64ch_160Hz_2s": (PHYSIONET_64, 160.0)}
@@ -59,7 +59,7 @@ def main():
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     n_test = 10 if args.quick else 40
-    specs = load_models(default_models_dir())
+    specs = load_models(shipped_dir("models"))
     out = {"benchmark": "decode", "machine": machine(), "threads": "1 (and default for the "
            "reference comparison, *_default_threads)",
            "target": "ACM (22 ch, order 8) + FastMDM >= 5x faster than the reference",

@@ -63,14 +63,14 @@ def _amplifier(name, ch_names, sfreq, chunk, duration, ready):
 
 def _train(ch_names, sfreq, reference):
     from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
-    from bci_app.cli import default_models_dir
+    from bci_app.resources import shipped_dir
     from bci_app.decoding.loading import read_model_file
     from bci_app.evaluation.pseudo_online import PseudoOnlineConfig, run_from_raw
     from bci_app.online.training import train_decoder
 
     raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=10, seed=0),
                           ch_names=ch_names, sfreq=sfreq, seed=0)
-    spec = read_model_file(default_models_dir() / "acm_mdm.yml")
+    spec = read_model_file(shipped_dir("models") / "acm_mdm.yml")
     cfg = PseudoOnlineConfig(window_s=WINDOW_S, step_s=STEP_S)
     model, _ = train_decoder(spec.pipeline, [run_from_raw(raw)], cfg)
     if not reference:

@@ -25,7 +25,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from bci_app.cli import default_models_dir
+from bci_app.resources import shipped_dir
 from bci_app.decoding import AugmentedCovariance, ShrunkCovariances, load_models
 from bci_app.evaluation.pseudo_online import (
     IDLE,
@@ -117,7 +117,7 @@ def main():
            "recording_s": round(duration, 1), "window_s": 2.0, "threads": 1,
            "target": f"{DEFAULT_MODEL} >= 200x real time at step 0.1 s", "models": {}}
     with threadpool_limits(1):
-        for spec in load_models(default_models_dir(), names=args.only):
+        for spec in load_models(shipped_dir("models"), names=args.only):
             model = fit_decoder_model(clone(spec.pipeline), X, y, sfreq, ch_names)
             entry = {}
             for step_s in (0.1, 0.5):

@@ -41,14 +41,14 @@ def main():
 
     import mne
 
-    from bci_app.cli import default_models_dir
+    from bci_app.resources import shipped_dir
     from bci_app.decoding import load_models
     from bci_app.evaluation.datasets import resolve_dataset
     from bci_app.evaluation.distributed import cluster_client, evaluate_distributed
     from bci_app.evaluation.offline import evaluate_models
 
     mne.set_log_level("WARNING")
-    specs = load_models(default_models_dir(), names=args.only)
+    specs = load_models(shipped_dir("models"), names=args.only)
     dataset = resolve_dataset(args.dataset, args.subjects, "left-right", args.data_path)
     subjects = list(dataset.subject_list)
 

@@ -1,6 +1,7 @@
 """Shared fixtures: the real EEG beside the project, and a clean environment for MOABB."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from bci_app.acquisition.lsl import use_loopback  # noqa: E402
 
 use_loopback()
+
+from bci_app.resources import HOME_ENV, shipped_dir  # noqa: E402
 
 
 def physionet_available(subjects=(1,), runs=(4, 8, 12)):
@@ -35,6 +38,17 @@ def mne_data(monkeypatch):
     return SHARED_MNE_DATA
 
 
-@pytest.fixture
-def models_dir():
-    return PROJECT_ROOT / "models"
+@pytest.fixture(autouse=True, scope="session")
+def _user_data_folder(tmp_path_factory):
+    """An empty user data folder: the developer's own models/protocols never enter a test."""
+    os.environ[HOME_ENV] = str(tmp_path_factory.mktemp("bci-app-home"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory):
+    """A copy of the shipped models: tests never write into the source tree (MOABB's parser
+    leaves lock files beside the files it reads)."""
+    folder = tmp_path_factory.mktemp("models") / "models"
+    shutil.copytree(shipped_dir("models"), folder)
+    return folder

@@ -12,7 +12,7 @@ from .covariance import ShrunkCovariances
 from .embedding import estimate_lag, estimate_order
 from .ensemble import FuconeClassifier
 from .graph import GraphFeatures
-from .loading import ModelSpec, load_models, read_model_file
+from .loading import ModelSpec, find_model, load_models, read_model_file
 from .mdm import FastMDM
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "delay_embed",
     "estimate_lag",
     "estimate_order",
+    "find_model",
     "load_models",
     "nearest_spd",
     "oas_covariances",

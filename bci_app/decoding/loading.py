@@ -30,6 +30,7 @@ from sklearn.pipeline import make_pipeline
 
 from .._logging import logger
 from ..errors import ConfigError
+from ..resources import list_files, search_path
 
 #: MOABB paradigm class names a model may declare.
 KNOWN_PARADIGMS = (
@@ -185,13 +186,15 @@ def read_model_file(path):
                      path=path, citations=list(citations), param_grid=param_grid)
 
 
-def load_models(path, names=None):
-    """Load every ``*.yml`` model file of a folder (or one file).
+def load_models(path=None, names=None):
+    """Load model files: a folder (not recursive), one file, or the default search path.
 
     Parameters
     ----------
-    path : str | Path
-        A folder of model files (not recursive) or a single ``.yml`` file.
+    path : str | Path | None
+        A folder of ``*.yml`` model files, or a single ``.yml`` file. ``None``: the shipped
+        models plus the user's own (:func:`bci_app.resources.list_files`; a user file with
+        the name of a shipped one replaces it).
     names : sequence of str | None
         Keep only the models with these names (or file stems).
 
@@ -200,15 +203,21 @@ def load_models(path, names=None):
     specs : list of ModelSpec
         Sorted by file name.
     """
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("*.yml"))
+    if path is None:
+        files = list(list_files("models").values())
+        where = " + ".join(str(f) for f in search_path("models"))
         if not files:
-            raise ConfigError(f"{path}: no model files (*.yml) in this folder.")
-    elif path.is_file():
-        files = [path]
+            raise ConfigError(f"{where}: no model files (*.yml).")
     else:
-        raise ConfigError(f"{path}: no such model file or folder.")
+        path = where = Path(path)
+        if path.is_dir():
+            files = sorted(path.glob("*.yml"))
+            if not files:
+                raise ConfigError(f"{path}: no model files (*.yml) in this folder.")
+        elif path.is_file():
+            files = [path]
+        else:
+            raise ConfigError(f"{path}: no such model file or folder.")
     specs = [read_model_file(f) for f in files]
     seen = {}
     for spec in specs:
@@ -222,7 +231,32 @@ def load_models(path, names=None):
         found = {s.name for s in specs} | {s.path.stem for s in specs}
         missing = sorted(wanted - found)
         if missing:
-            raise ConfigError(f"{path}: no model named {missing}; available: "
+            raise ConfigError(f"{where}: no model named {missing}; available: "
                               f"{sorted(seen)}.")
-    logger.info("loaded %d model(s) from %s", len(specs), path)
+    logger.info("loaded %d model(s) from %s", len(specs), where)
     return specs
+
+
+def find_model(model, path=None):
+    """One model by file path, or by name / file stem among :func:`load_models` ``(path)``.
+
+    Parameters
+    ----------
+    model : str | Path
+        A ``.yml`` file, or a model's name (``"ACM+MDM"``) or file stem (``"acm_mdm"``).
+    path : str | Path | None
+        Where to look the name up (see :func:`load_models`).
+
+    Returns
+    -------
+    spec : ModelSpec
+    """
+    if Path(model).is_file():
+        return read_model_file(model)
+    specs = load_models(path)
+    for spec in specs:
+        if str(model) in (spec.name, spec.path.stem, spec.path.name):
+            return spec
+    where = path if path is not None else " + ".join(str(f) for f in search_path("models"))
+    raise ConfigError(f"model {str(model)!r}: no such file, and no model of that name in "
+                      f"{where} (there: {', '.join(s.path.stem for s in specs)}).")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
+from ..errors import BCIAppError
 from .controller import SessionController
 from .patient import PatientWindow
 from .views.calibration import CalibrationView
@@ -213,6 +214,11 @@ def run(args):
     out, err : str | None
         What to tell the user on standard output / error (the autopilot's summary, a
         failure).
+
+    Raises
+    ------
+    BCIAppError
+        When there is no screen and neither ``--offscreen`` nor ``--autopilot`` is given.
     """
     from .._logging import set_log_level
 
@@ -230,11 +236,11 @@ def run(args):
 
         use_loopback()
     if _needs_offscreen() and not (args.offscreen or args.autopilot):
-        return 2, None, ("bci-app gui: no screen found (DISPLAY/WAYLAND_DISPLAY unset): the "
-                         "application needs one. Run it on a desktop session or under "
-                         "`xvfb-run -a bci-app gui`; `bci-app gui --autopilot` runs a demo "
-                         "session offscreen, and `bci-app --help` lists the commands that "
-                         "need no screen.")
+        raise BCIAppError("no screen found (DISPLAY/WAYLAND_DISPLAY unset): the "
+                          "application needs one. Run it on a desktop session or under "
+                          "`xvfb-run -a bci-app gui`; `bci-app gui --autopilot` runs a demo "
+                          "session offscreen, and `bci-app --help` lists the commands that "
+                          "need no screen.")
     offscreen = args.offscreen or _needs_offscreen()
     app = make_application(offscreen)
     window_s = args.window or (1.0 if args.autopilot else 2.0)

@@ -190,7 +190,8 @@ class SessionController(QtCore.QObject):
     root : str | Path
         Folder of the session store.
     models_dir : str | Path | None
-        Folder of pipeline files (default: the project's ``models/``).
+        Folder of pipeline files (default: the shipped models plus the user's own,
+        see :mod:`bci_app.resources`).
     """
 
     statusChanged = QtCore.Signal(str, str)       # stream status, message
@@ -214,7 +215,7 @@ class SessionController(QtCore.QObject):
     def __init__(self, root="recordings", models_dir=None, parent=None):
         super().__init__(parent)
         self.store = services.SessionStore(root)
-        self.models_dir = Path(models_dir) if models_dir else _default_models_dir()
+        self.models_dir = Path(models_dir) if models_dir else None  # None: shipped + user's
         self.session = None
         self.acq = None
         self.amplifier = None
@@ -791,10 +792,3 @@ class SessionController(QtCore.QObject):
             logger.error("a recording was still being saved after %g s; it will be "
                          "recovered at the next start.", timeout)
         self.close_source()
-
-
-def _default_models_dir():
-    here = Path("models")
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parents[2] / "models"

@@ -14,17 +14,17 @@ from .runner import (
 )
 from .spec import (
     ALLOWED_CLASSES,
-    PROTOCOLS_DIR,
     RESERVED_MARKERS,
     Protocol,
     Timing,
     list_protocols,
     load_protocol,
     protocol_from_dict,
+    protocol_path,
 )
 
 __all__ = [
-    "ALLOWED_CLASSES", "PROTOCOLS_DIR", "RESERVED_MARKERS", "Protocol", "ProtocolRunner",
+    "ALLOWED_CLASSES", "RESERVED_MARKERS", "Protocol", "ProtocolRunner",
     "Step", "Timing", "Transition", "build_schedule", "list_protocols", "load_protocol",
-    "marker_annotations", "protocol_from_dict", "trial_order",
+    "marker_annotations", "protocol_from_dict", "protocol_path", "trial_order",
 ]

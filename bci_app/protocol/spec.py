@@ -47,6 +47,7 @@ from pathlib import Path
 
 from .._logging import logger
 from ..errors import ConfigError
+from ..resources import find_file, list_files
 
 #: Classes a protocol may ask for.
 ALLOWED_CLASSES = ("left_hand", "right_hand", "feet", "both_hands", "tongue", "rest")
@@ -72,9 +73,6 @@ CUE_PREFIX = "cue_"
 RESERVED_MARKERS = (MARKER_RUN_START, MARKER_BASELINE, MARKER_FIXATION, MARKER_IDLE,
                     MARKER_PAUSE, MARKER_RESUME, MARKER_RUN_END, MARKER_RUN_ABORTED,
                     "end", "stop")
-
-#: Folder of the protocols shipped with the project.
-PROTOCOLS_DIR = Path(__file__).resolve().parents[2] / "protocols"
 
 _MAX_TRIALS = 1000
 _MAX_MARKER_LEN = 64
@@ -462,20 +460,27 @@ def _resolve_path(path):
     path = Path(path)
     if path.is_file():
         return path
-    if path.suffix == "" and len(path.parts) == 1:  # a shipped protocol's name
-        shipped = PROTOCOLS_DIR / f"{path.name}.toml"
-        if shipped.is_file():
-            return shipped
+    if path.suffix == "" and len(path.parts) == 1:  # a protocol's name
+        found = find_file("protocols", path.name)
+        if found is not None:
+            return found
     available = ", ".join(list_protocols()) or "none"
     raise ConfigError(_message(
         path, "protocol file not found", f"an existing .toml file, or the name of a shipped "
-        f"protocol ({available})", "Check the path."))
+        f"or user protocol ({available})", "Check the path."))
 
 
 def list_protocols():
-    """Names of the protocols shipped in :data:`PROTOCOLS_DIR` (file names without .toml)."""
-    return sorted(p.stem for p in PROTOCOLS_DIR.glob("*.toml")) if PROTOCOLS_DIR.is_dir() \
-        else []
+    """Names of the available protocols: the shipped ones and the user's own.
+
+    See :mod:`bci_app.resources` (a user protocol with a shipped one's name replaces it).
+    """
+    return list(list_files("protocols"))
+
+
+def protocol_path(name):
+    """The file of the protocol called ``name`` (see :func:`list_protocols`)."""
+    return _resolve_path(name)
 
 
 def load_protocol(path, affected_hand=None):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._logging import logger
+from ..decoding.loading import find_model
 from ..errors import BCIAppError, ConfigError, DataError, StreamError
 from .bids import convert_recording, task_label
 from .recorder import RecordedStream
@@ -277,22 +278,6 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
     return result
 
 
-def _find_spec(model):
-    from ..decoding.loading import load_models, read_model_file
-
-    path = Path(model)
-    if path.is_file():
-        return read_model_file(path)
-    folder = Path("models") if Path("models").is_dir() else \
-        Path(__file__).resolve().parents[2] / "models"
-    specs = load_models(folder)
-    for spec in specs:
-        if str(model) in (spec.name, spec.path.stem, spec.path.name):
-            return spec
-    raise ConfigError(f"model {model!r}: no such file, and no model of that name in {folder} "
-                      f"(there: {', '.join(s.path.stem for s in specs)}).")
-
-
 def train_session_model(root, subject, session, model, runs=None, cfg=None, window_s=2.0,
                         step_s=0.1):
     """Train a model on calibration runs of a session and save it with the session.
@@ -359,7 +344,7 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
         if not classes:
             raise DataError("training: the runs' protocols name no task class.")
         cfg = PseudoOnlineConfig(classes=tuple(classes), window_s=window_s, step_s=step_s)
-    spec = _find_spec(model)
+    spec = find_model(model)
     recs = []
     for r in chosen:
         raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(r["path"]),

@@ -49,14 +49,14 @@ def test_evaluate_synthetic_cross_subject_with_progress(tmp_path, capsys, models
 
 def test_bad_arguments_exit_nonzero_with_message(tmp_path, capsys, models_dir):
     assert main(["evaluate", "--dataset", "SyntheticMI", "--subjects", "42",
-                 "--models", str(models_dir), "--out", str(tmp_path)]) == 2
+                 "--models", str(models_dir), "--out", str(tmp_path)]) == 1  # data error
     assert "no subject(s) [42]" in capsys.readouterr().err
     assert main(["evaluate", "--dataset", "SyntheticMI", "--models",
-                 str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
+                 str(tmp_path / "nope"), "--out", str(tmp_path)]) == 1
     assert "no such model file or folder" in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:
         main(["evaluate", "--evaluation", "leave-one-out"])
-    assert err.value.code == 2
+    assert err.value.code == 2  # usage error
 
 
 def test_cross_session_on_single_session_dataset_is_refused(mne_data, tmp_path, capsys,
@@ -64,7 +64,7 @@ def test_cross_session_on_single_session_dataset_is_refused(mne_data, tmp_path, 
     code = main(["evaluate", "--dataset", "PhysionetMI", "--subjects", "1",
                  "--evaluation", "cross-session", "--models", str(models_dir),
                  "--only", "TS+LR", "--out", str(tmp_path)])
-    assert code == 2
+    assert code == 1
     assert "cross-session evaluation needs at least 2" in capsys.readouterr().err
 
 

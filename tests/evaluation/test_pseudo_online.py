@@ -163,6 +163,6 @@ def test_cli_pseudo_online_on_a_recording_file(tmp_path, models_dir, capsys):
                                                          raw.annotations.description)
                              if desc in ("T1", "T2"))[9]
     assert pred["first_sample"].min() >= int(round(tenth_trial_end * 128))
-    assert main(args + ["--event-map", "T9=left_hand"]) == 2
+    assert main(args + ["--event-map", "T9=left_hand"]) == 1
     assert "does not have" in capsys.readouterr().err
-    assert main(args[:2] + [str(tmp_path / "missing.edf")] + args[3:]) == 2
+    assert main(args[:2] + [str(tmp_path / "missing.edf")] + args[3:]) == 1

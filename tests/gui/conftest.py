@@ -41,7 +41,7 @@ def window(qtbot, tmp_path):
     """The main window on a store in ``tmp_path`` (closed, threads stopped, at the end)."""
     from bci_app.gui.app import create_window
 
-    win = create_window(tmp_path / "recordings", PROJECT_ROOT / "models", time_scale=0.25,
+    win = create_window(tmp_path / "recordings", None, time_scale=0.25,
                         window_s=1.0)
     qtbot.addWidget(win)
     win.show()

@@ -56,21 +56,21 @@ def test_online_decodes_the_simulator_and_logs(sim_model_file, tmp_path, capsys)
 
 
 def test_online_bad_inputs_are_clear_errors(sim_model_file, tmp_path, capsys):
-    assert main(["online", "--model", str(tmp_path / "missing.bcimodel")]) == 2
+    assert main(["online", "--model", str(tmp_path / "missing.bcimodel")]) == 1
     assert "missing.bcimodel" in capsys.readouterr().err
     assert main(["online", "--stream", "x"]) == 2
     assert "--model FILE.bcimodel is required" in capsys.readouterr().err
     name = f"cli-sim-{uuid.uuid4().hex[:8]}"
     with SimulatedAmplifier(name=name, ch_names=["C3", "Cz", "C4"], seed=5):
         assert main(["online", "--model", str(sim_model_file), "--stream", name,
-                     "--timeout", "20", "--log", str(tmp_path / "log")]) == 2
+                     "--timeout", "20", "--log", str(tmp_path / "log")]) == 1
     err = capsys.readouterr().err
     assert "lacks channel(s)" in err and name in err
     assert main(["train", "--model", "acm_mdm", "--simulated", "--out",
                  str(tmp_path / "model.pkl")]) == 2
     assert "ends in .bcimodel" in capsys.readouterr().err
     assert main(["train", "--model", "no_such_model", "--simulated", "--out",
-                 str(tmp_path / "m.bcimodel")]) == 2
+                 str(tmp_path / "m.bcimodel")]) == 1
     assert "no model of that name" in capsys.readouterr().err
 
 

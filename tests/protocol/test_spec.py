@@ -8,12 +8,12 @@ from bci_app.acquisition.simulator import REST_MARKERS, default_marker_map
 from bci_app.errors import ConfigError
 from bci_app.protocol import (
     ALLOWED_CLASSES,
-    PROTOCOLS_DIR,
     RESERVED_MARKERS,
     Protocol,
     Timing,
     list_protocols,
     load_protocol,
+    protocol_path,
 )
 
 VALID = """\
@@ -62,7 +62,7 @@ def test_shipped_protocols_load():
     names = list_protocols()
     assert {"left_right_hand", "hand_vs_rest"} <= set(names)
     for name in names:
-        p = load_protocol(PROTOCOLS_DIR / f"{name}.toml")
+        p = load_protocol(protocol_path(name))
         assert p.n_trials >= 20 and 60 < p.total_duration() < 15 * 60, name
         assert p.feedback == (p.run_type == "online"), name
     lr = load_protocol("left_right_hand")  # by name
