@@ -16,7 +16,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 LOCK := requirements/lock.txt
 SHARED_DATA := $(abspath ../shared/data/mne_data)
-PIP_QUIET := --quiet --disable-pip-version-check
+# pip's full output goes to a log (shown in part on failure), so it is not quietened.
+PIP_QUIET := --disable-pip-version-check --progress-bar off
 # Runs a pip command with its output in a log; on failure, one clear message instead of
 # pip's traceback (the log's last lines, and what to do when the machine is offline).
 PIP_RUN = .ci/pip-or-explain
@@ -35,14 +36,16 @@ endif
 $(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "make: Python 3.11 or newer is needed (python3.11+ on PATH, or PYTHON=/path/to/python3.11)"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
-	    echo "make: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '?'); bci-app needs 3.11 or newer (PYTHON=/path/to/python3.11)"; exit 1; }
-	@test -f $(LOCK) || { echo "make: $(LOCK) is missing: restore it (git checkout -- $(LOCK)) or re-create it with 'make lock' (needs the network)"; exit 1; }
+	    echo "make: $(PYTHON) does not run or is older than Python 3.11, which bci-app needs (PYTHON=/path/to/python3.11)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "make: could not create $(VENV) with $(PYTHON) (on Debian/Ubuntu: apt install python3-venv)"; exit 1; }
 	@echo "installing the locked versions ($(LOCK)) into $(VENV) ..."
 	@$(PIP_RUN) $(VENV)/install.log $(PY) -m pip install $(PIP_QUIET) -c $(LOCK) pip setuptools
 	@$(PIP_RUN) $(VENV)/install.log $(PY) -m pip install $(PIP_QUIET) -c $(LOCK) \
 	    --no-build-isolation -e ".[gui,test]"
 	@touch $(STAMP)
+
+$(LOCK):
+	@echo "make: $(LOCK) is missing: restore it (git checkout -- $(LOCK)) or re-create it with 'make lock' (needs the network)"; exit 1
 
 install: $(STAMP)
 
@@ -73,7 +76,8 @@ test-latest:
 
 # Re-resolve the lock from pyproject.toml's ranges (and requirements/build.in), for every
 # platform and Python >= 3.11, with uv. Then run `make test` before committing it.
-lock: $(STAMP)
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP_RUN) $(VENV)/install.log $(PY) -m pip install $(PIP_QUIET) "uv>=0.9,<1"
 	$(VENV)/bin/uv pip compile pyproject.toml requirements/build.in \
 	    --extra gui --extra cluster --extra test --universal --python-version 3.11 \
