@@ -5,10 +5,10 @@ Every step is an estimator (``fit``/``transform``/``predict``), so it drops into
 name these classes with ``from: bci_app.decoding``.
 """
 
-from .augmented import AugmentedCovariance, delay_embed, oas_covariances
+from .augmented import AugmentedCovariance, delay_embed
 from .channels import SENSORIMOTOR, SelectChannels, bind_recording_info
-from .connectivity import Connectivity, nearest_spd
-from .covariance import ShrunkCovariances
+from .connectivity import Connectivity
+from .covariance import ShrunkCovariances, nearest_spd, oas_covariances
 from .embedding import estimate_lag, estimate_order
 from .ensemble import FuconeClassifier
 from .graph import GraphFeatures

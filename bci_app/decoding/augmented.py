@@ -25,83 +25,44 @@ Public API
 ----------
 delay_embed
     MOABB-compatible delay embedding, without a loop over trials.
-shrunk_covariances, oas_covariances
-    Batched sample / Ledoit-Wolf / OAS covariances, identical to pyriemann's
-    ``Covariances("scm" | "lwf" | "oas")``.
 augmented_covariances
-    Fast augmented covariances (embedding + shrinkage in one step).
+    Fast augmented covariances (embedding + shrinkage in one step); the shrinkage is
+    that of :func:`bci_app.decoding.covariance.shrunk_covariances`.
 AugmentedCovariance
     scikit-learn transformer; ``order`` and ``lag`` may be estimated from the training
     data (``"auto"``) with :mod:`bci_app.decoding.embedding`.
 """
 
-from numbers import Integral
+import logging
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from bci_app import logger
-from bci_app.decoding.embedding import ORDER_METHODS, estimate_lag, estimate_order
-from bci_app.errors import ConfigError, DataError
+from ..errors import DataError
+from ._checks import check_n_channels, check_trials, check_value, ensure_int
+from .covariance import ESTIMATORS, _shrinkage_terms, shrunk_covariances
+from .embedding import ORDER_METHODS, estimate_lag, estimate_order
 
 __all__ = [
-    "ESTIMATORS",
     "AugmentedCovariance",
     "augmented_covariances",
     "delay_embed",
-    "oas_covariances",
-    "shrunk_covariances",
 ]
 
-#: Covariance estimators offered, named as in ``pyriemann.estimation.Covariances``.
-ESTIMATORS = ("oas", "lwf", "scm")
+logger = logging.getLogger(__name__)
 
 #: Matrix entries per chunk of trials in :func:`augmented_covariances` (1 MiB of float64).
 _CHUNK_ELEMENTS = 2**17
 
 
-# ----------------------------------------------------------------------------------------
-# Validation helpers
-# ----------------------------------------------------------------------------------------
-
-
-def _check_positive_int(value, name, allow_auto=False):
-    """Return ``value`` as an int, or ``"auto"``, or raise a ConfigError naming ``name``."""
+def _check_order_or_lag(value, name, allow_auto=False):
+    """``value`` as an int >= 1 (or ``"auto"`` if allowed); ``name`` is "order", "lag"..."""
     if allow_auto and isinstance(value, str) and value == "auto":
         return value
-    if isinstance(value, Integral) and not isinstance(value, bool) and value >= 1:
-        return int(value)
-    allowed = 'a positive integer or "auto"' if allow_auto else "a positive integer"
-    raise ConfigError(f"{name} must be {allowed} (in samples for a lag), got {value!r}.")
-
-
-def _check_estimator(estimator):
-    if not isinstance(estimator, str) or estimator not in ESTIMATORS:
-        raise ConfigError(
-            f"estimator must be one of {', '.join(repr(e) for e in ESTIMATORS)}, "
-            f"got {estimator!r}."
-        )
-    return estimator
-
-
-def _check_trials(X, name="X"):
-    """Return ``X`` as a float array of shape (n_trials, n_channels, n_times)."""
-    X = np.asarray(X)
-    if X.ndim != 3:
-        raise DataError(
-            f"{name} must have shape (n_trials, n_channels, n_times), got an array with "
-            f"{X.ndim} dimension(s) {X.shape}; wrap a single window as X[np.newaxis]."
-        )
-    if not np.issubdtype(X.dtype, np.floating):
-        if np.issubdtype(X.dtype, np.number) and not np.iscomplexobj(X):
-            X = X.astype(np.float64)
-        else:
-            raise DataError(f"{name} must hold real numbers, got dtype {X.dtype}.")
-    if min(X.shape) == 0:
-        raise DataError(f"{name} is empty: shape {X.shape}.")
-    return X
+    unit = " (samples)" if "lag" in name else ""
+    return ensure_int(value, name, minimum=1, extra=unit + (' or "auto"' if allow_auto else ""))
 
 
 # ----------------------------------------------------------------------------------------
@@ -141,9 +102,9 @@ def delay_embed(X, order, lag):
     DataError
         If ``X`` is not 3-D, or if ``n_times <= order * lag`` (with ``order >= 2``).
     """
-    order = _check_positive_int(order, "order")
-    lag = _check_positive_int(lag, "lag")
-    X = _check_trials(X)
+    order = _check_order_or_lag(order, "order")
+    lag = _check_order_or_lag(lag, "lag")
+    X = check_trials(X, dtype=None)
     if order == 1:
         return X.copy()
     n_trials, n_channels, n_times = X.shape
@@ -162,122 +123,8 @@ def delay_embed(X, order, lag):
 
 
 # ----------------------------------------------------------------------------------------
-# Shrinkage covariances
+# Augmented covariances
 # ----------------------------------------------------------------------------------------
-
-
-def _shrinkage_terms(trace, sum_sq, n_features, n_times, estimator, sq_norms=None):
-    """Shrinkage as scikit-learn's ``oas`` / ``ledoit_wolf``: ``scale * S + diag_add * I``.
-
-    Parameters
-    ----------
-    trace : ndarray, shape (n,)
-        Traces of the sample covariances ``S`` (centred, normalised by ``n_times``).
-    sum_sq : ndarray, shape (n,)
-        Sums of the squared entries of each ``S`` (squared Frobenius norms).
-    n_features : int
-        Size ``p`` of each covariance matrix.
-    n_times : int
-        Number of samples each covariance was estimated from.
-    estimator : {"oas", "lwf", "scm"}
-        Shrinkage rule.
-    sq_norms : ndarray, shape (n, n_times) | None
-        For "lwf" only: squared Euclidean norm of the centred sample vector at each time.
-
-    Returns
-    -------
-    scale : ndarray, shape (n,)
-        ``1 - shrinkage``.
-    diag_add : ndarray, shape (n,)
-        ``shrinkage * trace / p``, added to the diagonal.
-    """
-    p = n_features
-    if estimator == "scm" or p == 1:
-        # scikit-learn returns the sample variance for a single feature, whatever the rule.
-        return np.ones_like(trace), np.zeros_like(trace)
-    mu = trace / p
-    if estimator == "oas":
-        alpha = sum_sq / p**2
-        num = alpha + mu**2
-        den = (n_times + 1) * (alpha - mu**2 / p)
-        ratio = np.divide(num, den, out=np.ones_like(num), where=den != 0)
-        shrinkage = np.minimum(ratio, 1.0)
-    else:  # "lwf"
-        beta_ = np.einsum("nt,nt->n", sq_norms, sq_norms)
-        beta = (beta_ / n_times - sum_sq) / (p * n_times)
-        delta = (sum_sq - 2.0 * mu * trace + p * mu**2) / p
-        beta = np.minimum(beta, delta)
-        ratio = np.divide(beta, delta, out=np.zeros_like(beta), where=delta != 0)
-        shrinkage = np.where(beta == 0, 0.0, ratio)
-    return 1.0 - shrinkage, shrinkage * mu
-
-
-def _shrink(S, n_times, estimator, sq_norms=None):
-    """Shrink sample covariances ``S`` (n, p, p) in place; see :func:`_shrinkage_terms`."""
-    diag = np.einsum("nii->ni", S)  # writable view on the diagonals
-    trace = diag.sum(axis=-1)
-    sum_sq = np.einsum("nij,nij->n", S, S)
-    scale, diag_add = _shrinkage_terms(trace, sum_sq, S.shape[-1], n_times, estimator, sq_norms)
-    S *= scale[:, None, None]
-    diag += diag_add[:, None]
-    return S
-
-
-def shrunk_covariances(X, estimator="oas"):
-    """Batched covariance matrices, identical to pyriemann's ``Covariances(estimator)``.
-
-    Each trial is centred on its own mean and its sample covariance is normalised by
-    ``n_times`` (maximum likelihood, as scikit-learn). ``"oas"`` and ``"lwf"`` then shrink
-    it towards ``mu * I`` (``mu`` = mean eigenvalue) with the Oracle Approximating
-    Shrinkage or Ledoit-Wolf coefficient, using scikit-learn's formulas (OAS shrinkage
-    clipped at 1, Ledoit-Wolf's ``beta`` capped at ``delta``). Vectorised over trials.
-
-    Parameters
-    ----------
-    X : ndarray, shape (n_trials, n_channels, n_times)
-        Trials (any real dtype; computed in float64).
-    estimator : {"oas", "lwf", "scm"}
-        Covariance estimator: Oracle Approximating Shrinkage, Ledoit-Wolf, or the plain
-        sample covariance matrix.
-
-    Returns
-    -------
-    covs : ndarray, shape (n_trials, n_channels, n_channels)
-        Covariance matrices, in the squared unit of ``X``.
-
-    Raises
-    ------
-    ConfigError
-        If ``estimator`` is not one of :data:`ESTIMATORS`.
-    DataError
-        If ``X`` is not 3-D.
-    """
-    estimator = _check_estimator(estimator)
-    X = _check_trials(X).astype(np.float64, copy=False)
-    n_times = X.shape[-1]
-    Xc = X - X.mean(axis=-1, keepdims=True)
-    S = Xc @ Xc.transpose(0, 2, 1)
-    S /= n_times
-    sq_norms = np.einsum("nct,nct->nt", Xc, Xc) if estimator == "lwf" else None
-    return _shrink(S, n_times, estimator, sq_norms)
-
-
-def oas_covariances(X):
-    """Batched OAS covariances, identical to pyriemann's ``Covariances("oas")``.
-
-    Shortcut for ``shrunk_covariances(X, "oas")``.
-
-    Parameters
-    ----------
-    X : ndarray, shape (n_trials, n_channels, n_times)
-        Trials.
-
-    Returns
-    -------
-    covs : ndarray, shape (n_trials, n_channels, n_channels)
-        OAS-shrunk covariance matrices.
-    """
-    return shrunk_covariances(X, "oas")
 
 
 def augmented_covariances(X, order, lag, estimator="oas"):
@@ -305,7 +152,7 @@ def augmented_covariances(X, order, lag, estimator="oas"):
     lag : int
         Embedding lag in samples (``>= 1``).
     estimator : {"oas", "lwf", "scm"}
-        Covariance estimator, see :func:`shrunk_covariances`.
+        Covariance estimator, see :func:`~bci_app.decoding.covariance.shrunk_covariances`.
 
     Returns
     -------
@@ -320,10 +167,10 @@ def augmented_covariances(X, order, lag, estimator="oas"):
     DataError
         If ``X`` is not 3-D or ``n_times <= order * lag``.
     """
-    order = _check_positive_int(order, "order")
-    lag = _check_positive_int(lag, "lag")
-    estimator = _check_estimator(estimator)
-    X = _check_trials(X)
+    order = _check_order_or_lag(order, "order")
+    lag = _check_order_or_lag(lag, "lag")
+    check_value(estimator, ESTIMATORS, "estimator")
+    X = check_trials(X, dtype=None)
     if order == 1:
         return shrunk_covariances(X, estimator)
     n_trials, n_channels, n_times = X.shape
@@ -469,23 +316,17 @@ class AugmentedCovariance(BaseEstimator, TransformerMixin):
         DataError
             If ``X`` is not 3-D, holds NaN/inf, or is too short for ``order_ * lag_``.
         """
-        order = _check_positive_int(self.order, "order", allow_auto=True)
-        lag = _check_positive_int(self.lag, "lag", allow_auto=True)
-        _check_estimator(self.estimator)
-        if self.order_method not in ORDER_METHODS:
-            raise ConfigError(
-                f"order_method must be one of {', '.join(repr(m) for m in ORDER_METHODS)}, "
-                f"got {self.order_method!r}."
-            )
-        X = _check_trials(X)
-        if not np.all(np.isfinite(X)):
-            raise DataError("X holds NaN or infinite values; clean or reject those trials first.")
+        order = _check_order_or_lag(self.order, "order", allow_auto=True)
+        lag = _check_order_or_lag(self.lag, "lag", allow_auto=True)
+        check_value(self.estimator, ESTIMATORS, "estimator")
+        check_value(self.order_method, ORDER_METHODS, "order_method")
+        X = check_trials(X, finite=True)
         n_times = X.shape[-1]
         if lag == "auto":
-            max_lag = _check_positive_int(self.max_lag, "max_lag")
+            max_lag = _check_order_or_lag(self.max_lag, "max_lag")
             lag = estimate_lag(X, max_lag=max_lag)
         if order == "auto":
-            max_order = _check_positive_int(self.max_order, "max_order")
+            max_order = _check_order_or_lag(self.max_order, "max_order")
             # Keep at least half of each window once embedded.
             max_order = max(1, min(max_order, (n_times // 2) // lag))
             order = estimate_order(X, lag, max_order=max_order, method=self.order_method)
@@ -519,10 +360,6 @@ class AugmentedCovariance(BaseEstimator, TransformerMixin):
             Augmented covariance matrices (SPD with "oas" and "lwf").
         """
         check_is_fitted(self, ["order_", "lag_"])
-        X = _check_trials(X)
-        if X.shape[1] != self.n_channels_:
-            raise DataError(
-                f"X has {X.shape[1]} channels but AugmentedCovariance was fitted on "
-                f"{self.n_channels_}; pass the same channels, in the same order."
-            )
+        X = check_trials(X, dtype=None)
+        check_n_channels(X.shape[1], self.n_channels_, "AugmentedCovariance")
         return augmented_covariances(X, self.order_, self.lag_, self.estimator)

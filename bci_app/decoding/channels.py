@@ -1,17 +1,21 @@
 """Channel selection inside a pipeline, and binding a recording's facts to a pipeline.
 
-Decoding pipelines receive plain arrays ``(n_windows, n_channels, n_times)``; the channel
+Decoding pipelines receive plain arrays ``(n_trials, n_channels, n_times)``; the channel
 names and the sampling rate of the recording are bound to the steps that need them
 (``ch_names`` and ``sfreq`` parameters) by :func:`bind_recording_info` just before fitting,
 whether the data come from a MOABB dataset, a recording swept pseudo-online or a live stream.
 """
 
+import logging
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._logging import logger
 from ..errors import ConfigError, DataError
+from ._checks import check_n_channels
+
+logger = logging.getLogger(__name__)
 
 #: Sensorimotor channels of the 10-10 system, where motor imagery shows (mu/beta ERD).
 SENSORIMOTOR = (
@@ -71,7 +75,7 @@ class SelectChannels(BaseEstimator, TransformerMixin):
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times)
         y : ignored
         """
         n_channels = np.shape(X)[1]
@@ -111,19 +115,16 @@ class SelectChannels(BaseEstimator, TransformerMixin):
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times)
 
         Returns
         -------
-        X_new : ndarray, shape (n_windows, n_selected, n_times)
+        X_new : ndarray, shape (n_trials, n_selected, n_times)
         """
         check_is_fitted(self, "picks_")
         X = np.asarray(X)
-        if self.ch_names is not None and X.shape[1] != len(self.ch_names):
-            raise DataError(
-                f"SelectChannels was fitted on {len(self.ch_names)} channels but got "
-                f"{X.shape[1]}."
-            )
+        if self.ch_names is not None:
+            check_n_channels(X.shape[1], len(self.ch_names), "SelectChannels")
         return X[:, self.picks_]
 
 

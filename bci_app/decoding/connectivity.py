@@ -5,7 +5,7 @@ per window, so that Riemannian tools (tangent space, MDM) apply to them:
 
 * ``"cov"``: Ledoit-Wolf shrunk covariance (equal to
   ``pyriemann.estimation.Covariances("lwf")``, computed by
-  :func:`bci_app.decoding.augmented.shrunk_covariances`);
+  :func:`bci_app.decoding.covariance.shrunk_covariances`);
 * ``"coherence"``, ``"instantaneous"``, ``"lagged"``, ``"imaginary"``:
   squared coherences from Welch cross-spectra, averaged over a frequency band
   (equal, before the SPD projection, to the band mean of
@@ -14,20 +14,23 @@ per window, so that Riemannian tools (tangent space, MDM) apply to them:
   already be band-pass filtered).
 
 Coherence and PLV matrices are not always positive definite (the imaginary
-coherence has a zero diagonal); they are projected with :func:`nearest_spd`.
+coherence has a zero diagonal); they are projected with
+:func:`bci_app.decoding.covariance.nearest_spd`.
 
-All windows are processed together: one sliding-window view, one FFT and one
+All trials (windows) are processed together: one sliding-window view, one FFT and one
 stacked matrix product for the whole batch, without a Python loop per window.
 """
+
+import logging
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import hilbert
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from bci_app import logger
-from bci_app.decoding.augmented import shrunk_covariances
-from bci_app.errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
+from ._checks import check_n_channels, check_trials, check_value, ensure_int, ensure_number
+from .covariance import nearest_spd, shrunk_covariances
 
 __all__ = [
     "METHODS",
@@ -35,9 +38,10 @@ __all__ = [
     "Connectivity",
     "coherences",
     "cross_spectra",
-    "nearest_spd",
     "phase_locking_values",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Coherence kinds, named as in this module (keys) and in pyRiemann (values).
 _COHERENCE_KINDS = {
@@ -60,67 +64,12 @@ def _ctranspose(A):
     return np.conj(np.swapaxes(A, -1, -2))
 
 
-def nearest_spd(M, eps=1e-6):
-    r"""Nearest symmetric positive-definite matrices, with a relative eigenvalue floor.
-
-    Higham's projection on the positive semi-definite cone (symmetrise, then
-    clip the eigenvalues) with a floor that keeps the result well conditioned:
-    eigenvalues below ``eps * trace(M_+) / n`` are raised to it, where
-    :math:`M_+` is the positive part of the symmetric matrix (its trace equals
-    the trace of the matrix when it is already positive semi-definite, and
-    stays positive for a zero-diagonal matrix such as an imaginary coherence).
-    Matrices whose eigenvalues are all above the floor are returned symmetrised
-    but otherwise unchanged.
-
-    Parameters
-    ----------
-    M : ndarray, shape (..., n, n)
-        Real square matrices (symmetric or not).
-    eps : float, default=1e-6
-        Relative eigenvalue floor, ``>= 0``. A zero matrix becomes
-        ``eps * I`` (or stays zero if ``eps == 0``).
-
-    Returns
-    -------
-    P : ndarray, shape (..., n, n)
-        Symmetric matrices with every eigenvalue ``>= floor`` (and > 0 when
-        ``eps > 0``).
-    """
-    M = np.asarray(M, dtype=float)
-    if M.ndim < 2 or M.shape[-1] != M.shape[-2]:
-        raise DataError(f"nearest_spd expects matrices of shape (..., n, n); got {M.shape}.")
-    if not np.isfinite(eps) or eps < 0:
-        raise ConfigError(f"nearest_spd parameter eps must be a finite number >= 0; got {eps}.")
-    n = M.shape[-1]
-    A = 0.5 * (M + np.swapaxes(M, -1, -2))
-    w, V = np.linalg.eigh(A)
-    floor = eps * np.sum(np.clip(w, 0.0, None), axis=-1) / n
-    # an all-zero (or negative semi-definite) matrix: fall back to an absolute floor
-    floor = np.where(floor > 0, floor, eps)
-    low = w < floor[..., None]
-    if not np.any(low):
-        return A
-    w = np.maximum(w, floor[..., None])
-    P = (V * w[..., None, :]) @ np.swapaxes(V, -1, -2)
-    P = 0.5 * (P + np.swapaxes(P, -1, -2))
-    # keep the matrices that needed no correction bit-identical to their symmetric part
-    keep = ~np.any(low, axis=-1)
-    P[keep] = A[keep]
-    return P
-
-
 def _check_windows(X, name):
-    """Validate windows of shape (n_windows, n_channels, n_times)."""
-    X = np.asarray(X)
-    if X.ndim != 3:
-        raise DataError(
-            f"{name} expects X of shape (n_windows, n_channels, n_times); got shape {X.shape}."
-        )
-    if np.iscomplexobj(X):
-        raise DataError(f"{name} expects real-valued signals; got dtype {X.dtype}.")
+    """Trials (windows) of shape (n_trials, n_channels, n_times), at least 2 samples long."""
+    X = check_trials(X, f"{name}: X")
     if X.shape[-1] < 2:
         raise DataError(f"{name} needs at least 2 time samples per window; got {X.shape[-1]}.")
-    return np.asarray(X, dtype=float)
+    return X
 
 
 def _check_spectral(sfreq, nperseg, overlap, fmin, fmax, n_times, name):
@@ -130,12 +79,7 @@ def _check_spectral(sfreq, nperseg, overlap, fmin, fmax, n_times, name):
             f"{name}: set sfreq (Hz), the sampling frequency of the signals; it is "
             "required by the spectral methods."
         )
-    try:
-        sfreq = float(sfreq)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: sfreq must be a positive number (Hz); got {sfreq!r}.") from None
-    if not np.isfinite(sfreq) or sfreq <= 0:
-        raise ConfigError(f"{name}: sfreq must be a positive number (Hz); got {sfreq}.")
+    sfreq = ensure_number(sfreq, f"{name}: sfreq", gt=0, unit="Hz")
     if fmin is None or fmax is None or not (0 <= fmin < fmax):
         raise ConfigError(
             f"{name}: the band must satisfy 0 <= fmin < fmax (Hz); got fmin={fmin}, fmax={fmax}."
@@ -144,17 +88,14 @@ def _check_spectral(sfreq, nperseg, overlap, fmin, fmax, n_times, name):
         raise ConfigError(
             f"{name}: fmax={fmax} Hz is above the Nyquist frequency sfreq/2={sfreq / 2} Hz."
         )
-    if not 0 < overlap < 1:
-        raise ConfigError(f"{name}: overlap must be in (0, 1); got {overlap}.")
+    ensure_number(overlap, f"{name}: overlap", gt=0, lt=1)
     if nperseg is None:
         # about half a second, as a power of two, and no longer than the window
         nperseg = 1
         while nperseg < sfreq / 2:
             nperseg *= 2
         nperseg = min(nperseg, n_times)
-    if int(nperseg) != nperseg or nperseg < 2:
-        raise ConfigError(f"{name}: nperseg must be an integer >= 2 (samples); got {nperseg}.")
-    nperseg = int(nperseg)
+    nperseg = ensure_int(nperseg, f"{name}: nperseg", minimum=2, extra=" (samples)")
     if nperseg > n_times:
         raise DataError(
             f"{name}: nperseg={nperseg} samples is longer than the windows ({n_times} samples); "
@@ -188,7 +129,7 @@ def cross_spectra(X, sfreq, fmin, fmax, nperseg=None, overlap=0.75):
 
     Parameters
     ----------
-    X : ndarray, shape (n_windows, n_channels, n_times)
+    X : ndarray, shape (n_trials, n_channels, n_times)
         Real signals (any unit, e.g. V).
     sfreq : float
         Sampling frequency (Hz).
@@ -202,7 +143,7 @@ def cross_spectra(X, sfreq, fmin, fmax, nperseg=None, overlap=0.75):
 
     Returns
     -------
-    S : ndarray of complex, shape (n_windows, n_freqs, n_channels, n_channels)
+    S : ndarray of complex, shape (n_trials, n_freqs, n_channels, n_channels)
         Hermitian cross-spectral matrices (unit of X squared per Hz, up to the
         constant ``sfreq``), for each frequency of ``freqs``.
     freqs : ndarray, shape (n_freqs,)
@@ -268,7 +209,7 @@ def coherences(X, sfreq, fmin=8.0, fmax=35.0, kind="coherence", nperseg=None, ov
 
     Parameters
     ----------
-    X : ndarray, shape (n_windows, n_channels, n_times)
+    X : ndarray, shape (n_trials, n_channels, n_times)
         Real signals.
     sfreq : float
         Sampling frequency (Hz).
@@ -285,7 +226,7 @@ def coherences(X, sfreq, fmin=8.0, fmax=35.0, kind="coherence", nperseg=None, ov
 
     Returns
     -------
-    coh : ndarray, shape (n_windows, n_channels, n_channels)
+    coh : ndarray, shape (n_trials, n_channels, n_channels)
         Symmetric matrices with values in [0, 1] (not necessarily positive
         definite).
 
@@ -296,15 +237,14 @@ def coherences(X, sfreq, fmin=8.0, fmax=35.0, kind="coherence", nperseg=None, ov
     which for signals in volts (spectral power ~1e-20) replaces every
     denominator and returns values ~1e-10; both agree on unit-scaled signals.
     """
-    if kind not in _COHERENCE_KINDS:
-        raise ConfigError(f"coherences: unknown kind {kind!r}; allowed: {list(_COHERENCE_KINDS)}.")
+    check_value(kind, tuple(_COHERENCE_KINDS), "coherences: kind")
     X = _check_windows(X, "coherences")
-    n_windows, n_channels, n_times = X.shape
+    n_trials, n_channels, n_times = X.shape
     _, _, _, _, band = _check_spectral(sfreq, nperseg, overlap, fmin, fmax, n_times, "coherences")
     # windows by chunks, to keep the (chunk, n_freqs, C, C) temporaries in cache
     chunk = max(1, _CHUNK_BYTES // (16 * band.size * n_channels ** 2))
-    out = np.empty((n_windows, n_channels, n_channels))
-    for start in range(0, n_windows, chunk):
+    out = np.empty((n_trials, n_channels, n_channels))
+    for start in range(0, n_trials, chunk):
         S, freqs = cross_spectra(X[start:start + chunk], sfreq, fmin, fmax, nperseg=nperseg,
                                  overlap=overlap)
         out[start:start + chunk] = _coherence_from_cross_spectra(
@@ -321,12 +261,12 @@ def phase_locking_values(X):
 
     Parameters
     ----------
-    X : ndarray, shape (n_windows, n_channels, n_times)
+    X : ndarray, shape (n_trials, n_channels, n_times)
         Real, band-limited signals.
 
     Returns
     -------
-    plv : ndarray, shape (n_windows, n_channels, n_channels)
+    plv : ndarray, shape (n_trials, n_channels, n_channels)
         Symmetric matrices with values in [0, 1] and a unit diagonal (zero for
         a flat channel).
     """
@@ -387,17 +327,8 @@ class Connectivity(TransformerMixin, BaseEstimator):
         self.regularization = regularization
 
     def _validate(self, X):
-        if self.method not in METHODS:
-            raise ConfigError(
-                f"Connectivity parameter method={self.method!r} is unknown; "
-                f"allowed: {list(METHODS)}."
-            )
-        if (self.regularization is None or not np.isfinite(self.regularization)
-                or self.regularization < 0):
-            raise ConfigError(
-                "Connectivity parameter regularization must be a finite number >= 0; "
-                f"got {self.regularization}."
-            )
+        check_value(self.method, METHODS, "Connectivity parameter method")
+        ensure_number(self.regularization, "Connectivity parameter regularization", ge=0)
         X = _check_windows(X, "Connectivity")
         if self.method in SPECTRAL_METHODS:
             _check_spectral(self.sfreq, self.nperseg, self.overlap, self.fmin, self.fmax,
@@ -409,7 +340,7 @@ class Connectivity(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times)
             Signals.
         y : None
             Ignored.
@@ -429,20 +360,16 @@ class Connectivity(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times)
             Signals.
 
         Returns
         -------
-        covs : ndarray, shape (n_windows, n_channels, n_channels)
+        covs : ndarray, shape (n_trials, n_channels, n_channels)
             SPD matrices.
         """
         X = self._validate(X)
-        n_channels = getattr(self, "n_channels_", None)
-        if n_channels is not None and X.shape[1] != n_channels:
-            raise DataError(
-                f"Connectivity was fitted on {n_channels} channels; got {X.shape[1]}."
-            )
+        check_n_channels(X.shape[1], getattr(self, "n_channels_", None), "Connectivity")
         if self.method == "cov":
             return shrunk_covariances(X, estimator="lwf")
         if self.method == "plv":

@@ -101,15 +101,14 @@ They run once per training set, where a 10 x 10 (order, lag) grid with 5-fold
 cross-validation fits 500 pipelines.
 """
 
-from numbers import Integral, Real
-from typing import NamedTuple
+import logging
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy.spatial import cKDTree
 
-from bci_app import logger
-from bci_app.errors import ConfigError, DataError
+from ..errors import DataError
+from ._checks import check_trials, check_value, ensure_int, ensure_number
+from ._false_neighbours import CaoStatistics, _subsample, cao_e1, false_nearest_neighbours
+from ._mutual_information import average_mutual_information
 
 __all__ = [
     "CaoStatistics",
@@ -120,6 +119,8 @@ __all__ = [
     "estimate_order",
     "false_nearest_neighbours",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Order estimators offered by :func:`estimate_order`.
 ORDER_METHODS = ("cao", "fnn")
@@ -132,159 +133,8 @@ _PLATEAU_TOL = 0.02
 
 
 # ----------------------------------------------------------------------------------------
-# Validation helpers
+# Lag: first significant minimum of the average mutual information
 # ----------------------------------------------------------------------------------------
-
-
-def _check_int(value, name, minimum):
-    if isinstance(value, Integral) and not isinstance(value, bool) and value >= minimum:
-        return int(value)
-    raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-
-
-def _check_signals(x, name="x"):
-    """Return ``x`` as a float64 array of shape (n_signals, n_times)."""
-    x = np.asarray(x)
-    if x.ndim not in (1, 2):
-        raise DataError(
-            f"{name} must be a 1-D signal (n_times,) or a stack of signals "
-            f"(n_signals, n_times), got shape {x.shape}."
-        )
-    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
-        raise DataError(f"{name} must hold real numbers, got dtype {x.dtype}.")
-    x = np.atleast_2d(x).astype(np.float64, copy=False)
-    if x.size == 0:
-        raise DataError(f"{name} is empty: shape {x.shape}.")
-    if not np.all(np.isfinite(x)):
-        raise DataError(f"{name} holds NaN or infinite values; clean the data first.")
-    return x
-
-
-def _check_trials(X):
-    X = np.asarray(X)
-    if X.ndim != 3:
-        raise DataError(
-            f"X must have shape (n_trials, n_channels, n_times), got shape {X.shape}."
-        )
-    if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-        raise DataError(f"X must hold real numbers, got dtype {X.dtype}.")
-    if X.size == 0:
-        raise DataError(f"X is empty: shape {X.shape}.")
-    if not np.all(np.isfinite(X)):
-        raise DataError("X holds NaN or infinite values; clean or reject those trials first.")
-    return X.astype(np.float64, copy=False)
-
-
-def _subsample(n, n_max, seed):
-    """Sorted indices of at most ``n_max`` of ``range(n)``, drawn with a fixed seed."""
-    if n <= n_max:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=n_max, replace=False))
-
-
-# ----------------------------------------------------------------------------------------
-# Lag: average mutual information
-# ----------------------------------------------------------------------------------------
-
-
-def _default_n_bins(n_pairs):
-    """Rice's rule ``ceil(2 * n_pairs ** (1/3))``: the bin count of the default partition.
-
-    The bin width of a histogram that minimises the integrated squared error shrinks like
-    ``n ** (-1/3)`` (Scott 1979; Freedman & Diaconis 1981); Rice's rule is the range-free
-    form of that growth. Sturges' ``ceil(log2(n)) + 1``, the former default, grows like
-    ``log n`` and oversmooths long signals (Hyndman 1995): see the module docstring.
-    """
-    return int(np.ceil(2.0 * n_pairs ** (1.0 / 3.0) - 1e-9))  # 1e-9: exact cubes, 27 -> 6
-
-
-#: Upper bound on ``n_signals * (n_times + n_bins**2)`` handled at once by
-#: :func:`average_mutual_information` (bounds its memory, ~100 MB, for long signals).
-_AMI_CHUNK = 1 << 22
-
-
-def average_mutual_information(x, max_lag, n_bins=None, binning="equal"):
-    """Histogram estimate of the auto mutual information ``I(x_t; x_{t+tau})``.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n_times,) or (n_signals, n_times)
-        Signal(s); each signal is binned on its own range.
-    max_lag : int
-        Largest lag ``tau``, in samples (``>= 0``).
-    n_bins : int | None
-        Number of bins per axis of the 2-D histogram, the same for every lag. ``None``
-        applies Rice's rule to the number of pairs at the largest lag,
-        ``ceil(2 * (n_times - max_lag) ** (1/3))``: 16 bins for 500-sample windows with
-        ``max_lag=10``, 36 for 5500 samples with ``max_lag=20``. (The former default,
-        Sturges' ``ceil(log2(n_times - max_lag)) + 1``, is too coarse for long signals;
-        pass it explicitly to reproduce earlier results.)
-    binning : {"equal", "quantile"}
-        ``"equal"``: equal-width bins between each signal's minimum and maximum (as
-        Fraser & Swinney / TISEAN ``mutual``). ``"quantile"``: equiprobable bins (by
-        rank), robust to large artefacts.
-
-    Returns
-    -------
-    ami : ndarray, shape (max_lag + 1,) or (n_signals, max_lag + 1)
-        Mutual information in nats for ``tau = 0 .. max_lag`` (``ami[..., 0]`` is the
-        binned entropy of the signal). 1-D when ``x`` is 1-D.
-
-    Notes
-    -----
-    Pairs ``(x_t, x_{t+tau})`` for ``t < n_times - tau`` are counted, all signals at once
-    with one ``np.bincount`` per lag, and
-    ``I = log(n) + (sum c log c - sum a log a - sum b log b) / n`` is evaluated from the
-    integer joint counts ``c`` and marginal counts ``a``, ``b`` of the ``n`` pairs with a
-    table of ``c log c``: ``O(n_signals * (max_lag + 1) * (n_times + n_bins**2))`` time.
-    Signals are processed in chunks of at most ``2**22`` samples plus histogram cells,
-    so memory stays bounded for long signals and fine partitions.
-    """
-    squeeze = np.ndim(x) == 1
-    x = _check_signals(x)
-    max_lag = _check_int(max_lag, "max_lag", 0)
-    n_signals, n_times = x.shape
-    if n_times - max_lag < 2:
-        raise DataError(
-            f"Signals of {n_times} samples are too short for max_lag={max_lag}: at least "
-            f"{max_lag + 2} samples are needed. Use a smaller max_lag or longer signals."
-        )
-    if n_bins is None:
-        n_bins = _default_n_bins(n_times - max_lag)
-    n_bins = _check_int(n_bins, "n_bins", 2)
-    if binning not in ("equal", "quantile"):
-        raise ConfigError(f"binning must be 'equal' or 'quantile', got {binning!r}.")
-
-    n_cells = n_bins * n_bins
-    counts = np.arange(n_times + 1, dtype=np.float64)
-    clogc = counts * np.log(np.maximum(counts, 1.0))  # c log c, with 0 log 0 = 0
-    chunk = max(1, _AMI_CHUNK // (n_times + n_cells))
-    ami = np.empty((n_signals, max_lag + 1))
-    for start in range(0, n_signals, chunk):
-        part = x[start : start + chunk]
-        n_part = len(part)
-        if binning == "equal":
-            lo = part.min(axis=1, keepdims=True)
-            width = part.max(axis=1, keepdims=True) - lo
-            width[width == 0] = 1.0
-            bins = np.floor((part - lo) / width * n_bins).astype(np.intp)
-            np.clip(bins, 0, n_bins - 1, out=bins)
-        else:
-            ranks = np.argsort(np.argsort(part, axis=1, kind="stable"), axis=1, kind="stable")
-            bins = ranks * n_bins // n_times
-        # Row code of x_t (signal offset + bin * n_bins); the column code x_{t+tau} is added.
-        rows = bins * n_bins + (np.arange(n_part, dtype=np.intp) * n_cells)[:, None]
-        for tau in range(max_lag + 1):
-            n_pairs = n_times - tau
-            codes = rows[:, :n_pairs] + bins[:, tau:]
-            joint = np.bincount(codes.ravel(), minlength=n_part * n_cells)
-            joint = joint.reshape(n_part, n_bins, n_bins)
-            ami[start : start + n_part, tau] = np.log(n_pairs) + (
-                clogc[joint].sum(axis=(1, 2))
-                - clogc[joint.sum(axis=2)].sum(axis=1)
-                - clogc[joint.sum(axis=1)].sum(axis=1)
-            ) / n_pairs
-    return ami[0] if squeeze else ami
 
 
 #: Fewest independent recordings (trials) from which :func:`estimate_lag` estimates the
@@ -370,10 +220,9 @@ def estimate_lag(X, max_lag=10, n_bins=None, binning="equal", max_signals=2000, 
     X = np.asarray(X)
     if X.ndim < 1 or X.size == 0:
         raise DataError(f"X must have shape (n_trials, n_channels, n_times), got {X.shape}.")
-    max_lag = _check_int(max_lag, "max_lag", 1)
-    max_signals = _check_int(max_signals, "max_signals", 1)
-    if not isinstance(noise_z, Real) or isinstance(noise_z, bool) or not noise_z >= 0:
-        raise ConfigError(f"noise_z must be a number >= 0, got {noise_z!r}.")
+    max_lag = ensure_int(max_lag, "max_lag", minimum=1, extra=" (samples)")
+    max_signals = ensure_int(max_signals, "max_signals", minimum=1)
+    ensure_number(noise_z, "noise_z", ge=0)
     n_times = X.shape[-1]
     per_unit = int(np.prod(X.shape[1:-1])) if X.ndim >= 2 else 1
     signals = X.reshape(-1, n_times)
@@ -406,206 +255,8 @@ def estimate_lag(X, max_lag=10, n_bins=None, binning="equal", max_signals=2000, 
 
 
 # ----------------------------------------------------------------------------------------
-# Order: nearest neighbours in delay space
+# Order: saturation of Cao's E1 or of the false-neighbour fraction
 # ----------------------------------------------------------------------------------------
-
-
-def _nearest_neighbours(segments, lag, dim, theiler, p_norm, n_ref, seed):
-    """Nearest neighbours of delay vectors of dimension ``dim``, pooled over segments.
-
-    Parameters
-    ----------
-    segments : ndarray, shape (n_segments, n_times)
-        Independent recordings of one signal (e.g. one channel in several trials).
-    lag, dim : int
-        Delay (samples) and dimension of the vectors ``(x_i, x_{i+lag}, ...)``; only
-        vectors whose next coordinate ``x_{i + dim*lag}`` exists are used.
-    theiler : int
-        Neighbours from the same segment with ``|i - j| <= theiler`` are excluded.
-    p_norm : float
-        Minkowski norm of the search (``np.inf``: Chebyshev).
-    n_ref : int
-        Number of reference vectors (fixed-seed subsample).
-    seed : int
-        Seed of the subsample.
-
-    Returns
-    -------
-    dist : ndarray, shape (n_found,)
-        Distance from each reference vector to its nearest valid neighbour (> 0).
-    next_diff : ndarray, shape (n_found,)
-        ``|x_{i + dim*lag} - x_{j + dim*lag}|`` for each pair.
-    """
-    n_segments, n_times = segments.shape
-    n_valid = n_times - dim * lag
-    span = (dim - 1) * lag + 1
-    vectors = sliding_window_view(segments, span, axis=-1)[:, :n_valid, ::lag]
-    vectors = vectors.reshape(n_segments * n_valid, dim)
-    nxt = segments[:, dim * lag : dim * lag + n_valid].ravel()
-    n_points = len(vectors)
-    ref = _subsample(n_points, n_ref, [seed, dim])
-    k = min(n_points, 2 * theiler + 10)
-    tree = cKDTree(vectors, balanced_tree=False, compact_nodes=False)
-    dist, idx = tree.query(vectors[ref], k=k, p=p_norm)
-    seg_ref, t_ref = np.divmod(ref, n_valid)
-    seg_nb, t_nb = np.divmod(idx, n_valid)
-    valid = (dist > 0) & (
-        (seg_nb != seg_ref[:, None]) | (np.abs(t_nb - t_ref[:, None]) > theiler)
-    )
-    first = valid.argmax(axis=1)
-    rows = np.nonzero(valid[np.arange(len(ref)), first])[0]
-    if len(rows) < len(ref):
-        logger.debug("Dimension %d: %d of %d reference points without a valid neighbour "
-                     "among their %d nearest", dim, len(ref) - len(rows), len(ref), k)
-    cols = first[rows]
-    return dist[rows, cols], np.abs(nxt[ref[rows]] - nxt[idx[rows, cols]])
-
-
-def _check_embedding_args(x, lag, max_order, theiler, n_ref):
-    segments = _check_signals(x)
-    lag = _check_int(lag, "lag", 1)
-    max_order = _check_int(max_order, "max_order", 1)
-    theiler = lag if theiler is None else _check_int(theiler, "theiler", 0)
-    n_ref = _check_int(n_ref, "n_ref", 10)
-    n_times = segments.shape[1]
-    if n_times - (max_order + 1) * lag < 10:
-        raise DataError(
-            f"Signals of {n_times} samples are too short for max_order={max_order} and "
-            f"lag={lag}: dimension max_order + 1 needs at least {(max_order + 1) * lag + 10} "
-            "samples. Use a smaller max_order or lag, or longer windows."
-        )
-    return segments, lag, max_order, theiler, n_ref
-
-
-class CaoStatistics(NamedTuple):
-    """Cao's statistics for dimensions ``d = 1 .. max_order``.
-
-    Attributes
-    ----------
-    dims : ndarray of int, shape (max_order,)
-        Embedding dimensions ``d``.
-    E : ndarray, shape (max_order + 1,)
-        ``E(d)`` for ``d = 1 .. max_order + 1``.
-    E1 : ndarray, shape (max_order,)
-        ``E(d + 1) / E(d)``: saturates near 1 from the minimal embedding dimension on.
-    E_star : ndarray, shape (max_order + 1,)
-        ``E*(d)``, mean distance of the neighbours' next samples (signal unit).
-    E2 : ndarray, shape (max_order,)
-        ``E*(d + 1) / E*(d)``: close to 1 for all ``d`` on stochastic signals.
-    """
-
-    dims: np.ndarray
-    E: np.ndarray
-    E1: np.ndarray
-    E_star: np.ndarray
-    E2: np.ndarray
-
-
-def cao_e1(x, lag, max_order, theiler=None, n_ref=500, seed=0):
-    """Cao's (1997) E1 and E2 statistics of a signal, with Chebyshev nearest neighbours.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n_times,) or (n_segments, n_times)
-        One signal, or independent segments of it (e.g. one channel in several trials):
-        delay vectors of all segments are pooled, none spans two segments.
-    lag : int
-        Embedding lag in samples.
-    max_order : int
-        Largest dimension ``d`` for which E1 and E2 are returned (needs ``E(max_order +
-        1)``).
-    theiler : int | None
-        Theiler window in samples: neighbours from the same segment closer than this in
-        time are skipped. ``None``: ``lag``.
-    n_ref : int
-        Number of reference vectors per dimension (fixed-seed subsample); all vectors are
-        candidate neighbours.
-    seed : int
-        Seed of the subsample.
-
-    Returns
-    -------
-    stats : CaoStatistics
-        ``dims``, ``E``, ``E1``, ``E_star``, ``E2``.
-
-    Notes
-    -----
-    ``a(i, d) = max(|y_i(d) - y_n(d)|_inf, |x_{i+d lag} - x_{n+d lag}|) /
-    |y_i(d) - y_n(d)|_inf`` where ``n`` is the nearest neighbour of ``y_i(d)``; neighbours
-    at distance 0 are skipped (Cao's prescription). Cost per dimension: a cKDTree over
-    ``n_segments * n_times`` points plus ``n_ref`` queries.
-    """
-    segments, lag, max_order, theiler, n_ref = _check_embedding_args(
-        x, lag, max_order, theiler, n_ref
-    )
-    E = np.empty(max_order + 1)
-    E_star = np.empty(max_order + 1)
-    for d in range(1, max_order + 2):
-        dist, diff = _nearest_neighbours(segments, lag, d, theiler, np.inf, n_ref, seed)
-        if dist.size == 0:
-            raise DataError(
-                f"No valid nearest neighbour at dimension {d}: the signal is constant or "
-                "too short for this lag and Theiler window."
-            )
-        E[d - 1] = np.mean(np.maximum(dist, diff) / dist)
-        E_star[d - 1] = np.mean(diff)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        E1 = E[1:] / E[:-1]
-        E2 = E_star[1:] / E_star[:-1]
-    return CaoStatistics(np.arange(1, max_order + 1), E, E1, E_star, E2)
-
-
-def false_nearest_neighbours(x, lag, max_order, rtol=10.0, atol=2.0, theiler=None,
-                             n_ref=500, seed=0):
-    """Fraction of false nearest neighbours (Kennel et al. 1992) for ``d = 1 .. max_order``.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n_times,) or (n_segments, n_times)
-        One signal, or independent segments of it (pooled as in :func:`cao_e1`).
-    lag : int
-        Embedding lag in samples.
-    max_order : int
-        Largest dimension tested.
-    rtol : float
-        Criterion 1: the neighbour is false if the added coordinate's distance exceeds
-        ``rtol`` times the distance ``R_d`` in dimension ``d``.
-    atol : float
-        Criterion 2: the neighbour is false if its distance in dimension ``d + 1`` exceeds
-        ``atol`` times the signal's standard deviation ``R_A``.
-    theiler : int | None
-        Theiler window in samples (``None``: ``lag``).
-    n_ref : int
-        Reference vectors per dimension (fixed-seed subsample).
-    seed : int
-        Seed of the subsample.
-
-    Returns
-    -------
-    fractions : ndarray, shape (max_order,)
-        Fraction (0-1) of false nearest neighbours in dimension ``d = 1 .. max_order``
-        (Euclidean distances).
-    """
-    segments, lag, max_order, theiler, n_ref = _check_embedding_args(
-        x, lag, max_order, theiler, n_ref
-    )
-    for value, name in ((rtol, "rtol"), (atol, "atol")):
-        if not isinstance(value, Real) or not value > 0:
-            raise ConfigError(f"{name} must be a positive number, got {value!r}.")
-    r_a = segments.std()
-    if r_a == 0:
-        raise DataError("x is constant: false nearest neighbours are undefined.")
-    fractions = np.empty(max_order)
-    for d in range(1, max_order + 1):
-        dist, diff = _nearest_neighbours(segments, lag, d, theiler, 2.0, n_ref, seed)
-        if dist.size == 0:
-            raise DataError(
-                f"No valid nearest neighbour at dimension {d}: the signal is too short "
-                "for this lag and Theiler window."
-            )
-        false = (diff / dist > rtol) | (np.hypot(dist, diff) / r_a > atol)
-        fractions[d - 1] = false.mean()
-    return fractions
 
 
 def estimate_order(X, lag, max_order=10, method="cao", threshold=None, theiler=None,
@@ -642,18 +293,15 @@ def estimate_order(X, lag, max_order=10, method="cao", threshold=None, theiler=N
     order : int
         Estimated embedding order, ``1 <= order <= max_order``.
     """
-    if method not in ORDER_METHODS:
-        raise ConfigError(
-            f"method must be one of {', '.join(repr(m) for m in ORDER_METHODS)}, got {method!r}."
-        )
-    X = _check_trials(X)
-    max_order = _check_int(max_order, "max_order", 1)
-    max_channels = _check_int(max_channels, "max_channels", 1)
-    max_trials = _check_int(max_trials, "max_trials", 1)
+    check_value(method, ORDER_METHODS, "method")
+    X = check_trials(X, finite=True)
+    max_order = ensure_int(max_order, "max_order", minimum=1)
+    max_channels = ensure_int(max_channels, "max_channels", minimum=1)
+    max_trials = ensure_int(max_trials, "max_trials", minimum=1)
     if threshold is None:
         threshold = _DEFAULT_THRESHOLD[method]
-    elif not isinstance(threshold, Real) or isinstance(threshold, bool) or not threshold > 0:
-        raise ConfigError(f"threshold must be a positive number, got {threshold!r}.")
+    else:
+        ensure_number(threshold, "threshold", gt=0)
     trials = _subsample(X.shape[0], max_trials, seed)
     channels = _subsample(X.shape[1], max_channels, seed + 1)
 
@@ -666,28 +314,39 @@ def estimate_order(X, lag, max_order=10, method="cao", threshold=None, theiler=N
             curves.append(false_nearest_neighbours(
                 segments, lag, max_order, theiler=theiler, n_ref=n_ref, seed=seed))
     curve = np.nanmean(np.asarray(curves), axis=0)
-    dims = np.arange(1, max_order + 1)
+    order, rule = _saturation(curve, method, threshold)
+    name = "Cao's E1" if method == "cao" else "false-neighbour fraction"
+    logger.info("Embedding order %d (%s, lag %d; %s), from %d channels x %d trials; "
+                "%s for d=1..%d: %s", order, method, lag, rule, len(channels), len(trials),
+                name, max_order, np.round(curve, 3))
+    return order
 
+
+def _saturation(curve, method, threshold):
+    """The order where ``curve`` (E1 or FNN fraction for d = 1 .. max_order) saturates.
+
+    Returns
+    -------
+    order : int
+        The first ``d`` meeting the threshold; failing that, the first on the plateau
+        (increment of E1 below, or fraction within, :data:`_PLATEAU_TOL`); failing that,
+        ``max_order``.
+    rule : str
+        Which of these rules gave the order, for the log.
+    """
+    dims = np.arange(1, len(curve) + 1)
     if method == "cao":
-        name = "Cao's E1"
         hits = np.nonzero(curve >= threshold)[0]
         rule = f"first E1 >= {threshold}"
         if not hits.size:
             hits = np.nonzero(np.diff(curve) < _PLATEAU_TOL)[0]
             rule = f"E1 never reaches {threshold}; first increment below {_PLATEAU_TOL}"
     else:
-        name = "false-neighbour fraction"
         hits = np.nonzero(curve <= threshold)[0]
         rule = f"first fraction <= {threshold}"
         if not hits.size:
             hits = np.nonzero(curve <= np.nanmin(curve) + _PLATEAU_TOL)[0]
             rule = f"fraction never <= {threshold}; first within {_PLATEAU_TOL} of its minimum"
     if hits.size:
-        order = int(dims[hits[0]])
-    else:
-        order = max_order
-        rule = "no saturation; max_order"
-    logger.info("Embedding order %d (%s, lag %d; %s), from %d channels x %d trials; "
-                "%s for d=1..%d: %s", order, method, lag, rule, len(channels), len(trials),
-                name, max_order, np.round(curve, 3))
-    return order
+        return int(dims[hits[0]]), rule
+    return len(curve), "no saturation; max_order"

@@ -8,7 +8,7 @@ final elastic-net logistic regression trained on out-of-fold predictions
 performance (FUCONE)", IEEE TBME 2022).
 """
 
-import numbers
+import logging
 
 import numpy as np
 import sklearn
@@ -21,11 +21,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.fixes import parse_version
 from sklearn.utils.validation import check_is_fitted
 
-from bci_app import logger
-from bci_app.decoding.connectivity import METHODS, SPECTRAL_METHODS, Connectivity
-from bci_app.errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
+from ._checks import check_choices, check_trials, check_vector, ensure_int, ensure_number
+from .connectivity import METHODS, SPECTRAL_METHODS, Connectivity
 
 __all__ = ["FuconeClassifier", "elastic_net_logistic_regression"]
+
+logger = logging.getLogger(__name__)
 
 # scikit-learn 1.8 deprecated ``penalty``: the penalty follows from l1_ratio (and C).
 _PENALTY_DEPRECATED = parse_version(sklearn.__version__).release[:2] >= (1, 8)
@@ -102,41 +104,16 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
 
-    def _methods(self):
-        methods = (self.estimators,) if isinstance(self.estimators, str) else tuple(self.estimators)
-        if not methods:
-            raise ConfigError(
-                f"FuconeClassifier parameter estimators is empty; choose from {list(METHODS)}."
-            )
-        unknown = [m for m in methods if m not in METHODS]
-        if unknown:
-            raise ConfigError(
-                f"FuconeClassifier parameter estimators has unknown values {unknown}; "
-                f"allowed: {list(METHODS)}."
-            )
-        if len(set(methods)) != len(methods):
-            raise ConfigError(
-                f"FuconeClassifier parameter estimators has duplicates: {list(methods)}."
-            )
-        return methods
-
     def _check_params(self):
-        methods = self._methods()
+        methods = check_choices(self.estimators, METHODS, "FuconeClassifier parameter estimators")
         if self.sfreq is None and any(m in SPECTRAL_METHODS for m in methods):
             raise ConfigError(
                 "FuconeClassifier: set sfreq (Hz), the sampling frequency of the signals; "
                 f"it is required by the coherence estimators in {list(methods)}."
             )
-        if not isinstance(self.l1_ratio, numbers.Real) or not 0 <= self.l1_ratio <= 1:
-            raise ConfigError(
-                f"FuconeClassifier parameter l1_ratio must be in [0, 1]; got {self.l1_ratio!r}."
-            )
-        if not isinstance(self.C, numbers.Real) or not self.C > 0:
-            raise ConfigError(f"FuconeClassifier parameter C must be a number > 0; got {self.C!r}.")
-        if isinstance(self.cv, bool) or not isinstance(self.cv, numbers.Integral) or self.cv < 2:
-            raise ConfigError(
-                f"FuconeClassifier parameter cv must be an integer >= 2; got {self.cv!r}."
-            )
+        ensure_number(self.l1_ratio, "FuconeClassifier parameter l1_ratio", ge=0, le=1)
+        ensure_number(self.C, "FuconeClassifier parameter C", gt=0)
+        ensure_int(self.cv, "FuconeClassifier parameter cv", minimum=2)
         return methods
 
     def _build(self, methods):
@@ -163,9 +140,9 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times)
             Signals (band-pass filtered for ``"plv"``).
-        y : ndarray, shape (n_windows,)
+        y : ndarray, shape (n_trials,)
             Class labels.
 
         Returns
@@ -174,26 +151,17 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         methods = self._check_params()
-        X = np.asarray(X)
-        y = np.asarray(y)
-        if X.ndim != 3:
-            raise DataError(
-                "FuconeClassifier expects X of shape (n_windows, n_channels, n_times); "
-                f"got {X.shape}."
-            )
-        if y.shape != (X.shape[0],):
-            raise DataError(
-                f"FuconeClassifier.fit: y must have shape ({X.shape[0]},); got {y.shape}."
-            )
+        X = check_trials(X, "FuconeClassifier: X")
+        y = check_vector(y, X.shape[0], "FuconeClassifier.fit: y")
         _, counts = np.unique(y, return_counts=True)
         if counts.min() < self.cv:
             raise DataError(
-                f"FuconeClassifier.fit: every class needs at least cv={self.cv} windows for the "
+                f"FuconeClassifier.fit: every class needs at least cv={self.cv} trials for the "
                 f"stacking folds; the smallest class has {counts.min()}."
             )
         self.stacking_ = self._build(methods).fit(X, y)
         self.classes_ = self.stacking_.classes_
-        logger.debug("FuconeClassifier fitted: %s, %d windows, classes %s",
+        logger.debug("FuconeClassifier fitted: %s, %d trials, classes %s",
                      methods, X.shape[0], self.classes_)
         return self
 
@@ -202,12 +170,12 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times)
             Signals.
 
         Returns
         -------
-        y_pred : ndarray, shape (n_windows,)
+        y_pred : ndarray, shape (n_trials,)
             Predicted labels.
         """
         check_is_fitted(self, "stacking_")
@@ -218,12 +186,12 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times)
             Signals.
 
         Returns
         -------
-        proba : ndarray, shape (n_windows, n_classes)
+        proba : ndarray, shape (n_trials, n_classes)
             Probabilities in the order of ``classes_``; rows sum to 1.
         """
         check_is_fitted(self, "stacking_")

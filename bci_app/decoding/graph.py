@@ -7,14 +7,18 @@ graph Laplacian (Laplacian eigenmaps), and the weighted clustering
 coefficient. All windows are processed together.
 """
 
+import logging
+
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
-from bci_app import logger
-from bci_app.errors import ConfigError, DataError
+from ..errors import DataError
+from ._checks import check_choices, check_matrices, check_n_channels
 
 __all__ = ["FEATURES", "GraphFeatures", "clustering", "laplacian_spectrum", "node_strength"]
+
+logger = logging.getLogger(__name__)
 
 #: Features :class:`GraphFeatures` can compute, each giving one value per channel.
 FEATURES = ("strength", "laplacian", "clustering")
@@ -158,32 +162,11 @@ class GraphFeatures(TransformerMixin, BaseEstimator):
         self.normalized = normalized
 
     def _features(self):
-        features = (self.features,) if isinstance(self.features, str) else tuple(self.features)
-        if not features:
-            raise ConfigError(
-                f"GraphFeatures parameter features is empty; choose from {list(FEATURES)}."
-            )
-        unknown = [f for f in features if f not in FEATURES]
-        if unknown:
-            raise ConfigError(
-                f"GraphFeatures parameter features has unknown values {unknown}; "
-                f"allowed: {list(FEATURES)}."
-            )
-        if len(set(features)) != len(features):
-            raise ConfigError(f"GraphFeatures parameter features has duplicates: {list(features)}.")
-        return features
+        return check_choices(self.features, FEATURES, "GraphFeatures parameter features")
 
     @staticmethod
     def _check_X(X):
-        X = np.asarray(X)
-        if X.ndim != 3 or X.shape[1] != X.shape[2]:
-            raise DataError(
-                "GraphFeatures expects X of shape (n_matrices, n_channels, n_channels); "
-                f"got shape {X.shape}."
-            )
-        if np.iscomplexobj(X):
-            raise DataError("GraphFeatures expects real connectivity matrices; got complex values.")
-        return X.astype(float, copy=False)
+        return check_matrices(X, "GraphFeatures: X")
 
     def fit(self, X, y=None):
         """Validate the parameters and record the number of channels.
@@ -222,9 +205,7 @@ class GraphFeatures(TransformerMixin, BaseEstimator):
         """
         features = self._features()
         X = self._check_X(X)
-        n_channels = getattr(self, "n_channels_", None)
-        if n_channels is not None and X.shape[1] != n_channels:
-            raise DataError(f"GraphFeatures was fitted on {n_channels} channels; got {X.shape[1]}.")
+        check_n_channels(X.shape[1], getattr(self, "n_channels_", None), "GraphFeatures")
         W = _adjacency(X, absolute=self.absolute)
         blocks = []
         for name in features:

@@ -11,6 +11,8 @@ by pyRiemann. This matters for augmented covariance matrices (100 to 512
 dimensions), where the distance computation dominates the online latency.
 """
 
+import logging
+
 import numpy as np
 import scipy.linalg
 from joblib import Parallel, delayed
@@ -18,8 +20,10 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from bci_app import logger
-from bci_app.errors import ConfigError, DataError
+from ..errors import ConfigError
+from ._checks import (
+    check_matrices, check_n_channels, check_type, check_value, check_vector,
+)
 
 try:  # pyRiemann >= 0.12
     from pyriemann.geometry.distance import distance as _pyr_distance
@@ -33,6 +37,8 @@ except ImportError:  # pragma: no cover - older pyRiemann releases
     from pyriemann.utils.mean import mean_functions as _MEANS
 
 __all__ = ["FastMDM"]
+
+logger = logging.getLogger(__name__)
 
 #: Distances computed by the batched code of this module; the others are
 #: delegated to :func:`pyriemann.geometry.distance.distance`.
@@ -98,9 +104,11 @@ def _check_metric(metric):
     metric_mean, metric_dist : str | callable
         Metric of the class means and metric of the distance.
     """
+    check_type(metric, (str, dict), "FastMDM parameter metric",
+               extra=" with keys 'mean' and 'distance'")
     if isinstance(metric, str):
         metric_mean = metric_dist = metric
-    elif isinstance(metric, dict):
+    else:
         missing = [k for k in ("mean", "distance") if k not in metric]
         if missing:
             raise ConfigError(
@@ -108,51 +116,17 @@ def _check_metric(metric):
                 f"'distance' (missing {missing}); got keys {sorted(metric)}."
             )
         metric_mean, metric_dist = metric["mean"], metric["distance"]
-    else:
-        raise ConfigError(
-            f"FastMDM parameter metric must be a str or a dict with keys 'mean' and "
-            f"'distance'; got {type(metric).__name__}."
-        )
-    if not callable(metric_mean) and metric_mean not in _MEANS:
-        raise ConfigError(
-            f"FastMDM: unknown mean metric {metric_mean!r}; allowed: {sorted(_MEANS)}."
-        )
-    if not callable(metric_dist) and metric_dist not in _DISTANCES:
-        raise ConfigError(
-            f"FastMDM: unknown distance metric {metric_dist!r}; "
-            f"allowed: {sorted(_DISTANCES)}."
-        )
+    if not callable(metric_mean):
+        check_value(metric_mean, sorted(_MEANS), "FastMDM mean metric")
+    if not callable(metric_dist):
+        check_value(metric_dist, sorted(_DISTANCES), "FastMDM distance metric")
     return metric_mean, metric_dist
 
 
 def _check_matrices(X, n_channels=None):
-    """Validate a stack of square matrices.
-
-    Parameters
-    ----------
-    X : array-like, shape (n_matrices, n_channels, n_channels)
-        SPD/HPD matrices.
-    n_channels : int | None
-        Expected matrix size (the size seen at fit), or None.
-
-    Returns
-    -------
-    X : ndarray, shape (n_matrices, n_channels, n_channels)
-        The matrices as an array of floating-point (or complex) numbers.
-    """
-    X = np.asarray(X)
-    if X.ndim != 3 or X.shape[1] != X.shape[2]:
-        raise DataError(
-            "FastMDM expects X of shape (n_matrices, n_channels, n_channels); "
-            f"got shape {X.shape}."
-        )
-    if n_channels is not None and X.shape[1] != n_channels:
-        raise DataError(
-            f"FastMDM was fitted on {n_channels} x {n_channels} matrices; "
-            f"got {X.shape[1]} x {X.shape[2]}."
-        )
-    if not (np.issubdtype(X.dtype, np.floating) or np.iscomplexobj(X)):
-        X = X.astype(np.float64)
+    """SPD/HPD matrices (n_matrices, n_channels, n_channels), of the size seen at fit."""
+    X = check_matrices(X, "FastMDM: X", allow_complex=True, dtype=None)
+    check_n_channels(X.shape[1], n_channels, "FastMDM", matrices=True)
     return X
 
 
@@ -233,19 +207,11 @@ class FastMDM(ClassifierMixin, BaseEstimator):
         """
         metric_mean, metric_dist = _check_metric(self.metric)
         X = _check_matrices(X)
-        y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise DataError(
-                f"FastMDM.fit: y must have shape ({X.shape[0]},) to match X; got {y.shape}."
-            )
+        y = check_vector(y, X.shape[0], "FastMDM.fit: y")
         if sample_weight is None:
             sample_weight = np.ones(X.shape[0])
-        sample_weight = np.asarray(sample_weight, dtype=float)
-        if sample_weight.shape != (X.shape[0],):
-            raise DataError(
-                f"FastMDM.fit: sample_weight must have shape ({X.shape[0]},); "
-                f"got {sample_weight.shape}."
-            )
+        sample_weight = check_vector(sample_weight, X.shape[0], "FastMDM.fit: sample_weight",
+                                     dtype=float)
         self.classes_ = np.unique(y)
         means = Parallel(n_jobs=self.n_jobs)(
             delayed(_pyr_mean)(X[y == c], metric=metric_mean, sample_weight=sample_weight[y == c])

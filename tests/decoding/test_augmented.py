@@ -7,14 +7,8 @@ from pyriemann.estimation import Covariances
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from bci_app.decoding.augmented import (
-    ESTIMATORS,
-    AugmentedCovariance,
-    augmented_covariances,
-    delay_embed,
-    oas_covariances,
-    shrunk_covariances,
-)
+from bci_app.decoding.augmented import AugmentedCovariance, augmented_covariances, delay_embed
+from bci_app.decoding.covariance import ESTIMATORS, shrunk_covariances
 from bci_app.errors import ConfigError, DataError
 
 ORDER_LAG = [(1, 1), (1, 7), (2, 1), (3, 2), (4, 5), (8, 2), (10, 10), (3, 30)]
@@ -89,34 +83,6 @@ def test_delay_embed_rejects_non_3d():
 
 
 # ----------------------------------------------------------------------------------------
-# shrunk_covariances
-# ----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("estimator", ESTIMATORS)
-@pytest.mark.parametrize(
-    "shape, offset",
-    [((5, 6, 200), 0.0), ((4, 30, 20), 0.0), ((3, 1, 50), 0.0), ((4, 8, 100), 1e3)],
-)
-def test_shrunk_covariances_equal_pyriemann(estimator, shape, offset):
-    X = _trials(*shape, offset=offset)
-    assert_same(shrunk_covariances(X, estimator), Covariances(estimator).transform(X))
-
-
-def test_oas_covariances_is_oas():
-    X = _trials(n_channels=12, n_times=40)
-    assert_same(oas_covariances(X), Covariances("oas").transform(X))
-
-
-@pytest.mark.parametrize("bad", ["cov", "OAS", "ledoit", None])
-def test_unknown_estimator_lists_allowed(bad):
-    with pytest.raises(ConfigError, match="'oas', 'lwf', 'scm'"):
-        shrunk_covariances(_trials(), bad)
-    with pytest.raises(ConfigError, match="estimator"):
-        augmented_covariances(_trials(), 2, 1, bad)
-
-
-# ----------------------------------------------------------------------------------------
 # augmented_covariances
 # ----------------------------------------------------------------------------------------
 
@@ -163,6 +129,14 @@ def test_augmented_covariances_in_chunks_of_trials(monkeypatch):
 def test_augmented_covariances_too_short_raises():
     with pytest.raises(DataError, match="order=4 and lag=5"):
         augmented_covariances(_trials(n_times=20), 4, 5)
+
+
+@pytest.mark.parametrize("bad", ["cov", "OAS", "ledoit", None])
+def test_unknown_estimator_lists_allowed(bad):
+    with pytest.raises(ConfigError, match="estimator must be one of 'oas', 'lwf', 'scm'"):
+        augmented_covariances(_trials(), 2, 1, bad)
+    with pytest.raises(ConfigError, match="'oas', 'lwf', 'scm'"):
+        AugmentedCovariance(estimator=bad).fit(_trials())
 
 
 # ----------------------------------------------------------------------------------------

@@ -58,14 +58,3 @@ def test_bind_recording_info_sets_nested_params_and_keeps_explicit_ones():
     bind_recording_info(other, ch_names=NAMES, overwrite=True)
     assert other.get_params()["selectchannels__ch_names"] == NAMES
     clone(pipe)  # still a valid estimator
-
-
-@pytest.mark.parametrize("estimator", ["oas", "lwf", "scm"])
-def test_shrunk_covariances_equal_pyriemann(estimator):
-    from bci_app.decoding import ShrunkCovariances
-
-    X = np.random.default_rng(1).standard_normal((6, 8, 200)) * 1e-5
-    ours = ShrunkCovariances(estimator).fit(X).transform(X)
-    ref = Covariances(estimator).fit_transform(X)
-    np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-24)
-    assert clone(ShrunkCovariances("lwf")).get_params() == {"estimator": "lwf"}

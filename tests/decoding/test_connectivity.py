@@ -13,9 +13,9 @@ from bci_app.decoding.connectivity import (
     Connectivity,
     coherences,
     cross_spectra,
-    nearest_spd,
     phase_locking_values,
 )
+from bci_app.decoding.covariance import nearest_spd
 from bci_app.errors import ConfigError, DataError
 
 
@@ -95,26 +95,6 @@ def test_outputs_are_spd(method, data):
     assert np.all(np.linalg.eigvalsh(out) > 0)
 
 
-def test_nearest_spd():
-    rng = np.random.default_rng(4)
-    A = rng.standard_normal((3, 6, 6))
-    P = nearest_spd(A, 1e-3)
-    w = np.linalg.eigvalsh(P)
-    assert np.all(w > 0)
-    # the floor is relative to the trace of the positive part
-    w_sym = np.linalg.eigvalsh(0.5 * (A + np.swapaxes(A, -1, -2)))
-    floor = 1e-3 * np.clip(w_sym, 0, None).sum(axis=-1) / 6
-    np.testing.assert_allclose(w.min(axis=-1), floor, rtol=1e-8)
-    # already well-conditioned SPD matrices are left unchanged
-    B = A @ np.swapaxes(A, -1, -2) + np.eye(6)
-    np.testing.assert_allclose(nearest_spd(B), B, rtol=1e-12)
-    # a zero-diagonal (imaginary-coherence-like) matrix and a zero matrix
-    Z = np.abs(0.5 * (A + np.swapaxes(A, -1, -2)))
-    Z[:, np.arange(6), np.arange(6)] = 0
-    assert np.all(np.linalg.eigvalsh(nearest_spd(Z)) > 0)
-    np.testing.assert_allclose(nearest_spd(np.zeros((1, 3, 3)), 1e-6), 1e-6 * np.eye(3)[None])
-
-
 def test_plv_identical_and_independent():
     rng = np.random.default_rng(5)
     sfreq = 250.0
@@ -136,7 +116,7 @@ def test_parameters_and_errors():
         Connectivity("imaginary").transform(X)
     Connectivity("cov").fit(X)  # sfreq is not needed
     Connectivity("plv").fit(X)
-    with pytest.raises(ConfigError, match="allowed"):
+    with pytest.raises(ConfigError, match="method must be one of 'cov', 'coherence'"):
         Connectivity("pli", sfreq=128.0).fit(X)
     with pytest.raises(ConfigError, match="Nyquist"):
         Connectivity("coherence", sfreq=50.0, fmax=35.0).fit(X)

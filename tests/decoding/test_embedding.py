@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
-from bci_app.decoding import embedding
+from bci_app.decoding import _mutual_information, embedding
 from bci_app.decoding.augmented import AugmentedCovariance
 from bci_app.decoding.embedding import (
     average_mutual_information,
@@ -141,7 +141,7 @@ def test_ami_default_bins_follow_rices_rule(monkeypatch):
     assert not np.allclose(ami, average_mutual_information(x, 10, n_bins=10))
     quantile = average_mutual_information(x, 10, binning="quantile")
     # Processing the signals in chunks (bounded memory) changes nothing.
-    monkeypatch.setattr(embedding, "_AMI_CHUNK", 600)
+    monkeypatch.setattr(_mutual_information, "_AMI_CHUNK", 600)
     assert np.array_equal(average_mutual_information(x, 10), ami)
     assert np.array_equal(average_mutual_information(x, 10, binning="quantile"), quantile)
 

@@ -89,7 +89,7 @@ def test_errors():
         FastMDM(metric="nope").fit(X, y)
     with pytest.raises(ConfigError, match="distance"):
         FastMDM(metric={"mean": "riemann"}).fit(X, y)
-    with pytest.raises(ConfigError, match="str or a dict"):
+    with pytest.raises(ConfigError, match="str or dict with keys 'mean' and 'distance'"):
         FastMDM(metric=3).fit(X, y)
     with pytest.raises(DataError, match="shape"):
         FastMDM().fit(X[:, :, :3], y)

@@ -115,7 +115,13 @@ def test_metadata_round_trip(data, tmp_path):
         type(s) for _, s in trained.pipeline.steps]
 
 
-def test_decoder_of_loaded_model_sweeps_identically(data, tmp_path):
+# TrainedModel.decoder() is kept until its callers use WindowedDecoder.from_model; both
+# must build the same decoder.
+@pytest.mark.parametrize("build", [
+    lambda model, **kw: WindowedDecoder.from_model(model, **kw),
+    lambda model, **kw: model.decoder(**kw),
+], ids=["WindowedDecoder.from_model", "TrainedModel.decoder"])
+def test_decoder_of_loaded_model_sweeps_identically(build, data, tmp_path):
     X, y = data
     trained = _trained("acm_mdm", X, y)
     loaded = load_model(save_model(trained, tmp_path / f"acm{MODEL_SUFFIX}"))
@@ -124,8 +130,10 @@ def test_decoder_of_loaded_model_sweeps_identically(data, tmp_path):
     run[CH_NAMES.index("C3"), : run.shape[1] // 2] *= 2.5
     results = []
     for model in (trained, loaded):
-        decoder = model.decoder(smoothing=3, threshold=0.55)
+        decoder = build(model, smoothing=3, threshold=0.55)
         assert isinstance(decoder, WindowedDecoder)
+        assert decoder.model is model.pipeline and decoder.ch_names == CH_NAMES
+        assert (decoder.rule.smoothing, decoder.rule.threshold) == (3, 0.55)
         assert (decoder.sfreq, decoder.window, decoder.step) == (SFREQ, 500, 125)
         assert decoder.filter.notch == 50.0 and decoder.filter.h_freq == 30.0
         results.append(decoder.sweep(run))
