@@ -1,7 +1,7 @@
 """Metrics of online and pseudo-online decoding: nMCC, Wolpaw ITR, detection latency."""
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, matthews_corrcoef
+from sklearn.metrics import matthews_corrcoef
 
 from ..errors import DataError
 
@@ -15,6 +15,40 @@ def nmcc(y_true, y_pred):
     if y_true.size == 0:
         raise DataError("nMCC of no decisions is undefined.")
     return (matthews_corrcoef(y_true, y_pred) + 1.0) / 2.0
+
+
+def confusion_counts(y_true, y_pred, labels):
+    """Confusion matrix: ``cm[i, j]`` decisions ``labels[j]`` where the truth was
+    ``labels[i]`` (pairs with a label outside ``labels`` are not counted).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like, shape (n,)
+    labels : sequence
+
+    Returns
+    -------
+    cm : ndarray of int, shape (n_labels, n_labels)
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    n = len(labels)
+    t = np.full(y_true.shape, -1)
+    p = np.full(y_pred.shape, -1)
+    for k, label in enumerate(labels):
+        t[y_true == label] = k
+        p[y_pred == label] = k
+    ok = (t >= 0) & (p >= 0)
+    return np.bincount(t[ok] * n + p[ok], minlength=n * n).reshape(n, n)
+
+
+def _mcc(cm):
+    """Multiclass Matthews correlation (Gorodkin's R_K) from a confusion matrix; 0 when it
+    is undefined (a single class in the truth or in the decisions), as scikit-learn does."""
+    cm = np.asarray(cm, dtype=float)
+    t, p = cm.sum(axis=1), cm.sum(axis=0)
+    c, s = np.trace(cm), cm.sum()
+    den = np.sqrt((s ** 2 - p @ p) * (s ** 2 - t @ t))
+    return float((c * s - p @ t) / den) if den > 0 else 0.0
 
 
 def wolpaw_bits(n_classes, accuracy):
@@ -113,9 +147,14 @@ def decision_metrics(y_true, y_pred, times=None, classes=None, decisions_per_min
         ``classes``.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    classes = list(classes) if classes is not None else sorted(set(y_true) | set(y_pred))
-    acc = accuracy_score(y_true, y_pred)
-    mcc = matthews_corrcoef(y_true, y_pred)
+    if y_true.size == 0:
+        raise DataError("scores of no decisions are undefined.")
+    seen = np.unique(np.concatenate([y_true, y_pred])).tolist()
+    classes = list(classes) if classes is not None else seen
+    labels = classes + sorted(set(seen) - set(classes))
+    cm = confusion_counts(y_true, y_pred, labels)
+    acc = float(np.mean(y_true == y_pred))
+    mcc = _mcc(cm)
     n_classes = max(2, len(classes))
     bits = wolpaw_bits(n_classes, acc)
     rate = np.nan if decisions_per_min is None else float(decisions_per_min)
@@ -127,5 +166,5 @@ def decision_metrics(y_true, y_pred, times=None, classes=None, decisions_per_min
         "n_classes": n_classes, "itr_bits": bits, "decisions_per_min": float(rate),
         "itr_bits_per_min": float(bits * rate) if np.isfinite(rate) else float("nan"),
         "classes": classes,
-        "confusion": confusion_matrix(y_true, y_pred, labels=classes).tolist(),
+        "confusion": cm[:len(classes), :len(classes)].tolist(),
     }

@@ -8,12 +8,14 @@ with an explicit idle class for everything that is not task time; the decisions 
 with nMCC, Wolpaw ITR, accuracy, confusion matrix and detection latency. The same split is
 also scored offline on one cue-locked epoch per trial, so the offline/pseudo-online gap shows.
 
-Window labelling (Carrara & Papadopoulo, 2024): a window takes the label of the event it lies
-in if it ends before the next event starts; otherwise the majority, by samples, of the events
-it overlaps, a tie going to the later event.
+Windows are labelled and scored by :mod:`bci_app.evaluation.scoring`, the one scoring the
+live running score, the session report and the sweep of a recording use too (Carrara &
+Papadopoulo, 2024: a window takes the label of the event it lies in if it ends before the
+next event starts; otherwise the majority, by samples, of the events it overlaps, a tie
+going to the later event).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,49 +26,9 @@ from ..errors import ConfigError, DataError
 from ..online.engine import IDLE, WindowedDecoder, class_probabilities, fit_decoder_model
 from ..processing.filters import CausalFilter
 from ..processing.windows import window_samples
-from .metrics import decision_metrics, detection_latencies, nmcc
-
-#: Annotation names read as idle (not task time).
-IDLE_NAMES = ("rest", "t0", "idle", "baseline")
-
-
-@dataclass
-class Run:
-    """One continuous run of a recording.
-
-    Attributes
-    ----------
-    data : ndarray, shape (n_channels, n_samples)
-        EEG in volts.
-    sfreq : float
-    ch_names : list of str
-    events : list of (onset_s, duration_s, label)
-        Task events, onsets from the run's first sample; idle events may be included
-        (their label is one of :data:`IDLE_NAMES`) but are not needed: idle is everything
-        outside task events.
-    name : str
-    """
-
-    data: np.ndarray
-    sfreq: float
-    ch_names: list
-    events: list
-    name: str = "run"
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def n_samples(self):
-        return self.data.shape[1]
-
-
-def run_from_raw(raw, name="run", meta=None):
-    """A :class:`Run` from an MNE Raw: EEG channels (volts) and its annotations."""
-    raw = raw.copy().pick("eeg")
-    onsets = raw.annotations.onset - raw.first_time
-    events = [(float(o), float(d), str(lab)) for o, d, lab in
-              zip(onsets, raw.annotations.duration, raw.annotations.description)]
-    return Run(raw.get_data(), float(raw.info["sfreq"]), list(raw.ch_names), events, name,
-               dict(meta or {}))
+from .metrics import detection_latencies, nmcc
+from .recordings import Run, dataset_sessions, file_session, run_from_raw  # noqa: F401
+from .scoring import IDLE_NAMES, score_decisions, trial_accuracy, window_scores
 
 
 def sample_codes(run, classes):
@@ -83,45 +45,6 @@ def sample_codes(run, classes):
         stop = min(run.n_samples, int(round((onset + duration) * run.sfreq)))
         codes[start:stop] = lookup.get(label, -1)
     return codes
-
-
-def window_labels(codes, last, window, classes):
-    """Label of each window by majority of samples, ties to the later event.
-
-    Parameters
-    ----------
-    codes : ndarray of int, shape (n_samples,)
-        From :func:`sample_codes` (-1: a task not evaluated).
-    last : ndarray of int, shape (n_windows,)
-        Index of each window's last sample.
-    window : int
-        Window length in samples.
-    classes : sequence of str
-        ``classes[0]`` is idle.
-
-    Returns
-    -------
-    labels : ndarray of object, shape (n_windows,)
-        A class, or None for windows that belong to a task that is not evaluated.
-    """
-    values = np.arange(-1, len(classes))
-    onehot = (codes[None, :] == values[:, None]).astype(np.int32)
-    csum = np.concatenate([np.zeros((len(values), 1), np.int32), np.cumsum(onehot, 1)], 1)
-    counts = (csum[:, last + 1] - csum[:, last + 1 - window]).T  # (n_windows, n_values)
-    best = counts.max(axis=1, keepdims=True)
-    tied = (counts == best).sum(axis=1) > 1
-    choice = counts.argmax(axis=1)
-    for i in np.flatnonzero(tied):
-        seg = codes[last[i] + 1 - window:last[i] + 1]
-        candidates = set(values[counts[i] == best[i, 0]])
-        for v in seg[::-1]:  # the tied event that comes later wins
-            if v in candidates:
-                choice[i] = int(np.flatnonzero(values == v)[0])
-                break
-    out = np.empty(len(last), dtype=object)
-    for k, v in enumerate(values):
-        out[choice == k] = None if v < 0 else classes[v]
-    return out
 
 
 def _task_events(run, classes):
@@ -300,6 +223,79 @@ def _calibration_stops(runs, cfg):
     return stops
 
 
+def _offline_epochs(model, data, run, events, cfg, window):
+    """Offline score of the same split: one cue-locked epoch per test trial, task classes
+    only. Returns the true and predicted classes."""
+    sfreq = run.sfreq
+    off = int(round(cfg.crop_offset_s * sfreq))
+    starts = [int(round(o * sfreq)) + off for o, _, _ in events]
+    ok = [s + window <= run.n_samples for s in starts]
+    if not any(ok):
+        return [], []
+    epochs = np.stack([data[:, s:s + window] for s, k in zip(starts, ok) if k])
+    proba = class_probabilities(model, epochs)
+    task_cols = [k for k, c in enumerate(model.classes_) if str(c) in cfg.classes]
+    pred = np.asarray(model.classes_)[task_cols][proba[:, task_cols].argmax(1)]
+    return [e[2] for e, k in zip(events, ok) if k], list(pred)
+
+
+def _test_run(decoder, model, run, data, stop, train_end, cfg):
+    """Sweep the test part of one run and score it.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        One row per window (without the pipeline/subject/session columns).
+    score : RunScore
+    latencies : ndarray | None
+    offline : (list, list)
+        True and predicted classes of the offline epochs.
+    """
+    sfreq, window = run.sfreq, decoder.window
+    pred = decoder.sweep(run.data, start_sample=stop)
+    first = pred.last - window + 1
+    if first.size and first.min() < train_end:  # guard: test never sees training data
+        raise DataError(f"run {run.name}: a test window overlaps calibration data.")
+    score = score_decisions(run.events, pred.times, pred.decisions, window, sfreq,
+                            cfg.classes, decoder.step_s)
+    frame = pd.DataFrame({
+        "run": run.name, "time": pred.times, "first_sample": first, "last_sample": pred.last,
+        "true": score.truth, "label": pred.labels, "decision": pred.decisions,
+        "scored": score.scored,
+    })
+    for k, c in enumerate(pred.classes):
+        frame[f"p_{c}"] = pred.smoothed[:, k]
+    events = [e for e in _task_events(run, (IDLE,) + tuple(cfg.classes)) if e[0] * sfreq >= stop]
+    if not events:
+        return frame, score, None, ([], [])
+    latencies = detection_latencies(pred.times, None, pred.decisions,
+                                    np.array([e[0] for e in events]), [e[2] for e in events])
+    return frame, score, latencies, _offline_epochs(model, data, run, events, cfg, window)
+
+
+def _pipeline_metrics(scores, latencies, offline, cfg, step_s, window_s):
+    """Pooled scores of one pipeline over the test runs of a session."""
+    truth = np.concatenate([s.truth[s.scored] for s in scores]).astype(str)
+    if truth.size == 0:
+        raise DataError("no test window fell in a scored period (task or idle time).")
+    decisions = np.concatenate([s.decisions[s.scored] for s in scores])
+    m = window_scores(truth, decisions, cfg.classes, step_s, window_s)
+    trials = [t for s in scores for t in s.trials]
+    latencies = np.concatenate(latencies) if latencies else np.array([np.nan])
+    off_true, off_pred = offline
+    m.update({
+        "n_windows": int(truth.size),
+        "trial_accuracy": trial_accuracy(trials), "n_trials": len(trials),
+        "latency_median_s": float(np.nanmedian(latencies)) if np.isfinite(latencies).any()
+        else float("nan"),
+        "detected_fraction": float(np.mean(np.isfinite(latencies))),
+        "offline_accuracy": float(np.mean(np.asarray(off_true) == np.asarray(off_pred)))
+        if off_true else float("nan"),
+        "offline_nmcc": float(nmcc(off_true, off_pred)) if off_true else float("nan"),
+    })
+    return m
+
+
 def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
     """Pseudo-online evaluation of pipelines on one session's runs.
 
@@ -329,7 +325,6 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
         if run.sfreq != sfreq or run.ch_names != ch_names:
             raise DataError(f"subject {subject}: run {run.name} differs from the first run "
                             "in sampling rate or channels.")
-    classes = (IDLE,) + tuple(cfg.classes)
     window, step = window_samples(sfreq, cfg.window_s, cfg.step_s)
     stops = _calibration_stops(runs, cfg)
     X, y, train_spans, filtered = calibration_set(runs, stops, cfg)
@@ -341,108 +336,34 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
         decoder = WindowedDecoder(model, sfreq, ch_names, cfg.window_s, cfg.step_s,
                                   cfg.l_freq, cfg.h_freq, smoothing=cfg.smoothing,
                                   threshold=cfg.threshold)
-        all_true, all_dec, lat, off_true, off_pred = [], [], [], [], []
+        scores, lat, off_true, off_pred = [], [], [], []
         for i, (run, data, stop) in enumerate(zip(runs, filtered, stops)):
             if stop >= run.n_samples:
                 continue
-            pred = decoder.sweep(run.data, start_sample=stop)
-            first = pred.last - window + 1
             train_end = max((b for ti, _, b in train_spans if ti == i), default=0)
-            if first.size and first.min() < train_end:  # guard: test never sees training data
-                raise DataError(f"run {run.name}: a test window overlaps calibration data.")
-            labels = window_labels(sample_codes(run, classes), pred.last, window, classes)
-            keep = np.array([lab is not None for lab in labels], dtype=bool)
-            frame = pd.DataFrame({
-                "pipeline": name, "subject": subject, "session": session, "run": run.name,
-                "time": pred.times, "first_sample": first, "last_sample": pred.last,
-                "true": labels, "label": pred.labels,
-                "decision": pred.decisions, "scored": keep,
-            })
-            for k, c in enumerate(pred.classes):
-                frame[f"p_{c}"] = pred.smoothed[:, k]
+            frame, score, latencies, (o_true, o_pred) = _test_run(
+                decoder, model, run, data, stop, train_end, cfg)
+            frame.insert(0, "session", session)
+            frame.insert(0, "subject", subject)
+            frame.insert(0, "pipeline", name)
             rows.append(frame)
-            all_true.append(labels[keep].astype(str))
-            all_dec.append(pred.decisions[keep])
-            events = [e for e in _task_events(run, classes) if e[0] * sfreq >= stop]
-            if events:
-                onsets = np.array([e[0] for e in events])
-                lat.append(detection_latencies(pred.times, None, pred.decisions, onsets,
-                                               [e[2] for e in events]))
-                # Offline: one cue-locked epoch per test trial, task classes only.
-                off = int(round(cfg.crop_offset_s * sfreq))
-                starts = [int(round(o * sfreq)) + off for o, _, _ in events]
-                ok = [s + window <= run.n_samples for s in starts]
-                epochs = np.stack([data[:, s:s + window] for s, k in zip(starts, ok) if k])
-                proba = class_probabilities(model, epochs)
-                task_cols = [k for k, c in enumerate(model.classes_) if str(c) in cfg.classes]
-                sub = proba[:, task_cols]
-                off_pred += list(np.asarray(model.classes_)[task_cols][sub.argmax(1)])
-                off_true += [e[2] for e, k in zip(events, ok) if k]
-        if not all_true:
+            scores.append(score)
+            if latencies is not None:
+                lat.append(latencies)
+            off_true += o_true
+            off_pred += o_pred
+        if not scores:
             raise DataError(f"subject {subject} session {session}: no test data after the "
                             "calibration part.")
-        y_true, y_dec = np.concatenate(all_true), np.concatenate(all_dec)
-        m = decision_metrics(y_true, y_dec, classes=list(classes),
-                             decisions_per_min=60.0 / (step / sfreq))
-        latencies = np.concatenate(lat) if lat else np.array([np.nan])
-        m.update({
-            "pipeline": name, "subject": subject, "session": session,
-            "n_windows": int(len(y_true)), "n_calibration_windows": int(len(y)),
-            "window_s": cfg.window_s, "step_s": cfg.step_s,
-            "latency_median_s": float(np.nanmedian(latencies)) if np.isfinite(latencies).any()
-            else float("nan"),
-            "detected_fraction": float(np.mean(np.isfinite(latencies))),
-            "offline_accuracy": float(np.mean(np.asarray(off_true) == np.asarray(off_pred)))
-            if off_true else float("nan"),
-            "offline_nmcc": float(nmcc(off_true, off_pred)) if off_true else float("nan"),
-            # Conservative ITR: one independent decision per window length (no overlap).
-            "itr_bits_per_min_nonoverlap": m["itr_bits"] * 60.0 / cfg.window_s,
-        })
+        m = _pipeline_metrics(scores, lat, (off_true, off_pred), cfg, step / sfreq,
+                              window / sfreq)
+        m.update({"pipeline": name, "subject": subject, "session": session,
+                  "n_calibration_windows": int(len(y)), "window_s": cfg.window_s,
+                  "step_s": cfg.step_s})
         metrics.append(m)
     calibration = pd.DataFrame(train_spans, columns=["run_index", "start", "stop"])
     calibration["label"] = y
     return pd.concat(rows, ignore_index=True), metrics, calibration
-
-
-def dataset_sessions(dataset, subject):
-    """The runs of each session of a MOABB dataset's subject, as :class:`Run` lists.
-
-    Yields
-    ------
-    session : str
-    runs : list of Run
-        In the dataset's run order (time order for the datasets we read).
-    """
-    data = dataset.get_data(subjects=[subject])[subject]
-    for session, runs in data.items():
-        yield str(session), [run_from_raw(raw, name=str(name), meta={"subject": subject})
-                             for name, raw in runs.items()]
-
-
-def file_session(path, event_map=None):
-    """A recording file (any format MNE reads) as one session of one run.
-
-    The file is read as :func:`bci_app.acquisition.replay.read_recording` reads it for a
-    real-time replay (EEG channels, standard channel names), so a sweep and a replay of the
-    same file see the same samples.
-
-    Parameters
-    ----------
-    path : str | Path
-    event_map : dict | None
-        Annotation description -> class name (e.g. ``{"T1": "left_hand"}``); descriptions
-        mapped to ``"idle"`` or ``"rest"`` count as idle.
-
-    Returns
-    -------
-    runs : list of Run
-    """
-    from pathlib import Path
-
-    from ..acquisition.replay import read_recording
-
-    raw = read_recording(path, event_map)
-    return [run_from_raw(raw, name=Path(path).stem)]
 
 
 def evaluate_subject(sessions, pipelines, cfg, subject):

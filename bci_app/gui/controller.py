@@ -24,7 +24,6 @@ controller (queued connections: the controller lives in the GUI thread).
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from PySide6 import QtCore
 
 from .._logging import logger
 from ..errors import BCIAppError, DataError, StreamError
+from ..evaluation.scoring import LiveScorer, RunScore
 from . import services
 from .signal import RingBuffer
 
@@ -164,22 +164,8 @@ class Acquisition:
                 self.display_buffer.write(chunk.data)
 
 
-@dataclass
-class LiveScore:
-    """Running accuracy of an online run, from the cues and the live decisions."""
-
-    windows: int = 0
-    correct: int = 0
-    trials_done: int = 0
-    trials_correct: int = 0
-
-    @property
-    def window_accuracy(self):
-        return self.correct / self.windows if self.windows else float("nan")
-
-    @property
-    def trial_accuracy(self):
-        return self.trials_correct / self.trials_done if self.trials_done else float("nan")
+#: The running score of an online run (window and trial counts, accuracies, metrics).
+LiveScore = RunScore
 
 
 class SessionController(QtCore.QObject):
@@ -236,8 +222,8 @@ class SessionController(QtCore.QObject):
         self.training_result = None
         self.score = LiveScore()
         self.run_predictions = []
-        self._transitions = []
-        self._imagery_votes = []
+        self._scorer = None
+        self._score_runner = None
         self._training_cancel = None
         self._training_thread = None
         self._starting = False
@@ -467,10 +453,8 @@ class SessionController(QtCore.QObject):
                 raise StreamError(f"the recorder did not connect to the marker stream "
                                   f"{runner.outlet_name!r} within 10 s.")
             runner.subscribe(lambda s, t, lab, ts: self.protocolEvent.emit(s, t, lab, ts))
+            self._start_score(runner, decoder.decoder if decoder is not None else None)
             self.recorder, self.runner, self.online, self.run = recorder, runner, decoder, run
-            self._transitions, self._imagery_votes = [], []
-            self.score = LiveScore()
-            self.run_predictions = []
             runner.start(at=local_clock() + 0.3)
         except Exception as exc:
             logger.exception("run start failed")
@@ -541,9 +525,8 @@ class SessionController(QtCore.QObject):
             self._finish_run(aborted=True)
 
     def _on_protocol_event(self, state, trial, label, ts):
-        self._transitions.append((ts, state, label))
-        if state in ("iti", "end", "aborted", "paused") and self._imagery_votes:
-            self._close_trial()
+        if state in ("end", "aborted") and self._scorer is not None:
+            self._update_score(final=True)
         if state == "end":
             self._finish_run(aborted=False)
 
@@ -628,39 +611,37 @@ class SessionController(QtCore.QObject):
         return not self.is_saving
 
     # -- live scoring ------------------------------------------------------------------------------
-    def _truth_at(self, t):
-        """Cued class at time ``t`` (imagery), ``"idle"`` (rest), or None (not scored)."""
-        state, label = None, None
-        for ts, s, lab in reversed(self._transitions):
-            if ts <= t:
-                state, label = s, lab
-                break
-        if state == "imagery":
-            return label
-        if state in ("baseline", "iti"):
-            return "idle"
-        return None
+    def _start_score(self, runner, decoder):
+        """A new running score for the run that starts.
+
+        An online run is scored by :class:`~bci_app.evaluation.scoring.LiveScorer`: the
+        decisions received so far against the markers ``runner`` sent so far, by the rule
+        the report applies to the run's recording.
+
+        Parameters
+        ----------
+        runner : ProtocolRunner
+            Its ``protocol`` (classes, markers) and ``events`` (markers sent) are used.
+        decoder : WindowedDecoder | None
+            The online decoder (``sfreq``, ``window``, ``step_s``); None: no live score.
+        """
+        self.score = LiveScore()
+        self.run_predictions = []
+        self._scorer, self._score_runner = None, runner
+        if decoder is not None:
+            protocol = runner.protocol
+            self._scorer = LiveScorer(protocol.classes, decoder.sfreq, decoder.window,
+                                      decoder.step_s, protocol.class_of_marker)
+
+    def _update_score(self, final=False):
+        self.score = self._scorer.score(self._score_runner.events, final=final)
+        self.scoreChanged.emit(self.score)
 
     def _on_predictions(self, pred):
         self.run_predictions.append(pred)
-        for t, d in zip(pred.times, pred.decisions):
-            truth = self._truth_at(t)
-            if truth is None:
-                continue
-            self.score.windows += 1
-            self.score.correct += int(d == truth)
-            if truth != "idle":
-                self._imagery_votes.append((truth, d))
-        self.scoreChanged.emit(self.score)
-
-    def _close_trial(self):
-        votes, self._imagery_votes = self._imagery_votes, []
-        truth = votes[0][0]
-        decided = [d for _, d in votes]
-        values, counts = np.unique(decided, return_counts=True)
-        self.score.trials_done += 1
-        self.score.trials_correct += int(values[counts.argmax()] == truth)
-        self.scoreChanged.emit(self.score)
+        if self._scorer is not None:
+            self._scorer.add(pred.times, pred.decisions)
+            self._update_score()
 
     # -- models & training -------------------------------------------------------------------------
     def available_pipelines(self):

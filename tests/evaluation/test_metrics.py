@@ -3,6 +3,7 @@ import pytest
 
 from bci_app.errors import DataError
 from bci_app.evaluation.metrics import (
+    confusion_counts,
     decision_metrics,
     detection_latencies,
     itr_bits_per_min,
@@ -53,6 +54,24 @@ def test_decision_metrics_rate_and_confusion():
     assert m["decisions_per_min"] == pytest.approx(120.0)
     assert m["itr_bits_per_min"] == pytest.approx(120.0)
     assert m["confusion"] == [[10, 0], [0, 10]]
+
+
+def test_confusion_counts_by_hand():
+    y_true = ["idle", "idle", "left", "left", "right", "feet"]
+    y_pred = ["idle", "left", "left", "right", "right", "left"]
+    # rows: truth idle, left, right; columns: decision; "feet" is outside the labels
+    assert confusion_counts(y_true, y_pred, ["idle", "left", "right"]).tolist() == [
+        [1, 1, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_decision_metrics_of_one_class_so_far(recwarn):
+    """The start of a run (only idle windows yet): MCC 0, nMCC 0.5, no warning."""
+    m = decision_metrics(["idle"] * 5, ["idle"] * 4 + ["left"], classes=["idle", "left"])
+    assert (m["mcc"], m["nmcc"], m["accuracy"]) == (0.0, 0.5, 0.8)
+    assert m["confusion"] == [[4, 1], [0, 0]]
+    assert not [w for w in recwarn if "label" in str(w.message)]
+    with pytest.raises(DataError):
+        decision_metrics([], [])
 
 
 def test_detection_latency_needs_sustained_correct_decisions():

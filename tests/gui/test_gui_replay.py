@@ -31,10 +31,11 @@ def test_sweep_and_real_time_replay(window, qtbot, tmp_path, shot, models_dir, w
         view.sweep_button.click()
     m = view.last_sweep["metrics"]
     assert view.last_sweep["n_windows"] > 100 and m["nmcc"] > 0.6
+    assert f"trials {view.last_sweep['score'].trials_correct}/12" in view.status.text()
     assert not view.timeline.pixmap().isNull()
-    with qtbot.waitSignal(c.sourceReady, timeout=30000):
+    with qtbot.waitSignal(c.sourceReady, timeout=60000):
         view.play_button.click()
-    wait_until(lambda: view.signal.traces.frames > 5, 10, "replayed traces")
+    wait_until(lambda: view.signal.traces.frames > 5, what="replayed traces")
     assert c.acq.ch_names == raw.ch_names
     shot(window, "7_replay")
     view.stop_button.click()

@@ -1,5 +1,6 @@
 """Replay: play a recording in real time through the same views, or sweep it pseudo-online
-with the selected decoder."""
+with the selected decoder (:func:`bci_app.evaluation.online_runs.sweep_run`: decoding,
+scoring and the timeline figure are the core's; this view shows them)."""
 
 import base64
 import threading
@@ -110,7 +111,15 @@ class ReplayView(QtWidgets.QWidget):
 
         def work():
             try:
-                self._swept.emit(sweep_file(trained, path, event_map))
+                from ...evaluation.online_runs import sweep_run
+                from ...evaluation.recordings import run_from_raw
+                from ..services import read_recording_file
+
+                # A BIDS run is read with its events (events.tsv), any other file as MNE
+                # reads it; the sweep and its score are the core's.
+                run = run_from_raw(read_recording_file(path, event_map), name=Path(path).stem)
+                self._swept.emit(sweep_run(trained, run,
+                                           title=f"{Path(path).name}: pseudo-online sweep"))
             except Exception as exc:
                 self._swept.emit(exc)
 
@@ -125,54 +134,13 @@ class ReplayView(QtWidgets.QWidget):
         m = result["metrics"]
         self.status.setText(
             f"Pseudo-online sweep: {result['n_windows']} windows; accuracy "
-            f"{m['accuracy']:.2f}, nMCC {m['nmcc']:.2f}, ITR {m['itr_bits_per_min']:.1f} "
-            "bits/min." if m else f"Swept {result['n_windows']} windows (no task events "
-            "to score).")
+            f"{m['accuracy']:.2f} (chance {m['chance_accuracy']:.2f}), nMCC {m['nmcc']:.2f}, "
+            f"trials {result['score'].trials_correct}/{result['n_trials']}, ITR "
+            f"{m['itr_bits_per_min']:.1f} bits/min "
+            f"({m['itr_bits_per_min_nonoverlap']:.1f} at one decision per window)."
+            if m else f"Swept {result['n_windows']} windows (no task events to score).")
         pix = QtGui.QPixmap()
         pix.loadFromData(base64.b64decode(result["timeline_png"]))
         self.timeline.setPixmap(pix.scaledToWidth(max(400, self.timeline.width() - 10)))
         self.last_sweep = result
 
-
-def sweep_file(trained, path, event_map=None):
-    """Decode a whole recording with a trained model, as fast as possible, and score it.
-
-    Returns
-    -------
-    result : dict
-        ``n_windows``, ``metrics`` (None when the file has no task event of the model's
-        classes) and ``timeline_png`` (base64).
-    """
-    import pandas as pd
-
-    from ...errors import DataError
-    from ...evaluation.metrics import decision_metrics
-    from ...evaluation.pseudo_online import IDLE, run_from_raw, sample_codes, window_labels
-    from ..report import _timeline_png
-    from ..services import read_recording_file
-
-    # A BIDS run is read with its events (events.tsv), any other file as MNE reads it.
-    run = run_from_raw(read_recording_file(path, event_map), name=Path(path).stem)
-    missing = [c for c in trained.ch_names if c not in run.ch_names]
-    if missing:
-        raise DataError(f"{path}: channels {missing} of the decoder are missing from the "
-                        "recording.")
-    idx = [run.ch_names.index(c) for c in trained.ch_names]
-    if abs(run.sfreq - trained.sfreq) > 1e-3:
-        raise DataError(f"{path}: {run.sfreq:g} Hz, the decoder needs {trained.sfreq:g} Hz.")
-    decoder = trained.decoder(smoothing=4)
-    pred = decoder.sweep(run.data[idx])
-    classes = [IDLE] + [c for c in trained.classes if c != IDLE]
-    labels = window_labels(sample_codes(run, classes), pred.last, decoder.window, classes)
-    keep = labels != None  # noqa: E711
-    metrics = None
-    if any(lab in trained.classes for lab in labels[keep]):
-        metrics = decision_metrics(labels[keep].astype(str), pred.decisions[keep],
-                                   classes=classes, decisions_per_min=60.0 / decoder.step_s)
-    frame = pd.DataFrame({"pipeline": trained.name, "session": "replay",
-                          "run": Path(path).stem, "time": pred.times,
-                          "true": [str(x) if x is not None else "" for x in labels]})
-    for k, c in enumerate(pred.classes):
-        frame[f"p_{c}"] = pred.smoothed[:, k]
-    return {"n_windows": len(pred), "metrics": metrics,
-            "timeline_png": _timeline_png(frame, f"{Path(path).name}: pseudo-online sweep")}

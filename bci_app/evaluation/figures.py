@@ -1,0 +1,93 @@
+"""Figures of a run's scores as base64 PNG (to embed in HTML or show in a view).
+
+Drawn off screen with matplotlib (Agg); no Qt.
+"""
+
+import base64
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def png_base64(fig, dpi=90):
+    """Save a matplotlib figure as a base64 PNG string, and close it."""
+    plt = _pyplot()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def timeline_png(frame, title):
+    """The decoder's output over time with the true label band, as a base64 PNG.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``pipeline``, ``session``, ``run``, ``time``, ``true`` and ``p_<class>``
+        (see :func:`bci_app.evaluation.report.plot_timeline`).
+    title : str
+    """
+    from .report import plot_timeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = plot_timeline(frame, Path(tmp) / "timeline.png", title=title)
+        return base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def confusion_png(metrics, title):
+    """The confusion matrix of :func:`~bci_app.evaluation.scoring.window_scores` (counts,
+    coloured by row fraction), as a base64 PNG."""
+    plt = _pyplot()
+    cm = np.asarray(metrics["confusion"], dtype=float)
+    classes = metrics["classes"]
+    fig, ax = plt.subplots(figsize=(3.6, 3.2), layout="constrained")
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center",
+                    color="white" if norm[i, j] > 0.5 else "black", fontsize=8)
+    ax.set_xticks(range(len(classes)), classes, rotation=30, fontsize=7)
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    ax.set_xlabel("decision")
+    ax.set_ylabel("cued")
+    ax.set_title(title, fontsize=9)
+    return png_base64(fig)
+
+
+def r2_png(values, freqs, ch_names, classes):
+    """The signed r² map (channels x frequency) as a base64 PNG.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_channels, n_freqs)
+    freqs : ndarray, shape (n_freqs,)
+        Hz.
+    ch_names : list of str
+    classes : sequence of 2 str
+        Red: more power in ``classes[1]``.
+    """
+    plt = _pyplot()
+    values = np.asarray(values)
+    lim = max(float(np.abs(values).max()), 1e-6)
+    fig, ax = plt.subplots(figsize=(6, 0.18 * len(ch_names) + 1.2), layout="constrained")
+    im = ax.imshow(values, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                   extent=(freqs[0] - 0.5, freqs[-1] + 0.5, len(ch_names) - 0.5, -0.5))
+    ax.set_yticks(range(len(ch_names)), ch_names, fontsize=6)
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_title(f"signed r²: {classes[0]} vs {classes[1]} (red: more power in "
+                 f"{classes[1]})", fontsize=8)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return png_base64(fig)
