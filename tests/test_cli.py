@@ -60,3 +60,45 @@ def test_python_dash_m_and_help_document_the_exit_codes(tmp_path):
     run = subprocess.run([sys.executable, "-m", "bci_app", "evaluate", "--bogus"],
                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == EXIT_USAGE and "unrecognized arguments: --bogus" in run.stderr
+
+
+def test_help_and_the_parsers_stay_light(tmp_path):
+    """`bci-app --help` and every command's parser import neither MOABB nor scikit-learn."""
+    code = ("import sys\nfrom bci_app.cli import build_parser, main\nbuild_parser()\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('moabb', 'sklearn', 'mne', 'PySide6') if m in sys.modules]\n"
+            "print('heavy:', heavy)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "heavy: []" in run.stdout
+
+
+def test_commands_are_modules_with_shared_options(capsys):
+    from bci_app.commands import MODULES
+    from bci_app.commands._options import PARADIGM_CHOICES, decision_settings
+    from bci_app.evaluation.datasets import PARADIGMS
+    from bci_app.online import engine
+
+    assert all(callable(m.add_parser) and callable(m.run) for m in MODULES)
+    assert set(cli._COMMANDS) == {m.NAME for m in MODULES} - {"gui"}
+    assert set(PARADIGM_CHOICES) == set(PARADIGMS)
+    parser = cli.build_parser()
+    # The decision defaults are the engine's: live runs smooth, evaluations do not.
+    live = {"smoothing": engine.ONLINE_SMOOTHING, "threshold": engine.DEFAULT_THRESHOLD}
+    assert decision_settings(parser.parse_args(["online"])) == live
+    assert decision_settings(parser.parse_args(["session"])) == live
+    assert decision_settings(parser.parse_args(["pseudo-online"])) == {
+        "smoothing": engine.DEFAULT_SMOOTHING, "threshold": engine.DEFAULT_THRESHOLD}
+    assert decision_settings(parser.parse_args(["online", "--smoothing", "2"]))[
+        "smoothing"] == 2
+    with pytest.raises(SystemExit):
+        cli.main(["online", "--help"])
+    assert f"(default: {engine.ONLINE_SMOOTHING})" in " ".join(capsys.readouterr().out.split())
+
+
+def test_malformed_maps_are_usage_errors(capsys, tmp_path):
+    assert cli.main(["replay", str(tmp_path / "x.fif"), "--event-map", "T1"]) == EXIT_USAGE
+    assert "--event-map: 'T1' is not ANNOTATION=CLASS." in capsys.readouterr().err
+    assert cli.main(["simulate", "--marker-map", "769:left"]) == EXIT_USAGE
+    assert "--marker-map: '769:left' is not MARKER=CLASS." in capsys.readouterr().err

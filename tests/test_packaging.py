@@ -53,8 +53,18 @@ def test_wheel_carries_the_shipped_models_protocols_and_license(wheel):
     assert "License-Expression: BSD-3-Clause" in text
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     # Qt only with the gui extra: a Dask worker or a server installs without it.
-    qt = [line for line in text.splitlines() if "PySide6" in line]
+    qt = [line for line in text.splitlines()
+          if line.startswith("Requires-Dist:") and "PySide6" in line]
     assert qt and all('extra == "gui"' in line for line in qt)
+
+
+def test_every_package_of_the_source_tree_is_listed_for_the_wheel():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts)
+               for p in (ROOT / "bci_app").rglob("__init__.py")}
+    missing = sorted(on_disk - listed)
+    assert not missing, f"add {missing} to [tool.setuptools] packages in pyproject.toml"
 
 
 def test_installed_wheel_works_outside_the_source_tree(wheel, tmp_path):

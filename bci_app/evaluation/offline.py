@@ -107,8 +107,7 @@ def run_moabb(evaluation, para, dataset, subjects, pipelines, grids, hdf5_path, 
     """One MOABB evaluation of ``pipelines`` on ``subjects`` of ``dataset``.
 
     The unit of work of :func:`evaluate_models` (one subject, or every subject for
-    cross-subject), also run as one task on a cluster by
-    :mod:`bci_app.evaluation.distributed`.
+    cross-subject), also the work of one task of :mod:`bci_app.evaluation.distributed`.
 
     Parameters
     ----------
@@ -190,7 +189,8 @@ def evaluate_models(specs, dataset, paradigm="left-right", evaluation="within-se
 
     See Also
     --------
-    bci_app.evaluation.distributed.evaluate_distributed : the same on a Dask cluster.
+    bci_app.evaluation.distributed.evaluate_distributed : the same from a dataset name,
+        task by task, in this process or on a Dask cluster (what ``bci-app evaluate`` runs).
     """
     check_evaluation(evaluation, dataset.code, dataset.n_sessions, len(dataset.subject_list))
     para = make_paradigm(paradigm, fmin=fmin, fmax=fmax)

@@ -19,6 +19,16 @@ from ..processing.windows import StreamWindower, sliding_windows, window_samples
 
 IDLE = "idle"
 
+# Decision defaults, defined once for every caller (command line, sessions, GUI,
+# evaluations). A live run smooths: a steadier command for the user, at the cost of
+# (ONLINE_SMOOTHING - 1) window steps of delay; an evaluation scores each window as it is.
+#: Windows averaged by the decision rule when nothing else is asked (1: no smoothing).
+DEFAULT_SMOOTHING = 1
+#: Windows averaged by the decision rule of a live (closed-loop) run.
+ONLINE_SMOOTHING = 4
+#: Largest smoothed probability below which the decision is idle (0: never idle by it).
+DEFAULT_THRESHOLD = 0.0
+
 
 def _lsl_clock():
     """LSL's clock (``mne_lsl.lsl.local_clock``), the one sample timestamps use."""
@@ -208,6 +218,29 @@ class WindowedDecoder:
         self._check_model_info()
         self._windower = None
         _lsl_clock()  # load the clock now, not on the first decoded window
+
+    @classmethod
+    def from_model(cls, trained, **overrides):
+        """A windowed decoder using a trained model with its training settings.
+
+        Parameters
+        ----------
+        trained : bci_app.decoding.persistence.TrainedModel
+            The model: its fitted pipeline, sampling rate, channels, window, step and
+            filters.
+        **overrides
+            Any argument of :class:`WindowedDecoder` to change (``smoothing``,
+            ``threshold``, ``step_s``, ``batch_size``...).
+
+        Returns
+        -------
+        decoder : WindowedDecoder
+        """
+        kwargs = dict(sfreq=trained.sfreq, ch_names=trained.ch_names, window_s=trained.window_s,
+                      step_s=trained.step_s, l_freq=trained.l_freq, h_freq=trained.h_freq,
+                      notch=trained.notch)
+        kwargs.update(overrides)
+        return cls(trained.pipeline, **kwargs)
 
     def _check_model_info(self):
         params = self.model.get_params(deep=True) if hasattr(self.model, "get_params") else {}

@@ -1,4 +1,5 @@
-"""Evaluations on a Dask cluster: same results as a local run, and a killed worker loses nothing.
+"""Evaluations split into tasks: the same results whether the tasks run in this process or
+on a Dask cluster, and a killed worker loses nothing.
 
 A LocalCluster of 2 worker processes on 127.0.0.1 runs the tasks; SyntheticMI keeps it fast.
 """
@@ -23,6 +24,11 @@ from bci_app.evaluation.distributed import (  # noqa: E402
     cluster_client,
     evaluate_distributed,
     pseudo_online_distributed,
+)
+from bci_app.evaluation.executors import (  # noqa: E402
+    DaskExecutor,
+    LocalExecutor,
+    make_executor,
 )
 from bci_app.evaluation.offline import evaluate_models  # noqa: E402
 from bci_app.evaluation.pseudo_online import PseudoOnlineConfig, run_pseudo_online  # noqa: E402
@@ -85,6 +91,42 @@ def test_pseudo_online_on_cluster_equals_local_run(cluster, specs, tmp_path):
     for name in ("predictions.csv", "metrics.csv"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
     assert (tmp_path / "dask" / "timeline_S3.png").stat().st_size > 10_000
+
+
+def test_local_executor_gives_the_local_run(specs, tmp_path):
+    """The task path in this process: the rows of evaluate_models, the files of
+    run_pseudo_online (what `bci-app evaluate/pseudo-online` run without a cluster)."""
+    local = evaluate_models(specs, resolve_dataset("SyntheticMI", [1, 2]), progress=False)
+    tasks = evaluate_distributed(specs, "SyntheticMI", [1, 2], executor=LocalExecutor(),
+                                 progress=False)
+    _same_rows(local, tasks)
+    cfg = PseudoOnlineConfig(step_s=0.5)
+    run_pseudo_online(specs, resolve_dataset("SyntheticMI", [2]), cfg,
+                      out_dir=tmp_path / "local", progress=False)
+    pseudo_online_distributed(specs, cfg, dataset="SyntheticMI", subjects=[2],
+                              out_dir=tmp_path / "tasks", progress=False)  # default: here
+    for name in ("predictions.csv", "metrics.csv"):
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "tasks" / name).read_bytes()
+
+
+def test_executors_are_built_from_where_the_work_runs(cluster, specs):
+    assert isinstance(make_executor(), LocalExecutor)
+    with pytest.raises(ConfigError, match="give one of a scheduler address"):
+        make_executor(scheduler="tcp://127.0.0.1:1", local_cluster=2)
+    with pytest.raises(ConfigError, match="an executor or a cluster"):
+        evaluate_distributed(specs, "SyntheticMI", [1], executor=LocalExecutor(),
+                             client=cluster)
+    executor = make_executor(client=cluster)
+    assert isinstance(executor, DaskExecutor) and executor.client is None
+    with executor:  # held open over two evaluations: one connection
+        first = evaluate_distributed(specs, "SyntheticMI", [1], executor=executor,
+                                     progress=False)
+        assert executor.client is cluster and executor.n_slots == 2
+        second = evaluate_distributed(specs, "SyntheticMI", [1], executor=executor,
+                                      progress=False)
+        assert executor.client is cluster
+    assert executor.client is None and cluster.status == "running"  # a given client stays
+    _same_rows(first, second)
 
 
 class KillFirstTask(distributed.WorkerPlugin):

@@ -1,0 +1,77 @@
+"""``bci-app pseudo-online``: time-ordered pseudo-online evaluation (nMCC, ITR)."""
+
+import time
+from pathlib import Path
+
+from . import _options as opt
+
+NAME = "pseudo-online"
+
+
+def add_parser(subparsers):
+    """Add ``pseudo-online`` to the sub-parsers of ``bci-app``; returns its parser."""
+    p = subparsers.add_parser(
+        NAME, help="time-ordered pseudo-online evaluation (nMCC, ITR)",
+        description="Calibrate each model on the first runs (or trials) of every session, then "
+                    "sweep the later runs window by window with the online engine. Writes "
+                    "predictions.csv, metrics.csv, scores.txt and timeline_S<subject>.png.")
+    opt.add_dataset(p, "PhysionetMI, SyntheticMI, a MOABB dataset with local files, or a "
+                       "recording file (EDF, FIF, BrainVision, ...)")
+    opt.add_models(p)
+    p.add_argument("--window", type=float, default=2.0, help="window length, s")
+    p.add_argument("--step", type=float, default=0.25, help="window step, s")
+    p.add_argument("--calibration-runs", type=int, default=None,
+                   help="first runs of each session used for calibration (default 1)")
+    p.add_argument("--calibration-trials", type=int, default=0,
+                   help="calibrate on the first N trials instead of whole runs")
+    p.add_argument("--idle", choices=["class", "threshold"], default="class",
+                   help="idle as a trained class (rest periods) or by a confidence threshold")
+    opt.add_decision(p, smoothing="DEFAULT_SMOOTHING")
+    opt.add_event_map(p, "for a file: map annotations to classes, e.g. T1=left_hand")
+    opt.add_output(p)
+    opt.add_cluster(p)
+    opt.add_verbose(p)
+    return p
+
+
+def _config(args):
+    from ..evaluation.datasets import PARADIGMS
+    from ..evaluation.pseudo_online import PseudoOnlineConfig
+
+    runs = args.calibration_runs
+    if runs is None:
+        runs = 0 if args.calibration_trials else 1
+    return PseudoOnlineConfig(
+        classes=PARADIGMS[args.paradigm][0], window_s=args.window, step_s=args.step,
+        calibration_runs=runs, calibration_trials=args.calibration_trials, idle=args.idle,
+        l_freq=args.fmin, h_freq=args.fmax, **opt.decision_settings(args))
+
+
+def run(args):
+    """Evaluate, write the predictions, metrics and timelines, print the table; returns 0."""
+    from ..decoding.loading import load_models
+    from ..evaluation.distributed import pseudo_online_distributed
+    from ..evaluation.report import format_metrics_table
+
+    specs = load_models(args.models, names=args.only)
+    cfg = _config(args)
+    event_map = opt.parse_event_map(args.event_map)
+    out = Path(args.out)
+    is_file = Path(args.dataset).is_file()
+    start = time.perf_counter()
+    # The tasks read the dataset (or the file) themselves: here, or on each worker.
+    with opt.executor_from(args) as executor:
+        _, metrics = pseudo_online_distributed(
+            specs, cfg, dataset=None if is_file else args.dataset, subjects=args.subjects,
+            paradigm=args.paradigm, recording=args.dataset if is_file else None,
+            event_map=event_map, data_path=args.data_path,
+            out_dir=out, progress=not args.no_progress, quiet=args.verbose < 2,
+            executor=executor)
+    text = format_metrics_table(metrics)
+    (out / "scores.txt").write_text(text + "\n", encoding="utf-8")
+    print(f"\npseudo-online, window {cfg.window_s} s, step {cfg.step_s} s, idle={cfg.idle}: "
+          "nMCC per subject, then means\n")
+    print(text)
+    print(f"\npredictions: {out / 'predictions.csv'}\nmetrics:     {out / 'metrics.csv'}\n"
+          f"timelines:   {out}/timeline_S*.png\n({time.perf_counter() - start:.0f} s)")
+    return 0

@@ -1,0 +1,162 @@
+"""``bci-app session``: run a protocol headless, record it, convert it to BIDS.
+
+Examples
+--------
+A short simulated calibration run, a model trained on it, then an online run with it::
+
+    bci-app session --protocol left_right_hand --subject 01 --session 01 --simulate \\
+        --time-scale 0.5 --train mdm
+    bci-app session --protocol left_right_hand_online --subject 01 --session 01 --simulate \\
+        --time-scale 0.5 --model recordings/derivatives/bci-app/sub-01/ses-01/models/\\
+sub-01_ses-01_mdm.bcimodel
+    bci-app pseudo-online --dataset recordings/
+
+Interrupted runs (the application killed mid-run) are recovered at the next start, or with
+``bci-app session --recover``.
+
+Also runnable as ``python -m bci_app.cli_session ...``.
+"""
+
+import argparse
+import sys
+
+from .._logging import logger, set_log_level
+from ..cli_common import EXIT_CODES_HELP, run_command
+from ..errors import ConfigError, UsageError
+from . import _options as opt
+
+NAME = "session"
+
+
+def add_parser(subparsers):
+    """Add the ``session`` command to an :mod:`argparse` sub-parser collection.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        From ``parser.add_subparsers()``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    p = subparsers.add_parser(
+        NAME, help="run a protocol headless and record it (XDF + BIDS)",
+        description="Run a protocol without a window: the markers go out on LSL, the EEG "
+                    "comes from the simulated amplifier (--simulate) or a live LSL stream "
+                    "(--stream), a trained model (--model) decodes online and publishes "
+                    "its predictions, and LabRecorder records everything to XDF, converted "
+                    "to BIDS under --root at the end of the run. Interrupted runs are "
+                    "recovered first.")
+    p.add_argument("--protocol", metavar="FILE|NAME",
+                   help="protocol file (protocols/*.toml) or the name of a shipped one")
+    p.add_argument("--subject", metavar="ID", help="subject label, e.g. 01 (created if new)")
+    p.add_argument("--session", default="01", metavar="ID",
+                   help="session label (default: %(default)s)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--simulate", action="store_true",
+                     help="EEG from the simulated amplifier, following the protocol")
+    src.add_argument("--stream", metavar="NAME", default=None,
+                     help="record a live EEG stream (default without --simulate: the only "
+                          "stream of type EEG)")
+    p.add_argument("--model", metavar="FILE.bcimodel", default=None,
+                   help="trained model: decode online, publish and record the predictions")
+    p.add_argument("--train", metavar="YAML|NAME", default=None,
+                   help="after the run, train this pipeline (models/*.yml) on the session's "
+                        "calibration runs and save it with the session")
+    p.add_argument("--root", default="recordings", metavar="DIR",
+                   help="recordings folder (default: %(default)s)")
+    p.add_argument("--time-scale", type=float, default=None, metavar="F",
+                   help="multiply every duration of the protocol (e.g. 0.1 for demos)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the trial order")
+    p.add_argument("--skill", type=float, default=0.8, help="simulated subject skill [0, 1]")
+    p.add_argument("--amp-seed", type=int, default=None, help="simulated signal seed")
+    opt.add_decision(p, smoothing="ONLINE_SMOOTHING")
+    p.add_argument("--window", type=float, default=2.0, help="--train window length, s")
+    p.add_argument("--step", type=float, default=0.1, help="--train online window step, s")
+    who = p.add_argument_group("new subject details (used when the subject is created)")
+    who.add_argument("--age", type=int, default=None)
+    who.add_argument("--sex", default=None, help="M, F or O")
+    who.add_argument("--hand", default=None, help="handedness: R, L or A")
+    who.add_argument("--affected-side", default=None, help="left, right, both or none")
+    who.add_argument("--notes", default="", help="free notes")
+    p.add_argument("--recover", action="store_true",
+                   help="only recover interrupted runs of --root (stop orphan recorders, "
+                        "convert to BIDS) and exit")
+    opt.add_network(p)
+    opt.add_verbose(p)
+    return p
+
+
+def run(args):
+    """Execute ``bci-app session`` with parsed arguments; returns the exit code.
+
+    Raises
+    ------
+    BCIAppError
+        On bad input (file, field, stream named in the message); data already recorded
+        is converted before the error propagates.
+    """
+    from ..acquisition.lsl import use_loopback
+    from ..session.store import RecordingStore
+
+    if not args.network:
+        use_loopback()
+    if args.recover:
+        store = RecordingStore(args.root)
+        items = store.recover()
+        for item in items:
+            what = item.bids_path or f"not converted ({item.error})"
+            print(f"recovered {item.xdf_path}"
+                  f"{' (orphan recorder stopped)' if item.orphan_stopped else ''}: {what}")
+        print(f"{len(items)} interrupted run(s) recovered in {store.root}")
+        return 0 if all(i.error is None for i in items) else 1
+    if not args.protocol or not args.subject:
+        raise UsageError("--protocol and --subject are required (or use --recover).")
+    from ..protocol import load_protocol
+
+    protocol = load_protocol(args.protocol)  # check the inputs before creating anything
+    if protocol.feedback and not args.model:
+        raise ConfigError(f"protocol {protocol.source}: an online run with feedback needs "
+                          "--model FILE.bcimodel (e.g. trained with --train on a "
+                          "calibration run of the session).")
+    store = RecordingStore(args.root)  # created once the inputs are known to be good
+    if not args.simulate and args.time_scale not in (None, 1.0):
+        logger.warning("--time-scale with a live amplifier: the subject sees the shortened "
+                       "phases.")
+    if not store.has_subject(args.subject):
+        store.create_subject(args.subject, age=args.age, sex=args.sex, hand=args.hand,
+                             affected_side=args.affected_side, notes=args.notes)
+        print(f"subject {args.subject} created in {store.participants_tsv}")
+    from ..session.headless import record_run, train_session_model
+
+    result = record_run(
+        args.protocol, store.root, args.subject, args.session, model=args.model,
+        simulate=args.simulate, eeg_stream=args.stream, time_scale=args.time_scale,
+        seed=args.seed, skill=args.skill, amp_seed=args.amp_seed, **opt.decision_settings(args))
+    print(f"run {result.run} ({result.task}) of sub-{args.subject} ses-{args.session}: "
+          f"{result.status}, {len(result.markers)} markers\n  BIDS: {result.bids_path}\n"
+          f"  XDF:  {result.xdf_path}")
+    if result.online:
+        summary = result.online
+        lat = (f", latency p50 {summary['latency_p50_ms']:.1f} ms"
+               if "latency_p50_ms" in summary else "")
+        print(f"  online: {summary['windows']} windows{lat}, decisions "
+              f"{summary.get('decisions', {})}")
+    if args.train:
+        path, report = train_session_model(store.root, args.subject, args.session,
+                                           args.train, window_s=args.window,
+                                           step_s=args.step)
+        counts = ", ".join(f"{k} {v}" for k, v in report["windows_per_class"].items())
+        print(f"  trained {args.train!r} on {len(report['runs'])} run(s) ({counts} windows, "
+              f"training accuracy {report['training_accuracy']:.2f})\n  model: {path}")
+    return 0
+
+
+def main(argv=None):
+    """``python -m bci_app.cli_session``: the same as ``bci-app session``."""
+    parser = argparse.ArgumentParser(prog="bci-app", epilog=EXIT_CODES_HELP)
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["session"] + list(sys.argv[1:] if argv is None else argv))
+    set_log_level(["WARNING", "INFO", "DEBUG"][min(args.verbose, 2)])
+    return run_command("bci-app session", run, args)

@@ -1,0 +1,116 @@
+"""``bci-app train``: train a model on calibration data and save it (``.bcimodel``)."""
+
+from pathlib import Path
+
+from ..errors import UsageError
+from . import _options as opt
+
+NAME = "train"
+
+
+def add_parser(subparsers):
+    """Add ``train`` to the sub-parsers of ``bci-app``; returns its parser."""
+    p = subparsers.add_parser(
+        NAME, help="train a model from calibration data and save it (.bcimodel)",
+        description="Fit a pipeline of models/ on calibration data, cropped and filtered as "
+                    "the online engine does, and save it with its settings in a safe "
+                    "(non-pickle) .bcimodel file for `bci-app online`.")
+    p.add_argument("--model", required=True, metavar="YAML|NAME",
+                   help="a model file, or the name/stem of one in --models")
+    opt.add_models(p, only=False)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--file", nargs="+", metavar="FILE",
+                     help="calibration recording(s), any MNE-readable format")
+    src.add_argument("--dataset", metavar="NAME",
+                     help="a dataset (e.g. PhysionetMI): first --calibration-runs of --subject")
+    src.add_argument("--simulated", action="store_true",
+                     help="a calibration run of the simulated amplifier (same montage/rate "
+                          "as `bci-app simulate`)")
+    p.add_argument("--subject", type=int, default=1, help="subject of --dataset")
+    p.add_argument("--calibration-runs", type=int, default=1, help="runs of --dataset used")
+    opt.add_paradigm(p)
+    opt.add_event_map(p, "rename a --file's annotations, e.g. T1=left_hand T2=right_hand")
+    p.add_argument("--trials", type=int, default=20, help="--simulated trials per class")
+    p.add_argument("--skill", type=float, default=0.8, help="--simulated subject skill")
+    p.add_argument("--seed", type=int, default=None, help="--simulated random seed")
+    p.add_argument("--window", type=float, default=2.0, help="window length, s")
+    p.add_argument("--step", type=float, default=0.1, help="online window step, s")
+    opt.add_band(p)
+    p.add_argument("--idle", choices=["class", "threshold"], default="class",
+                   help="rest as a class of the model (default) or only a threshold")
+    opt.add_data_path(p)
+    p.add_argument("--out", required=True, metavar="FILE.bcimodel")
+    opt.add_verbose(p)
+    return p
+
+
+def _file_runs(args):
+    from ..evaluation.pseudo_online import file_session
+
+    event_map = opt.parse_event_map(args.event_map)
+    runs = []
+    for f in args.file:
+        runs += file_session(f, event_map)
+    return runs, {"files": [str(Path(f).resolve()) for f in args.file]}
+
+
+def _simulated_runs(args, classes):
+    from ..acquisition.simulation import DEFAULT_CHANNELS, make_trial_schedule, simulate_mi_raw
+    from ..evaluation.pseudo_online import run_from_raw
+
+    schedule = make_trial_schedule(classes, args.trials, seed=args.seed)
+    raw = simulate_mi_raw(schedule, ch_names=DEFAULT_CHANNELS, skill=args.skill, seed=args.seed)
+    source = {"simulated": {"trials_per_class": args.trials, "skill": args.skill,
+                            "seed": args.seed}}
+    return [run_from_raw(raw, name="simulated-calibration")], source
+
+
+def _dataset_runs(args):
+    from ..errors import DataError
+    from ..evaluation.datasets import resolve_dataset
+    from ..evaluation.pseudo_online import dataset_sessions
+
+    dataset = resolve_dataset(args.dataset, [args.subject], args.paradigm, args.data_path)
+    session, all_runs = next(iter(dataset_sessions(dataset, args.subject)))
+    if args.calibration_runs < 1 or args.calibration_runs > len(all_runs):
+        raise DataError(f"--calibration-runs {args.calibration_runs}: subject "
+                        f"{args.subject} session {session} has {len(all_runs)} run(s).")
+    source = {"dataset": args.dataset, "subject": args.subject, "session": session}
+    return all_runs[:args.calibration_runs], source
+
+
+def run(args):
+    """Train the model, save it to ``--out`` and print what it was trained on; returns 0."""
+    from ..decoding.loading import find_model
+    from ..decoding.persistence import MODEL_SUFFIX, TrainedModel, save_model
+    from ..evaluation.datasets import PARADIGMS
+    from ..evaluation.pseudo_online import PseudoOnlineConfig
+    from ..online.training import train_decoder
+
+    if args.paradigm not in PARADIGMS:
+        raise UsageError(f"--paradigm {args.paradigm!r}: use one of {sorted(PARADIGMS)}.")
+    out = Path(args.out)
+    if out.suffix != MODEL_SUFFIX:
+        raise UsageError(f"--out {out}: a trained model file ends in {MODEL_SUFFIX}.")
+    spec = find_model(args.model, args.models)
+    classes = PARADIGMS[args.paradigm][0]
+    cfg = PseudoOnlineConfig(classes=tuple(classes), window_s=args.window, step_s=args.step,
+                             idle=args.idle, l_freq=args.fmin, h_freq=args.fmax)
+    if args.file:
+        runs, source = _file_runs(args)
+    elif args.simulated:
+        runs, source = _simulated_runs(args, classes)
+    else:
+        runs, source = _dataset_runs(args)
+    model, report = train_decoder(spec.pipeline, runs, cfg, param_grid=spec.param_grid)
+    report.update(source)
+    trained = TrainedModel(
+        model, spec.name, runs[0].sfreq, runs[0].ch_names, window_s=args.window,
+        step_s=args.step, l_freq=args.fmin, h_freq=args.fmax,
+        pipeline_file=spec.path.read_text(encoding="utf-8"), trained_on=report)
+    save_model(trained, out)
+    counts = ", ".join(f"{k} {v}" for k, v in report["windows_per_class"].items())
+    print(f"trained {spec.name!r} on {len(runs)} run(s): {counts} windows; training accuracy "
+          f"{report['training_accuracy']:.2f}\nsaved {out} ({len(runs[0].ch_names)} channels, "
+          f"{runs[0].sfreq:g} Hz, window {args.window} s, step {args.step} s)")
+    return 0
