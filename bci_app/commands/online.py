@@ -88,6 +88,7 @@ def run(args):
     from ..acquisition.stream import EEGInput, MarkerInput
     from ..decoding.persistence import load_model
     from ..errors import StreamError
+    from ..online.engine import WindowedDecoder
     from ..online.live import OnlineDecoder
 
     if not args.network:
@@ -100,7 +101,7 @@ def run(args):
     overrides = opt.decision_settings(args)
     if args.step is not None:
         overrides["step_s"] = args.step
-    decoder = trained.decoder(**overrides)
+    decoder = WindowedDecoder.from_model(trained, **overrides)
     log = Path(args.log) if args.log else (
         Path("recordings") / "online" / time.strftime("%Y%m%d-%H%M%S"))
     eeg = EEGInput(args.stream, args.type, channels=trained.ch_names, sfreq=trained.sfreq,

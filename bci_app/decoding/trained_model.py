@@ -219,27 +219,6 @@ class TrainedModel:
                       "Correct it before saving.")
         return meta
 
-    def decoder(self, **overrides):
-        """A windowed decoder using this model with its training settings.
-
-        Parameters
-        ----------
-        **overrides
-            Any argument of :class:`~bci_app.online.engine.WindowedDecoder` to change
-            (``smoothing``, ``threshold``, ``step_s``, ``batch_size``...).
-
-        Returns
-        -------
-        decoder : bci_app.online.engine.WindowedDecoder
-        """
-        from ..online.engine import WindowedDecoder
-
-        kwargs = dict(sfreq=self.sfreq, ch_names=self.ch_names, window_s=self.window_s,
-                      step_s=self.step_s, l_freq=self.l_freq, h_freq=self.h_freq,
-                      notch=self.notch)
-        kwargs.update(overrides)
-        return WindowedDecoder(self.pipeline, **kwargs)
-
     def untrained_pipeline(self):
         """A fresh, unfitted pipeline from :attr:`pipeline_file`, to retrain the model.
 

@@ -8,6 +8,7 @@ score of an online run and the pseudo-online evaluation use too.
 import numpy as np
 
 from ..errors import DataError
+from ..online.engine import ONLINE_SMOOTHING, WindowedDecoder
 from .figures import timeline_png
 from .scoring import score_decisions
 
@@ -105,7 +106,7 @@ def score_recorded_run(events, sfreq, onsets, decisions, proba, proba_classes, c
             "n_trials": score.trials_done, "frame": frame, "model": name}
 
 
-def sweep_run(trained, run, smoothing=4, title=None):
+def sweep_run(trained, run, smoothing=ONLINE_SMOOTHING, title=None):
     """Decode a whole recording with a trained model, as fast as possible, and score it.
 
     Parameters
@@ -134,7 +135,7 @@ def sweep_run(trained, run, smoothing=4, title=None):
         raise DataError(f"{run.name}: {run.sfreq:g} Hz, the decoder needs "
                         f"{trained.sfreq:g} Hz.")
     idx = [run.ch_names.index(c) for c in trained.ch_names]
-    decoder = trained.decoder(smoothing=smoothing)
+    decoder = WindowedDecoder.from_model(trained, smoothing=smoothing)
     pred = decoder.sweep(run.data[idx])
     score = score_decisions(run.events, pred.times, pred.decisions, decoder.window,
                             run.sfreq, trained.classes, decoder.step_s)

@@ -475,10 +475,11 @@ class SessionController(QtCore.QObject):
 
     def _make_online(self, run, marker_stream):
         from ..acquisition.stream import EEGInput, MarkerInput
+        from ..online.engine import ONLINE_SMOOTHING, WindowedDecoder
         from ..online.live import OnlineDecoder
 
         trained = self.trained
-        decoder = trained.decoder(smoothing=4)
+        decoder = WindowedDecoder.from_model(trained, smoothing=ONLINE_SMOOTHING)
         eeg = EEGInput(self.acq.name, stype=None, channels=trained.ch_names,
                        sfreq=trained.sfreq, timeout=5.0)
         markers = MarkerInput(marker_stream, timeout=5.0)

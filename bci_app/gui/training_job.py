@@ -147,6 +147,7 @@ def run_training(request, progress=None, cancel=None):
     """
     from ..decoding.persistence import TrainedModel
     from ..evaluation.pseudo_online import PseudoOnlineConfig, evaluate_session
+    from ..online.engine import DEFAULT_SMOOTHING
     from ..online.training import train_decoder
 
     cancel = cancel or threading.Event()
@@ -175,7 +176,7 @@ def run_training(request, progress=None, cancel=None):
     except DataError as exc:
         logger.warning("training: %s", exc)
     base = dict(classes=classes, window_s=request.window_s, step_s=request.step_s,
-                l_freq=request.l_freq, h_freq=request.h_freq, smoothing=1)
+                l_freq=request.l_freq, h_freq=request.h_freq, smoothing=DEFAULT_SMOOTHING)
     for spec in request.specs:
         per_fold = []
         for fold_runs, split, fold_name in folds:

@@ -76,7 +76,8 @@ class DecisionRule:
         Label of "no command".
     """
 
-    def __init__(self, classes, smoothing=1, threshold=0.0, idle_label=IDLE):
+    def __init__(self, classes, smoothing=DEFAULT_SMOOTHING, threshold=DEFAULT_THRESHOLD,
+                 idle_label=IDLE):
         if int(smoothing) < 1:
             raise ConfigError(f"decision: smoothing must be >= 1 window, got {smoothing}.")
         if not 0.0 <= threshold <= 1.0:
@@ -203,7 +204,8 @@ class WindowedDecoder:
     """
 
     def __init__(self, model, sfreq, ch_names=None, window_s=2.0, step_s=0.25, l_freq=8.0,
-                 h_freq=35.0, notch=None, smoothing=1, threshold=0.0, batch_size=256):
+                 h_freq=35.0, notch=None, smoothing=DEFAULT_SMOOTHING,
+                 threshold=DEFAULT_THRESHOLD, batch_size=256):
         if not hasattr(model, "classes_"):
             raise ConfigError("the decoder needs a fitted classifier (it has no classes_).")
         self.model = model

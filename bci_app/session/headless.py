@@ -18,6 +18,7 @@ from pathlib import Path
 from .._logging import logger
 from ..decoding.loading import find_model
 from ..errors import BCIAppError, ConfigError, DataError, StreamError
+from ..online.engine import DEFAULT_THRESHOLD, ONLINE_SMOOTHING, WindowedDecoder
 from .bids import convert_recording, task_label
 from .recorder import RecordedStream
 from .store import RecordingStore
@@ -92,7 +93,8 @@ def _follow(amp):
 
 def record_run(protocol, root="recordings", subject="01", session="01", *, model=None,
                simulate=True, eeg_stream=None, time_scale=None, seed=None, skill=0.8,
-               amp_seed=None, artifacts=True, smoothing=4, threshold=0.0, tail_s=TAIL_S,
+               amp_seed=None, artifacts=True, smoothing=ONLINE_SMOOTHING,
+               threshold=DEFAULT_THRESHOLD, tail_s=TAIL_S,
                lead_s=LEAD_S, create_subject=True, subscribers=(), labrecorder=None,
                stream_timeout=10.0):
     """Run a protocol headless, record it (XDF), and convert it to BIDS.
@@ -215,7 +217,8 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
 
             eeg_in = EEGInput(eeg_rec.name, channels=trained.ch_names, sfreq=trained.sfreq,
                               timeout=stream_timeout)
-            online = OnlineDecoder(trained.decoder(smoothing=smoothing, threshold=threshold),
+            online = OnlineDecoder(WindowedDecoder.from_model(trained, smoothing=smoothing,
+                                                              threshold=threshold),
                                    eeg_in, log_dir=sess.online_log_dir(run),
                                    publish=f"bci-app-predictions-{tag}")
             online.start()

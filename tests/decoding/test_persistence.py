@@ -115,13 +115,8 @@ def test_metadata_round_trip(data, tmp_path):
         type(s) for _, s in trained.pipeline.steps]
 
 
-# TrainedModel.decoder() is kept until its callers use WindowedDecoder.from_model; both
-# must build the same decoder.
-@pytest.mark.parametrize("build", [
-    lambda model, **kw: WindowedDecoder.from_model(model, **kw),
-    lambda model, **kw: model.decoder(**kw),
-], ids=["WindowedDecoder.from_model", "TrainedModel.decoder"])
-def test_decoder_of_loaded_model_sweeps_identically(build, data, tmp_path):
+def test_decoder_of_loaded_model_sweeps_identically(data, tmp_path):
+    build = WindowedDecoder.from_model
     X, y = data
     trained = _trained("acm_mdm", X, y)
     loaded = load_model(save_model(trained, tmp_path / f"acm{MODEL_SUFFIX}"))
