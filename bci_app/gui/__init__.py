@@ -3,12 +3,12 @@ replay and reports.
 
 The GUI composes the other packages (acquisition, protocol, online, evaluation, decoding) and
 re-implements none of them. Start it with ``bci-app gui`` or ``python -m bci_app.gui``
-(options and entry point: :mod:`bci_app.cli_gui`); ``import bci_app.gui`` stays cheap.
+(options and entry point: :mod:`bci_app.commands.gui`); ``import bci_app.gui`` stays cheap.
 """
 
 
 def main(argv=None):
-    """Run the application (see :func:`bci_app.cli_gui.main`); returns the exit code."""
-    from ..cli_gui import main as _main
+    """Run the application (see :func:`bci_app.commands.gui.main`); returns the exit code."""
+    from ..commands.gui import main as _main
 
     return _main(argv)

@@ -2,6 +2,6 @@
 
 import sys
 
-from ..cli_gui import main
+from ..commands.gui import main
 
 sys.exit(main())
