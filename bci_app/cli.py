@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import __version__
-from ._logging import set_log_level
+from ._logging import quiet_dependencies, set_log_level
 from .cli_common import EXIT_CODES_HELP, EXIT_OK, run_command
 from .commands import MODULES, gui
 
@@ -33,23 +33,6 @@ def build_parser():
     return parser
 
 
-def _quiet_dependencies(verbose):
-    """Keep MNE's per-file chatter and known upstream deprecation notices off the console."""
-    import warnings
-
-    if verbose < 2:
-        import mne
-
-        mne.set_log_level("WARNING")
-        warnings.filterwarnings("ignore", message="Montage name 'standard_1005'",
-                                category=FutureWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning, module="moabb")
-        warnings.filterwarnings("ignore", message="Creating a dataset without passing data")
-        # pyRiemann's iterative means on ill-conditioned connectivity matrices (imaginary
-        # coherence) stop at their iteration limit; the result is used as it is.
-        warnings.filterwarnings("ignore", message="Convergence not reached")
-
-
 def main(argv=None):
     """Entry point of ``bci-app``; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -62,7 +45,8 @@ def main(argv=None):
         return EXIT_OK
     set_log_level(["WARNING", "INFO", "DEBUG"][min(args.verbose, 2)])
     os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
-    _quiet_dependencies(args.verbose)
+    if args.verbose < 2:
+        quiet_dependencies()
     return run_command(f"bci-app {args.command}", _COMMANDS[args.command], args)
 
 

@@ -34,10 +34,9 @@ import contextlib
 import dataclasses
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
-from .._logging import logger
+from .._logging import logger, quieted_dependencies
 from ..errors import ConfigError
 from .executors import (  # noqa: F401 - ClusterError, cluster_client, run_tasks: public here too
     DEFAULT_RETRIES,
@@ -76,15 +75,7 @@ def _load_model(desc):
 def _task_context(quiet):
     """Worker-side settings of a task: no download mirror, and quiet libraries."""
     os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
-    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
-        if quiet:
-            import mne
-
-            stack.enter_context(mne.utils.use_log_level("WARNING"))
-            warnings.filterwarnings("ignore", category=FutureWarning, module="moabb")
-            warnings.filterwarnings("ignore", message="Montage name 'standard_1005'")
-            warnings.filterwarnings("ignore", message="Creating a dataset without passing")
-            warnings.filterwarnings("ignore", message="Convergence not reached")
+    with quieted_dependencies(quiet):
         yield
 
 
