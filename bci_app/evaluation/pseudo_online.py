@@ -8,193 +8,40 @@ with an explicit idle class for everything that is not task time; the decisions 
 with nMCC, Wolpaw ITR, accuracy, confusion matrix and detection latency. The same split is
 also scored offline on one cue-locked epoch per trial, so the offline/pseudo-online gap shows.
 
-Windows are labelled and scored by :mod:`bci_app.evaluation.scoring`, the one scoring the
-live running score, the session report and the sweep of a recording use too (Carrara &
-Papadopoulo, 2024: a window takes the label of the event it lies in if it ends before the
-next event starts; otherwise the majority, by samples, of the events it overlaps, a tie
-going to the later event).
+The calibration windows are those of :mod:`bci_app.processing.calibration`, the ones a
+decoder is trained on for online use. Windows are labelled by
+:mod:`bci_app.processing.labels` and scored by :mod:`bci_app.evaluation.scoring`, the one
+scoring the live running score, the session report and the sweep of a recording use too
+(Carrara & Papadopoulo, 2024: a window takes the label of the event it lies in if it ends
+before the next event starts; otherwise the majority, by samples, of the events it overlaps,
+a tie going to the later event).
 """
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
 from .._logging import logger
-from ..errors import ConfigError, DataError
-from ..online.engine import IDLE, WindowedDecoder, class_probabilities, fit_decoder_model
-from ..processing.filters import CausalFilter
+from ..errors import DataError
+from ..online.engine import WindowedDecoder, class_probabilities, fit_decoder_model
+from ..processing.calibration import (  # noqa: F401  re-exported, see below
+    PseudoOnlineConfig,
+    balance_idle,
+    calibration_crops,
+    calibration_set,
+    task_events,
+)
+from ..processing.labels import IDLE, IDLE_NAMES, sample_codes  # noqa: F401  re-exported
+from ..processing.runs import Run, run_from_raw  # noqa: F401  re-exported
 from ..processing.windows import window_samples
 from .metrics import detection_latencies, nmcc
-from .recordings import Run, dataset_sessions, file_session, run_from_raw  # noqa: F401
-from .scoring import IDLE_NAMES, score_decisions, trial_accuracy, window_scores
+from .recordings import dataset_sessions, file_session  # noqa: F401  re-exported
+from .scoring import score_decisions, trial_accuracy, window_scores
 
-
-def sample_codes(run, classes):
-    """Per-sample class code: index in ``classes`` for task time, 0 for idle, -1 other tasks.
-
-    ``classes[0]`` must be the idle label.
-    """
-    codes = np.zeros(run.n_samples, dtype=int)
-    lookup = {c: i for i, c in enumerate(classes)}
-    for onset, duration, label in sorted(run.events):
-        if label.lower() in IDLE_NAMES:
-            continue
-        start = max(0, int(round(onset * run.sfreq)))
-        stop = min(run.n_samples, int(round((onset + duration) * run.sfreq)))
-        codes[start:stop] = lookup.get(label, -1)
-    return codes
-
-
-def _task_events(run, classes):
-    return [(o, d, lab) for o, d, lab in sorted(run.events) if lab in classes[1:]]
-
-
-def calibration_crops(filtered, run, classes, window, crop_step, offset_s, stop_sample,
-                      with_idle):
-    """Cue-locked training windows (and idle windows) lying entirely before ``stop_sample``.
-
-    Returns
-    -------
-    X : ndarray, shape (n_crops, n_channels, window)
-    y : ndarray of str
-    spans : list of (start, stop) sample spans of the crops
-    """
-    sf = run.sfreq
-    offset = int(round(offset_s * sf))
-    X, y, spans = [], [], []
-
-    def crops(start, stop, label):
-        s = start + offset
-        while s + window <= min(stop, stop_sample):
-            X.append(filtered[:, s:s + window])
-            y.append(label)
-            spans.append((s, s + window))
-            s += crop_step
-
-    for onset, duration, label in _task_events(run, classes):
-        crops(int(round(onset * sf)), int(round((onset + duration) * sf)), label)
-    if with_idle:
-        codes = sample_codes(run, classes)
-        idle = np.concatenate([[0], (codes == 0).astype(int), [0]])
-        edges = np.flatnonzero(np.diff(idle))
-        for start, stop in zip(edges[::2], edges[1::2]):
-            crops(int(start), int(stop), classes[0])
-    if not X:
-        return np.empty((0, filtered.shape[0], window)), np.empty(0, str), []
-    return np.stack(X), np.asarray(y), spans
-
-
-def _balance_idle(X, y, spans):
-    """Keep at most as many idle crops as the largest task class, evenly spread in time."""
-    idle = np.flatnonzero(y == IDLE)
-    task_counts = [np.sum(y == c) for c in np.unique(y) if c != IDLE]
-    if not task_counts or idle.size <= max(task_counts):
-        return X, y, spans
-    keep_idle = idle[np.round(np.linspace(0, idle.size - 1, max(task_counts))).astype(int)]
-    keep = np.sort(np.concatenate([np.flatnonzero(y != IDLE), keep_idle]))
-    return X[keep], y[keep], [spans[i] for i in keep]
-
-
-@dataclass
-class PseudoOnlineConfig:
-    """Parameters of a pseudo-online evaluation.
-
-    Attributes
-    ----------
-    classes : tuple of str
-        Task classes (without idle).
-    window_s, step_s : float
-        Sweep window and step, s.
-    calibration_runs : int
-        Number of first runs (per session) used for calibration; 0 to use
-        ``calibration_trials`` instead.
-    calibration_trials : int
-        Number of first task trials (per session) used for calibration when
-        ``calibration_runs`` is 0.
-    idle : {"class", "threshold"}
-        ``"class"``: idle is a class of the model, trained on rest periods; ``"threshold"``:
-        the model knows the task classes only and the decision is idle below ``threshold``.
-    threshold : float
-        Confidence threshold of the decision rule.
-    smoothing : int
-        Probability smoothing over the last windows.
-    l_freq, h_freq : float
-        Causal band-pass, Hz.
-    crop_step_s : float
-        Step between calibration crops within a trial, s.
-    crop_offset_s : float
-        Start of the first crop after the cue (and after the start of a rest period), s.
-    """
-
-    classes: tuple = ("left_hand", "right_hand")
-    window_s: float = 2.0
-    step_s: float = 0.25
-    calibration_runs: int = 1
-    calibration_trials: int = 0
-    idle: str = "class"
-    threshold: float = 0.0
-    smoothing: int = 1
-    l_freq: float = 8.0
-    h_freq: float = 35.0
-    crop_step_s: float = 0.5
-    crop_offset_s: float = 0.5
-
-    def check(self):
-        if self.idle not in ("class", "threshold"):
-            raise ConfigError(f"idle must be 'class' or 'threshold', got {self.idle!r}.")
-        if self.calibration_runs < 0 or self.calibration_trials < 0 or (
-                self.calibration_runs == 0 and self.calibration_trials == 0):
-            raise ConfigError("calibration: give a number of runs (>= 1) or of trials (>= 1).")
-        if self.window_s <= 0 or self.step_s <= 0:
-            raise ConfigError("window and step must be positive (s).")
-
-
-def calibration_set(runs, stops, cfg):
-    """The training windows of a calibration: cue-locked crops (and idle crops), balanced.
-
-    Each run is filtered causally from its first sample, as the engine does online, and
-    cropped like a real calibration (windows inside each trial, from ``crop_offset_s`` after
-    the cue, every ``crop_step_s``).
-
-    Parameters
-    ----------
-    runs : list of Run
-    stops : list of int
-        Per run, the sample before which data are calibration (0: none, n_samples: all).
-    cfg : PseudoOnlineConfig
-
-    Returns
-    -------
-    X : ndarray, shape (n_windows, n_channels, window)
-    y : ndarray of str
-    spans : list of (run_index, start, stop)
-    filtered : list of ndarray
-        Each run, causally filtered.
-    """
-    classes = (IDLE,) + tuple(cfg.classes)
-    sfreq = runs[0].sfreq
-    window, _ = window_samples(sfreq, cfg.window_s, cfg.step_s)
-    crop_step = max(1, int(round(cfg.crop_step_s * sfreq)))
-    filt = CausalFilter(sfreq, cfg.l_freq, cfg.h_freq)
-    filtered = [filt.process_whole(r.data) for r in runs]
-    X, y, train_spans = [], [], []
-    for i, (run, data, stop) in enumerate(zip(runs, filtered, stops)):
-        if stop == 0:
-            continue
-        Xi, yi, spans = calibration_crops(data, run, classes, window, crop_step,
-                                          cfg.crop_offset_s, stop, cfg.idle == "class")
-        X.append(Xi)
-        y.append(yi)
-        train_spans += [(i, a, b) for a, b in spans]
-    if not X or sum(len(v) for v in y) == 0:
-        raise DataError("the calibration data hold no complete window of any task trial; "
-                        f"check the event names (task classes: {list(cfg.classes)}) and the "
-                        "window length.")
-    X, y = np.concatenate(X), np.concatenate(y)
-    X, y, train_spans = _balance_idle(X, y, train_spans)
-    return X, y, train_spans, filtered
+# Re-exported for the callers that still import them from here (the command line, the GUI,
+# session/headless.py, benchmarks/); their homes are bci_app.processing.{runs,labels,
+# calibration} and bci_app.evaluation.recordings.
+_balance_idle = balance_idle
 
 
 def _calibration_stops(runs, cfg):
@@ -207,7 +54,7 @@ def _calibration_stops(runs, cfg):
         return [r.n_samples if i < cfg.calibration_runs else 0 for i, r in enumerate(runs)]
     stops, remaining = [], cfg.calibration_trials
     for run in runs:
-        events = _task_events(run, (IDLE,) + tuple(cfg.classes))
+        events = task_events(run, (IDLE,) + tuple(cfg.classes))
         if remaining <= 0:
             stops.append(0)
         elif remaining >= len(events):
@@ -265,7 +112,7 @@ def _test_run(decoder, model, run, data, stop, train_end, cfg):
     })
     for k, c in enumerate(pred.classes):
         frame[f"p_{c}"] = pred.smoothed[:, k]
-    events = [e for e in _task_events(run, (IDLE,) + tuple(cfg.classes)) if e[0] * sfreq >= stop]
+    events = [e for e in task_events(run, (IDLE,) + tuple(cfg.classes)) if e[0] * sfreq >= stop]
     if not events:
         return frame, score, None, ([], [])
     latencies = detection_latencies(pred.times, None, pred.decisions,

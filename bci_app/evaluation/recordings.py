@@ -1,53 +1,13 @@
-"""Recordings as the evaluation reads them: continuous runs with their events.
+"""Recordings as the evaluation reads them: the sessions of a dataset or a file, as runs.
 
-A :class:`Run` holds one run's EEG (volts) and its events (onset and duration in seconds
-from its first sample, label); the pseudo-online evaluation, the sweep of a recording and
-the scores of online runs read recordings through :func:`run_from_raw`.
+The runs themselves (:class:`~bci_app.processing.runs.Run`, :func:`run_from_raw`) are
+:mod:`bci_app.processing.runs`; here are the two sources of an evaluation's sessions: a MOABB
+dataset's subject (:func:`dataset_sessions`) and a recording file (:func:`file_session`).
 """
 
-from dataclasses import dataclass, field
-
-import numpy as np
-
-
-@dataclass
-class Run:
-    """One continuous run of a recording.
-
-    Attributes
-    ----------
-    data : ndarray, shape (n_channels, n_samples)
-        EEG in volts.
-    sfreq : float
-    ch_names : list of str
-    events : list of (onset_s, duration_s, label)
-        Task events, onsets from the run's first sample; idle events may be included
-        (their label is one of :data:`~bci_app.evaluation.scoring.IDLE_NAMES`) but are
-        not needed: idle is everything outside task events (see
-        :mod:`bci_app.evaluation.scoring` for what else the events mark).
-    name : str
-    """
-
-    data: np.ndarray
-    sfreq: float
-    ch_names: list
-    events: list
-    name: str = "run"
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def n_samples(self):
-        return self.data.shape[1]
-
-
-def run_from_raw(raw, name="run", meta=None):
-    """A :class:`Run` from an MNE Raw: EEG channels (volts) and its annotations."""
-    raw = raw.copy().pick("eeg")
-    onsets = raw.annotations.onset - raw.first_time
-    events = [(float(o), float(d), str(lab)) for o, d, lab in
-              zip(onsets, raw.annotations.duration, raw.annotations.description)]
-    return Run(raw.get_data(), float(raw.info["sfreq"]), list(raw.ch_names), events, name,
-               dict(meta or {}))
+# Run and run_from_raw are re-exported for the callers that still import them from here
+# (bci_app/session/report.py, bci_app/gui/views/replay.py, tests/evaluation/test_online_runs.py).
+from ..processing.runs import Run, run_from_raw  # noqa: F401
 
 
 def dataset_sessions(dataset, subject):

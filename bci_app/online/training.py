@@ -1,7 +1,8 @@
 """Training a decoder from calibration recordings, the way a calibration run is used online.
 
 The runs are filtered causally (as the engine filters live), cropped into cue-locked windows
-(plus rest windows when idle is a class), and the pipeline is fitted on them with the
+(plus rest windows when idle is a class) by :mod:`bci_app.processing.calibration`, the crops
+the pseudo-online evaluation trains on too, and the pipeline is fitted on them with the
 recording's sampling rate and channel names bound to it, so that the online engine can refuse
 a stream that does not match.
 """
@@ -13,7 +14,8 @@ from sklearn.base import clone
 
 from .._logging import logger
 from ..errors import DataError
-from ..evaluation.pseudo_online import IDLE, PseudoOnlineConfig, calibration_set
+from ..processing.calibration import PseudoOnlineConfig, calibration_set
+from ..processing.labels import IDLE
 from .engine import class_probabilities, fit_decoder_model
 
 

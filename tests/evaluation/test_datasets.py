@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from bci_app.evaluation.datasets import SyntheticMI, make_paradigm, resolve_dataset
+from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
+from bci_app.evaluation.datasets import (
+    RecordingsDataset,
+    SyntheticMI,
+    is_recordings_folder,
+    make_paradigm,
+    recordings_dataset,
+    resolve_dataset,
+)
+from bci_app.evaluation.recordings import dataset_sessions
 from bci_app.errors import ConfigError, DataError
 
 
@@ -50,3 +59,43 @@ def test_physionet_resolves_on_local_files(mne_data):
 def test_physionet_without_subjects_uses_the_local_ones(mne_data):
     ds = resolve_dataset("PhysionetMI", None, "left-right")
     assert 1 in ds.subject_list and 10 not in ds.subject_list
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    """A recordings folder as sessions write it: BIDS BrainVision runs with their events."""
+    import mne_bids
+
+    root = tmp_path_factory.mktemp("bids") / "recordings"
+    for run, task in [(1, "leftRightHand"), (2, "leftRightHand"), (3, "handsFeet")]:
+        raw = simulate_mi_raw(make_trial_schedule(("left_hand", "right_hand"), 2, seed=run),
+                              sfreq=128.0, seed=run)
+        if task == "handsFeet":  # a protocol's both_hands class
+            raw.annotations.rename({"left_hand": "both_hands", "right_hand": "feet"})
+        path = mne_bids.BIDSPath(subject="01", session="01", task=task, run=f"{run:02d}",
+                                 root=root, datatype="eeg")
+        mne_bids.write_raw_bids(raw.pick("eeg"), path, format="BrainVision",
+                                allow_preload=True, verbose="error")
+    return root
+
+
+@pytest.mark.filterwarnings("ignore:Limited 1 annotation:RuntimeWarning")  # the last rest
+def test_recordings_folder_is_a_dataset_of_its_runs(recordings):
+    assert is_recordings_folder(recordings) and not is_recordings_folder(recordings.parent)
+    ds = resolve_dataset(str(recordings), None, "left-right")
+    assert isinstance(ds, RecordingsDataset)
+    assert ds.subject_list == [1] and ds.interval == [0.0, 4.0]
+    ((session, runs),) = list(dataset_sessions(ds, 1))
+    assert session == "01" and [r.name for r in runs] == ["01", "02", "03"]
+    assert sum(label == "left_hand" for _, _, label in runs[0].events) == 2
+    assert {label for _, _, label in runs[2].events} >= {"hands", "feet"}  # both_hands
+    only = RecordingsDataset(recordings, tasks=["handsFeet"])
+    ((_, runs),) = list(dataset_sessions(only, 1))
+    assert [r.name for r in runs] == ["03"]
+
+
+def test_a_folder_that_is_not_recordings(tmp_path):
+    with pytest.raises(ConfigError, match="not a recordings folder"):
+        resolve_dataset(str(tmp_path), None, "left-right")
+    with pytest.raises(DataError, match="not a recordings folder"):
+        recordings_dataset(tmp_path)

@@ -9,30 +9,10 @@ from sklearn.pipeline import make_pipeline
 from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
 from bci_app.cli import main
 from bci_app.errors import DataError
-from bci_app.evaluation.pseudo_online import (
-    PseudoOnlineConfig,
-    Run,
-    evaluate_session,
-    run_from_raw,
-    sample_codes,
-)
+from bci_app.evaluation.pseudo_online import PseudoOnlineConfig, evaluate_session
+from bci_app.processing.runs import run_from_raw
 
 CLASSES = ("idle", "left_hand", "right_hand")
-
-
-def _toy_run(sfreq=10.0):
-    # 0-5 s idle, 5-9 s left, 9-12 s idle, 12-16 s right, 16-20 s idle
-    events = [(5.0, 4.0, "left_hand"), (9.0, 3.0, "rest"), (12.0, 4.0, "right_hand")]
-    return Run(np.zeros((2, int(20 * sfreq))), sfreq, ["C3", "C4"], events)
-
-
-def test_sample_codes_mark_task_time_and_idle():
-    codes = sample_codes(_toy_run(), CLASSES)
-    assert codes[:50].tolist() == [0] * 50
-    assert codes[50:90].tolist() == [1] * 40
-    assert codes[90:120].tolist() == [0] * 30
-    assert codes[120:160].tolist() == [2] * 40
-    assert codes[160:].tolist() == [0] * 40
 
 
 @pytest.fixture(scope="module")
