@@ -61,9 +61,10 @@ def main():
     )
     from bci_app.decoding.loading import read_model_file
     from bci_app.decoding.persistence import TrainedModel, save_model
-    from bci_app.evaluation.pseudo_online import PseudoOnlineConfig, run_from_raw
+    from bci_app.processing.calibration import PseudoOnlineConfig
+    from bci_app.processing.runs import run_from_raw
     from bci_app.gui.controller import MONTAGES, SIMULATED
-    from bci_app.gui.services import Subject
+    from bci_app.session import Subject
     from bci_app.gui.signal import FrameRateMeter
     from bci_app.online.training import train_decoder
 

@@ -65,7 +65,8 @@ def _train(ch_names, sfreq, reference):
     from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
     from bci_app.resources import shipped_dir
     from bci_app.decoding.loading import read_model_file
-    from bci_app.evaluation.pseudo_online import PseudoOnlineConfig, run_from_raw
+    from bci_app.processing.calibration import PseudoOnlineConfig
+    from bci_app.processing.runs import run_from_raw
     from bci_app.online.training import train_decoder
 
     raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=10, seed=0),
@@ -82,7 +83,7 @@ def _train(ch_names, sfreq, reference):
     from sklearn.base import clone
     from sklearn.pipeline import make_pipeline
 
-    from bci_app.evaluation.pseudo_online import calibration_set
+    from bci_app.processing.calibration import calibration_set
     from bci_app.online.engine import fit_decoder_model
 
     run = run_from_raw(raw)

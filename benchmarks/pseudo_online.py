@@ -25,17 +25,13 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from bci_app.resources import shipped_dir
 from bci_app.decoding import AugmentedCovariance, ShrunkCovariances, load_models
-from bci_app.evaluation.pseudo_online import (
-    IDLE,
-    Run,
-    _balance_idle,
-    calibration_crops,
-    run_from_raw,
-)
 from bci_app.online.engine import WindowedDecoder, class_probabilities, fit_decoder_model
+from bci_app.processing.calibration import balance_idle, calibration_crops
 from bci_app.processing.filters import CausalFilter
+from bci_app.processing.labels import IDLE
+from bci_app.processing.runs import run_from_raw
+from bci_app.resources import shipped_dir
 
 DEFAULT_MODEL = "ACM+MDM"
 
@@ -110,7 +106,7 @@ def main():
     filtered_cal = CausalFilter(sfreq, 8.0, 35.0).process_whole(cal.data)
     X, y, spans = calibration_crops(filtered_cal, cal, classes, window, int(0.5 * sfreq), 0.5,
                                     cal.n_samples, True)
-    X, y, _ = _balance_idle(X, y, spans)
+    X, y, _ = balance_idle(X, y, spans)
     duration = test.n_samples / sfreq
     filtered_test = CausalFilter(sfreq, 8.0, 35.0).process_whole(test.data)
     out = {"benchmark": "pseudo_online", "machine": machine(), "recording": source,

@@ -36,7 +36,7 @@ def add_parser(subparsers):
 
 def _config(args):
     from ..evaluation.datasets import PARADIGMS
-    from ..evaluation.pseudo_online import PseudoOnlineConfig
+    from ..processing.calibration import PseudoOnlineConfig
 
     runs = args.calibration_runs
     if runs is None:

@@ -45,7 +45,7 @@ def add_parser(subparsers):
 
 
 def _file_runs(args):
-    from ..evaluation.pseudo_online import file_session
+    from ..evaluation.recordings import file_session
 
     event_map = opt.parse_event_map(args.event_map)
     runs = []
@@ -56,7 +56,7 @@ def _file_runs(args):
 
 def _simulated_runs(args, classes):
     from ..acquisition.simulation import DEFAULT_CHANNELS, make_trial_schedule, simulate_mi_raw
-    from ..evaluation.pseudo_online import run_from_raw
+    from ..processing.runs import run_from_raw
 
     schedule = make_trial_schedule(classes, args.trials, seed=args.seed)
     raw = simulate_mi_raw(schedule, ch_names=DEFAULT_CHANNELS, skill=args.skill, seed=args.seed)
@@ -68,7 +68,7 @@ def _simulated_runs(args, classes):
 def _dataset_runs(args):
     from ..errors import DataError
     from ..evaluation.datasets import resolve_dataset
-    from ..evaluation.pseudo_online import dataset_sessions
+    from ..evaluation.recordings import dataset_sessions
 
     dataset = resolve_dataset(args.dataset, [args.subject], args.paradigm, args.data_path)
     session, all_runs = next(iter(dataset_sessions(dataset, args.subject)))
@@ -84,7 +84,7 @@ def run(args):
     from ..decoding.loading import find_model
     from ..decoding.persistence import MODEL_SUFFIX, TrainedModel, save_model
     from ..evaluation.datasets import PARADIGMS
-    from ..evaluation.pseudo_online import PseudoOnlineConfig
+    from ..processing.calibration import PseudoOnlineConfig
     from ..online.training import train_decoder
 
     if args.paradigm not in PARADIGMS:

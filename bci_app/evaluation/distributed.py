@@ -175,8 +175,9 @@ def pseudo_online_task(task):
     results : list of (session, predictions, metrics)
         As :func:`~bci_app.evaluation.pseudo_online.evaluate_subject` returns them.
     """
-    from .pseudo_online import PseudoOnlineConfig, dataset_sessions, evaluate_subject
-    from .pseudo_online import file_session
+    from ..processing.calibration import PseudoOnlineConfig
+    from .pseudo_online import evaluate_subject
+    from .recordings import dataset_sessions, file_session
 
     with _task_context(task["quiet"]):
         cfg = PseudoOnlineConfig(**task["config"])

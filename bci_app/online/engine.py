@@ -15,9 +15,8 @@ import numpy as np
 from ..decoding.channels import SelectChannels, bind_recording_info
 from ..errors import ConfigError, DataError
 from ..processing.filters import CausalFilter
+from ..processing.labels import IDLE
 from ..processing.windows import StreamWindower, sliding_windows, window_samples
-
-IDLE = "idle"
 
 # Decision defaults, defined once for every caller (command line, sessions, GUI,
 # evaluations). A live run smooths: a steadier command for the user, at the cost of

@@ -31,7 +31,8 @@ from bci_app.evaluation.executors import (  # noqa: E402
     make_executor,
 )
 from bci_app.evaluation.offline import evaluate_models  # noqa: E402
-from bci_app.evaluation.pseudo_online import PseudoOnlineConfig, run_pseudo_online  # noqa: E402
+from bci_app.evaluation.pseudo_online import run_pseudo_online  # noqa: E402
+from bci_app.processing.calibration import PseudoOnlineConfig  # noqa: E402
 
 MODELS = ["TS+LR", "MDM"]
 pytestmark = pytest.mark.filterwarnings("ignore:Creating a dataset without passing data")

@@ -10,8 +10,8 @@ from bci_app.decoding.persistence import TrainedModel
 from bci_app.errors import DataError
 from bci_app.evaluation.figures import confusion_png, r2_png, timeline_png
 from bci_app.evaluation.online_runs import read_predictions, score_recorded_run, sweep_run
-from bci_app.evaluation.pseudo_online import PseudoOnlineConfig
-from bci_app.evaluation.recordings import run_from_raw
+from bci_app.processing.calibration import PseudoOnlineConfig
+from bci_app.processing.runs import run_from_raw
 from bci_app.evaluation.scoring import score_decisions
 
 PNG = b"\x89PNG"

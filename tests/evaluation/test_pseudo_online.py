@@ -9,7 +9,8 @@ from sklearn.pipeline import make_pipeline
 from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
 from bci_app.cli import main
 from bci_app.errors import DataError
-from bci_app.evaluation.pseudo_online import PseudoOnlineConfig, evaluate_session
+from bci_app.evaluation.pseudo_online import evaluate_session
+from bci_app.processing.calibration import PseudoOnlineConfig
 from bci_app.processing.runs import run_from_raw
 
 CLASSES = ("idle", "left_hand", "right_hand")

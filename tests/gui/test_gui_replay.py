@@ -3,7 +3,8 @@
 from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
 from bci_app.decoding.loading import read_model_file
 from bci_app.decoding.persistence import TrainedModel
-from bci_app.evaluation.pseudo_online import PseudoOnlineConfig, run_from_raw
+from bci_app.processing.calibration import PseudoOnlineConfig
+from bci_app.processing.runs import run_from_raw
 from bci_app.online.training import train_decoder
 
 from bci_app.gui.views.replay import parse_event_map
