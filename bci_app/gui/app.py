@@ -112,7 +112,7 @@ class MainWindow(QtWidgets.QMainWindow):
             f"Run {run.index} {run.status}: saved as {run.recording}"))
         c.recovered.connect(self._on_recovered)
         c.sessionChanged.connect(lambda s: self.setWindowTitle(
-            f"BCI - subject {s.subject.subject_id}, session {s.label}"))
+            f"BCI - subject {s.subject}, session {s.label}"))
         self.views["Patient & session"].patientScreenRequested.connect(
             self.patient.show_on)
         self.confirm_close = self._ask_close

@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from .._logging import logger
+from ..session.runs import COMPLETE
 from .controller import MONTAGES, SIMULATED
 from .signal import FrameRateMeter
 
@@ -227,7 +228,7 @@ class Autopilot(QtCore.QObject):
         self.shot("5_patient_feedback", self.win.patient)
 
     def step_training(self, run):
-        if run.status != "finished":
+        if run.status != COMPLETE:
             raise RuntimeError(f"the calibration run ended as {run.status}")
         self.calibration_run = run
         self._say("training and comparing decoders")
@@ -263,7 +264,7 @@ class Autopilot(QtCore.QObject):
         if self._meter is not None:
             self.fps = self._meter.rates()
             self.fps["channels"] = len(self.c.acq.ch_names) if self.c.acq else None
-        if run.status != "finished":
+        if run.status != COMPLETE:
             raise RuntimeError(f"the online run ended as {run.status}")
         self.online_run = run
         self.online_score = self.c.score
@@ -298,7 +299,7 @@ class Autopilot(QtCore.QObject):
             "online_log": str(Path(self.online_run.log_dir) / "predictions.csv"),
             "raw_recordings": [str(self.calibration_run.xdf_path),
                                str(self.online_run.xdf_path)],
-            "session_log": str(session.rec.log_path),
+            "session_log": str(session.log_path),
             "model": str(self.c.model_path),
             "report": str(self.report_path),
             "training_scores": self.training.scores,

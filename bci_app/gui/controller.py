@@ -32,7 +32,15 @@ from PySide6 import QtCore
 from .._logging import logger
 from ..errors import BCIAppError, DataError, StreamError
 from ..evaluation.scoring import LiveScorer, RunScore
-from . import services
+from ..session.runs import (
+    ABORTED,
+    COMPLETE,
+    FAILED,
+    INTERRUPTED,
+    SAVING,
+    load_run_recording,
+)
+from ..session.store import RecordingStore
 from .signal import RingBuffer
 
 #: Name shown for the built-in simulated amplifier in the stream list.
@@ -183,7 +191,7 @@ class SessionController(QtCore.QObject):
     statusChanged = QtCore.Signal(str, str)       # stream status, message
     sourceReady = QtCore.Signal(object)           # Acquisition
     sourceFailed = QtCore.Signal(str)
-    sessionChanged = QtCore.Signal(object)        # Session
+    sessionChanged = QtCore.Signal(object)        # bci_app.session.Session
     protocolEvent = QtCore.Signal(str, object, object, float)  # state, trial, label, ts
     runStarted = QtCore.Signal(object)            # RunInfo
     runSaving = QtCore.Signal(object)             # RunInfo (recording being stopped/converted)
@@ -200,7 +208,7 @@ class SessionController(QtCore.QObject):
 
     def __init__(self, root="recordings", models_dir=None, parent=None):
         super().__init__(parent)
-        self.store = services.SessionStore(root)
+        self.store = RecordingStore(root)
         self.models_dir = Path(models_dir) if models_dir else None  # None: shipped + user's
         self.session = None
         self.acq = None
@@ -259,15 +267,16 @@ class SessionController(QtCore.QObject):
             self._recovery.join(timeout)
 
     # -- subject & session --------------------------------------------------------------------
-    def save_subject(self, subject):
-        return self.store.save_subject(subject)
+    def save_subject(self, subject, **fields):
+        """Create or change a subject (:meth:`bci_app.session.RecordingStore.save_subject`)."""
+        return self.store.save_subject(subject, **fields)
 
     def new_session(self, subject_id):
         self.set_session(self.store.new_session(subject_id))
         return self.session
 
     def open_session(self, subject_id, label):
-        self.set_session(self.store.open_session(subject_id, label))
+        self.set_session(self.store.open_session(subject_id, label, create=False))
         return self.session
 
     def set_session(self, session):
@@ -323,8 +332,9 @@ class SessionController(QtCore.QObject):
     def open_replay(self, path, event_map=None):
         """Replay a recording in real time as the source (same views as a live stream)."""
         from ..acquisition.replay import Replay
+        from ..session.runs import read_recording_file
 
-        raw = services.read_recording_file(path, event_map)  # BIDS runs with their events
+        raw = read_recording_file(path, event_map)  # BIDS runs with their events
         self.close_source()
         self.replay = Replay(raw, name=f"bci-app-replay-{uuid.uuid4().hex[:6]}")
         self.replay.path = Path(path)
@@ -446,7 +456,7 @@ class SessionController(QtCore.QObject):
                 streams.append(RecordedStream("predictions", decoder.publish, "Predictions"))
             # Every stream exists: record them before the protocol starts.
             recorder = session.start_recording(
-                self.protocol, streams, run,
+                self.protocol, streams, run=run,
                 model=str(self.model_path) if online and self.model_path else None,
                 amplifier=amplifier)
             if not runner.wait_for_consumers(10.0):
@@ -464,7 +474,7 @@ class SessionController(QtCore.QObject):
                 decoder.stop()
             text = f"{exc}"
             if recorder is not None:  # keep what was recorded, as a failed run
-                run.status, run.error = "failed", f"the run could not start: {exc}"
+                run.status, run.error = FAILED, f"the run could not start: {exc}"
                 self._save_recording(session, run, recorder, [])
                 text += f" (the few seconds recorded are kept: {run.recording})"
             self._starting = False
@@ -538,7 +548,7 @@ class SessionController(QtCore.QObject):
         if run is None:
             return
         self.run = self.runner = self.recorder = self.online = None
-        run.status = "saving"
+        run.status = SAVING
         aborted = aborted or runner.aborted
         thread = threading.Thread(target=self._finalise_run,
                                   args=(self.session, run, runner, recorder, online, aborted),
@@ -562,7 +572,7 @@ class SessionController(QtCore.QObject):
             finally:
                 online.stop()
         runner.stop()
-        run.status = "aborted" if aborted else "finished"
+        run.status = ABORTED if aborted else COMPLETE
         self._save_recording(session, run, recorder, errors)
         session.log("run_saved", run=run.index, status=run.status, bids=run.bids_path,
                     error=run.error)
@@ -573,15 +583,14 @@ class SessionController(QtCore.QObject):
         try:
             if recorder.is_running:
                 recorder.stop()
-            path = session.convert(recorder)
-            run.bids_path = str(path)
+            run.bids_path = str(session.convert(recorder).fpath)
             rec = run.sidecar.get("BciAppRecording") or {}
             run.first_sample_time = rec.get("first_lsl_timestamp")
-            if rec.get("status") == "interrupted" and run.status == "finished":
-                run.status = "interrupted"
+            if rec.get("status") == INTERRUPTED and run.status == COMPLETE:
+                run.status = INTERRUPTED
         except Exception as exc:
             logger.exception("conversion failed")
-            run.status = "failed"
+            run.status = FAILED
             errors.append(f"the recording could not be converted to BIDS: {exc}. The raw "
                           f"recording is kept: {run.xdf_path}")
         if errors and not run.error:
@@ -665,7 +674,7 @@ class SessionController(QtCore.QObject):
             return []
         out = []
         for info in (self.session.runs_of_type("calibration") if infos is None else infos):
-            raw = services.load_run_recording(info)
+            raw = load_run_recording(info)
             bad = [c for c in self.bad_channels if c in raw.ch_names]
             if bad:
                 raw.drop_channels(bad)
@@ -721,7 +730,7 @@ class SessionController(QtCore.QObject):
         try:
             for name, trained in result.models.items():
                 trained.trained_on.update({
-                    "subject": session.rec.subject, "session": session.label,
+                    "subject": session.subject, "session": session.label,
                     "runs": [Path(i.bids_path).name for i in infos],
                     "bad_channels": list(self.bad_channels)})
                 saved[name] = session.save_model(trained, name)

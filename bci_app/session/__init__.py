@@ -1,31 +1,43 @@
-"""Sessions: subjects and sessions, crash-safe recording (XDF), BIDS conversion, recordings
-as a MOABB dataset.
+"""Sessions: the session data model (subjects, sessions, runs and their status),
+crash-safe recording (XDF), BIDS conversion, the session report.
 
-What the GUI calls
-------------------
-- :class:`RecordingStore` (``store = RecordingStore("recordings")``):
-  ``create_subject(id, age, sex, hand, affected_side, notes)``, ``subjects()``,
-  ``subject(id)``, ``update_subject(id, ...)``, ``open_session(id, session)`` -> a
-  :class:`Session` (``log(event, ...)``, ``entries()``, ``next_run()``, ``xdf_path(task,
-  run)``, ``runs()``, ``save_model(trained)``, ``models()``), and ``recover()`` at start-up.
+The session data model
+----------------------
+One model, used by the GUI and the command line alike (the GUI keeps none of its own):
+
+- :class:`RecordingStore` (``store = RecordingStore("recordings")``, :mod:`.store`):
+  ``create_subject(id, age, sex, hand, affected_side, notes)``, ``save_subject(id,
+  **fields)`` (create or change), ``subjects()``, ``subject(id)``, ``update_subject(id,
+  ...)``, ``new_session(id)``, ``open_session(id, session)`` -> a :class:`Session`, and
+  ``recover()`` at start-up.
+- :class:`Subject`: a row of ``participants.tsv``.
+- :class:`Session`: ``log(event, ...)``, ``entries()``, ``meta``/``update(...)`` (its
+  settings, ``session.json``), ``runs`` (list of :class:`RunInfo`), ``runs_of_type(...)``,
+  ``next_run()``, ``new_run(...)``, ``save_run(run)``, ``save_model(trained)``,
+  ``models()``.
+- :class:`RunInfo` (:mod:`.runs`): one run, its status (``"recording"``, ``"saving"``,
+  ``"complete"``, ``"aborted"``, ``"interrupted"``, ``"failed"``) and files;
+  :func:`load_run_recording` reads its BIDS recording back.
 - ``rec = session.start_recording(protocol, [("eeg", desc), ("markers", desc),
-  ("predictions", desc)], model=..., amplifier={...}, seed=runner.seed)`` starts an
+  ("predictions", desc)], model=..., amplifier={...}, run=run_info)`` starts an
   :class:`XDFRecorder` (LabRecorder in a separate process, state file written first);
   ``rec.stop()`` then ``session.convert(rec)`` (:func:`convert_recording`) writes the run
   to BIDS; :func:`recover` stops orphan recorders and converts interrupted runs.
 - :func:`record_run` and :func:`train_session_model` do a whole headless run / training.
-- :func:`bci_app.session.dataset.recordings_dataset` (imports MOABB: not at start-up).
+- :func:`bci_app.session.report.build_report` writes the session report (imports
+  matplotlib: not at start-up).
 
-See :mod:`bci_app.session.bids` for the folder layout.
+See :mod:`bci_app.session.store` and :mod:`bci_app.session.bids` for the folder layout.
 """
 
 from .bids import convert_recording, load_xdf_run, task_label
 from .headless import RunResult, record_run, train_session_model
 from .recorder import RecordedStream, XDFRecorder, recover
+from .runs import RunInfo, load_run_recording
 from .store import RecordingStore, Session, Subject
 
 __all__ = [
-    "RecordedStream", "RecordingStore", "RunResult", "Session", "Subject", "XDFRecorder",
-    "convert_recording", "load_xdf_run", "record_run", "recover", "task_label",
-    "train_session_model",
+    "RecordedStream", "RecordingStore", "RunInfo", "RunResult", "Session", "Subject",
+    "XDFRecorder", "convert_recording", "load_run_recording", "load_xdf_run", "record_run",
+    "recover", "task_label", "train_session_model",
 ]

@@ -1,10 +1,11 @@
 """The session report: one self-contained HTML file (plots embedded as PNG) in the session.
 
-The content comes from the core: each online run is scored from its BIDS recording and the
-decisions recorded with it by :func:`bci_app.evaluation.online_runs.score_recorded_run`
-(the one scoring of :mod:`bci_app.evaluation.scoring`, which the running score of the run
-used too), and the figures are :mod:`bci_app.evaluation.figures`. This module reads the
-session's files and assembles the HTML. No Qt here.
+The content comes from the evaluation layer: each online run is scored from its BIDS
+recording and the decisions recorded with it by
+:func:`bci_app.evaluation.online_runs.score_recorded_run` (the one scoring of
+:mod:`bci_app.evaluation.scoring`, which the running score of the run used too), and the
+figures are :mod:`bci_app.evaluation.figures`. This module reads the session
+(:class:`bci_app.session.Session`: subject, settings, runs) and assembles the HTML.
 """
 
 import html
@@ -14,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from .._logging import logger
+from .._utils import atomic_write
 from ..errors import DataError
 from ..evaluation.figures import confusion_png, r2_png, timeline_png
-from . import services
+from . import runs as _runs
 
 
 def _img(b64, alt):
@@ -26,13 +28,14 @@ def _img(b64, alt):
 def online_run_metrics(run):
     """Scores of an online run from its BIDS recording and the predictions recorded with it.
 
-    The EEG and its events are read back from BIDS (:func:`services.load_run_recording`);
+    The EEG and its events are read back from BIDS
+    (:func:`bci_app.session.runs.load_run_recording`);
     the decoder's output is the ``Predictions`` stream LabRecorder recorded with the run
     (``derivatives/bci-app/.../eeg/*_predictions.tsv``, onsets on the EEG's sample grid).
 
     Parameters
     ----------
-    run : RunInfo
+    run : bci_app.session.runs.RunInfo
 
     Returns
     -------
@@ -46,7 +49,7 @@ def online_run_metrics(run):
     if pred_path is None or not pred_path.is_file():
         raise DataError(f"Run {run.index}: no recorded predictions "
                         f"({pred_path or 'the run is not converted to BIDS'}).")
-    rec = run_from_raw(services.load_run_recording(run), name=f"run-{run.index:02d}")
+    rec = run_from_raw(_runs.load_run_recording(run), name=f"run-{run.index:02d}")
     meta = run.sidecar.get("BciAppModel") or {}
     if not meta and run.model and Path(run.model).is_file():
         from ..decoding.persistence import read_model_info
@@ -78,8 +81,8 @@ th { background: #eef; } td.l, th.l { text-align: left; }
 
 
 def _header(session):
-    subject, meta = session.subject, session.meta
-    rows = [("Subject", html.escape(subject.subject_id)),
+    subject, meta = session.participant, session.meta
+    rows = [("Subject", html.escape(subject.id)),
             ("Age", "" if subject.age is None else subject.age),
             ("Sex / handedness", f"{html.escape(str(subject.sex or 'n/a'))} / "
                                  f"{html.escape(str(subject.hand or 'n/a'))}"),
@@ -91,7 +94,7 @@ def _header(session):
                                  f"{html.escape(str(meta.get('montage')))}"),
             ("Bad channels", html.escape(', '.join(meta.get('bad_channels') or []) or 'none'))]
     return ([f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>BCI session report "
-             f"sub-{html.escape(subject.subject_id)} ses-{html.escape(session.label)}</title>"
+             f"sub-{html.escape(subject.id)} ses-{html.escape(session.label)}</title>"
              f"<style>{_STYLE}</style></head><body>",
              "<h1>BCI session report</h1><table>"]
             + [f"<tr><th class='l'>{k}</th><td class='l'>{v}</td></tr>" for k, v in rows]
@@ -184,7 +187,7 @@ def build_report(session, path=None):
 
     Parameters
     ----------
-    session : Session
+    session : bci_app.session.Session
     path : Path | None
         Default: ``session.report_path``.
 
@@ -199,7 +202,7 @@ def build_report(session, path=None):
     runs = session.runs
     online_results = {}
     for run in runs:
-        if run.run_type == "online" and run.status in services.USABLE:
+        if run.run_type == "online" and run.status in _runs.USABLE:
             try:
                 online_results[run.index] = online_run_metrics(run)
             except Exception as exc:
@@ -216,11 +219,11 @@ def build_report(session, path=None):
     parts += _online_sections(online_results)
     parts.append(f"<p class='note'>Recordings (BIDS): {html.escape(str(session.folder))}; "
                  f"raw recordings (XDF) and the session log: "
-                 f"{html.escape(str(session.rec.source_dir))}; models, online logs and this "
+                 f"{html.escape(str(session.source_dir))}; models, online logs and this "
                  f"report: {html.escape(str(session.derivatives))}</p></body></html>")
     path = Path(path) if path else session.report_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(parts), encoding="utf-8")
-    (path.parent / "report_summary.json").write_text(
-        json.dumps({str(k): v for k, v in summary.items()}, indent=2) + "\n", encoding="utf-8")
+    atomic_write(path, "\n".join(parts))
+    atomic_write(path.parent / "report_summary.json",
+                 json.dumps({str(k): v for k, v in summary.items()}, indent=2) + "\n")
     return path, summary

@@ -1,26 +1,41 @@
-"""Subjects and sessions of a recordings folder: participants.tsv, session logs, run numbers.
+"""The session data model: subjects, sessions and their runs, in a recordings folder.
 
-:class:`RecordingStore` is what the GUI (and ``bci-app session``) uses to create or open a
-subject and a session; :class:`Session` numbers the runs, keeps the session log (JSON lines,
-appended and synced entry by entry, so a crash never loses an entry already written) and
-saves the models trained in the session. The recordings folder is a BIDS dataset: see
-:mod:`bci_app.session.bids` for its layout.
+:class:`RecordingStore` is what the GUI and ``bci-app session`` use to create or open a
+subject (:class:`Subject`, a row of ``participants.tsv``) and a session; :class:`Session`
+numbers and lists the runs (:class:`~bci_app.session.runs.RunInfo`, with their status),
+keeps the session log (JSON lines, appended and synced entry by entry, so a crash never
+loses an entry already written), the session's settings and the models trained in it. The
+recordings folder is a BIDS dataset: see :mod:`bci_app.session.bids` for its layout.
 
-Subjects live in ``participants.tsv`` (the single source of truth) with the columns of
-:data:`PARTICIPANT_COLUMNS`, described in ``participants.json``; columns added by other
-tools are kept.
+Files of a session
+------------------
+- ``participants.tsv`` (the single source of truth for subjects) with the columns of
+  :data:`PARTICIPANT_COLUMNS`, described in ``participants.json``; columns added by other
+  tools are kept;
+- ``sourcedata/sub-<s>/ses-<e>/``: the session log (:data:`LOG_NAME`) and the raw
+  recordings (``eeg/*_eeg.xdf``, with their recorder state files);
+- ``sub-<s>/ses-<e>/eeg/``: the runs converted to BIDS;
+- ``derivatives/bci-app/sub-<s>/ses-<e>/``: ``session.json`` (the session's settings:
+  amplifier stream, montage, bad channels, chosen model, training scores),
+  ``runs/run-<NN>.json`` (the record of each run the application recorded), ``models/``,
+  ``online/run-<NN>/`` (the online decoder's CSV logs), ``report.html``, ``r2_map.npz``.
+
+Every file is written atomically (:func:`bci_app._utils.atomic_write`) and every timestamp
+is :func:`bci_app._utils.now_iso`.
 """
 
 import csv
-import datetime as _dt
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .._logging import logger
+from .._utils import atomic_write, now_iso
 from ..errors import ConfigError, DataError
 from .bids import check_label, derivatives_dir
+from .runs import RECORDING, SAVING, RunInfo
 
 #: Columns of participants.tsv written by the store (in this order, then any other column).
 PARTICIPANT_COLUMNS = ("participant_id", "age", "sex", "hand", "affected_side", "notes")
@@ -47,18 +62,34 @@ _PARTICIPANTS_JSON = {
 }
 
 
-def _now():
-    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="milliseconds")
+#: Name of a session's settings file, in ``derivatives/bci-app/sub-<s>/ses-<e>/``.
+SETTINGS_NAME = "session.json"
+#: The settings of a session that has none saved yet (``created`` and ``label`` added).
+DEFAULT_SETTINGS = {"stream": None, "montage": None, "bad_channels": []}
+
+_LOCKS = {}
+_LOCKS_GUARD = threading.Lock()
 
 
-def _atomic_write(path, text):
+def _root_lock(root):
+    """The lock of a recordings folder, shared by every :class:`RecordingStore` of it in
+    this process."""
+    key = str(Path(root).resolve())
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.RLock())
+
+
+def _read_json(path):
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read this file ({exc}). Restore it from a backup, "
+                        "or move it away (the session then forgets what it held).") from exc
+
+
+def _write_json(path, data):
+    atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _choice(value, allowed, field, subject):
@@ -79,7 +110,7 @@ class Subject:
     Attributes
     ----------
     id : str
-        BIDS label (letters and digits, e.g. ``"01"``).
+        BIDS label (letters and digits only, e.g. ``"01"``, ``"P012"``).
     age : int | None
         Years.
     sex : str
@@ -87,7 +118,7 @@ class Subject:
     hand : str
         Handedness, a key of :data:`HANDS`.
     affected_side : str
-        A key of :data:`AFFECTED_SIDES`.
+        A key of :data:`AFFECTED_SIDES` (``"n/a"``: not given).
     notes : str
         Free text (tabs and line breaks become spaces).
     """
@@ -100,7 +131,7 @@ class Subject:
     notes: str = ""
 
     def __post_init__(self):
-        self.id = check_label(self.id, "subject")
+        self.id = check_label(self.id, "Subject ID")
         if self.age is not None and self.age != "n/a":
             try:
                 age = float(self.age)
@@ -157,6 +188,13 @@ class RecordingStore:
     >>> store.create_subject("01", age=54, sex="F", affected_side="left")  # doctest: +SKIP
     >>> session = store.open_session("01", "01")                    # doctest: +SKIP
     >>> session.log("note", text="electrode C3 re-gelled")          # doctest: +SKIP
+
+    Attributes
+    ----------
+    root : Path
+    lock : threading.RLock
+        Held while participants.tsv may be rewritten (subjects saved, runs converted: the
+        conversion rewrites it). Shared by every store of the same folder in the process.
     """
 
     def __init__(self, root="recordings"):
@@ -168,12 +206,16 @@ class RecordingStore:
         if not description.exists():
             from .. import __version__
 
-            _atomic_write(description, json.dumps({
+            atomic_write(description, json.dumps({
                 "Name": "bci-app recordings", "BIDSVersion": "1.9.0", "DatasetType": "raw",
                 "GeneratedBy": [{"Name": "bci-app", "Version": str(__version__),
                                  "Description": "motor-imagery sessions recorded with "
                                                 "LabRecorder and converted by mne-bids"}],
             }, indent=2) + "\n")
+        self.lock = _root_lock(self.root)
+
+    def __repr__(self):
+        return f"<RecordingStore {self.root}>"
 
     # -- participants -------------------------------------------------------------------------
     @property
@@ -213,7 +255,7 @@ class RecordingStore:
         lines = ["\t".join(columns)]
         for row in rows:
             lines.append("\t".join(str(row.get(c) or "n/a") for c in columns))
-        _atomic_write(self.participants_tsv, "\n".join(lines) + "\n")
+        atomic_write(self.participants_tsv, "\n".join(lines) + "\n")
         described = dict(_PARTICIPANTS_JSON)
         path = self.root / "participants.json"
         if path.exists():
@@ -222,7 +264,7 @@ class RecordingStore:
                     described.setdefault(key, value)
             except (OSError, json.JSONDecodeError):
                 pass
-        _atomic_write(path, json.dumps({c: described[c] for c in columns if c in described},
+        atomic_write(path, json.dumps({c: described[c] for c in columns if c in described},
                                        indent=2, ensure_ascii=False) + "\n")
 
     def restore_participants(self, before):
@@ -295,15 +337,16 @@ class RecordingStore:
             On an invalid field (named in the message) or an id already taken.
         """
         subject = Subject(subject_id, age, sex, hand, affected_side, notes)
-        columns, rows = self.read_participants()
-        if any(r["participant_id"] == subject.participant_id for r in rows):
-            if exist_ok:
-                return self.subject(subject.id)
-            raise ConfigError(f"subject {subject.id!r} already exists in "
-                              f"{self.participants_tsv}; open it, or update it with "
-                              "update_subject().")
-        rows.append(subject.row())
-        self.write_participants(rows, columns)
+        with self.lock:
+            columns, rows = self.read_participants()
+            if any(r["participant_id"] == subject.participant_id for r in rows):
+                if exist_ok:
+                    return self.subject(subject.id)
+                raise ConfigError(f"subject {subject.id!r} already exists in "
+                                  f"{self.participants_tsv}; open it, or update it with "
+                                  "update_subject().")
+            rows.append(subject.row())
+            self.write_participants(rows, columns)
         logger.info("store %s: subject %s created.", self.root, subject.id)
         return subject
 
@@ -315,13 +358,48 @@ class RecordingStore:
         if unknown:
             raise ConfigError(f"update_subject: unknown field(s) {unknown}; fields are "
                               f"{sorted(allowed)}.")
-        current = self.subject(subject_id)
-        updated = Subject(**{**asdict(current), **changes})
-        columns, rows = self.read_participants()
-        rows = [({**r, **updated.row()} if r["participant_id"] == updated.participant_id
-                 else r) for r in rows]
-        self.write_participants(rows, columns)
+        with self.lock:
+            current = self.subject(subject_id)
+            updated = Subject(**{**asdict(current), **changes})
+            columns, rows = self.read_participants()
+            rows = [({**r, **updated.row()} if r["participant_id"] == updated.participant_id
+                     else r) for r in rows]
+            self.write_participants(rows, columns)
         return updated
+
+    def save_subject(self, subject, **changes):
+        """Create a subject, or change an existing one (what a subject form does).
+
+        Parameters
+        ----------
+        subject : Subject | str
+            A :class:`Subject`: saved whole (created, or every field replaced). A subject
+            id: created with ``changes``, or only the fields in ``changes`` are changed
+            (the others are kept).
+        **changes
+            ``age``, ``sex``, ``hand``, ``affected_side``, ``notes`` (with an id only).
+
+        Returns
+        -------
+        subject : Subject
+            As saved.
+
+        Raises
+        ------
+        ConfigError
+            On an invalid field (named in the message).
+        """
+        if isinstance(subject, Subject):
+            if changes:
+                raise ConfigError("save_subject: give a Subject or an id with fields, "
+                                  "not both.")
+            changes = {k: v for k, v in asdict(subject).items() if k != "id"}
+            subject = subject.id
+        sid = check_label(subject, "Subject ID")
+        with self.lock:
+            if self.has_subject(sid):
+                return self.update_subject(sid, **changes)
+            return self.create_subject(sid, **changes)
 
     # -- sessions -----------------------------------------------------------------------------
     def sessions(self, subject_id):
@@ -350,7 +428,7 @@ class RecordingStore:
         """
         subject = self.subject(subject_id)
         if session is None:
-            numbers = [int(s) for s in self.sessions(subject.id) if s.isdigit()]
+            numbers = [int(n) for n in self.sessions(subject.id) if n.isdigit()]
             session = f"{max(numbers, default=0) + 1:02d}"
         label = check_label(session, "session")
         sess = Session(self, subject.id, label)
@@ -362,23 +440,91 @@ class RecordingStore:
             sess.log("session_created", subject=subject.id, session=label)
         return sess
 
+    def new_session(self, subject_id, label=None):
+        """Create a new session of a subject.
+
+        Parameters
+        ----------
+        subject_id : str
+        label : str | None
+            Session label; None: numbered after the last one (``01``, ``02``...).
+
+        Returns
+        -------
+        session : Session
+
+        Raises
+        ------
+        ConfigError
+            If the session exists already (open it with :meth:`open_session`), or the label
+            is not letters and digits.
+        """
+        subject = self.subject(subject_id)
+        if label is not None:
+            label = check_label(label, "session")
+            if label in self.sessions(subject.id):
+                raise ConfigError(f"Session {label!r} of subject {subject.id} already "
+                                  "exists; open it instead.")
+        return self.open_session(subject.id, label, create=True)
+
     def recover(self, convert=True):
-        """Stop orphan recorders and convert interrupted runs (see :func:`recorder.recover`)."""
+        """Stop the recorders of runs interrupted by a crash and convert the runs to BIDS.
+
+        See :func:`bci_app.session.recorder.recover`; each conversion holds :attr:`lock`.
+
+        Returns
+        -------
+        recovered : list of bci_app.session.recorder.Recovered
+            A conversion that failed says why in its ``error`` (the XDF file is kept).
+        """
         from .recorder import recover
 
-        return recover(self.root, convert=convert)
+        items = recover(self.root, convert=False)
+        if convert:
+            from .bids import convert_recording
+
+            for item in items:
+                try:
+                    with self.lock:
+                        item.bids_path = Path(convert_recording(item.state_path).fpath)
+                except Exception as exc:  # the XDF stays; the state file says why
+                    item.error = f"{type(exc).__name__}: {exc}"
+                    logger.error("cannot convert %s: %s", item.xdf_path, item.error)
+        return items
+
+
+class _RunList(list):
+    """The runs of a session (:class:`~bci_app.session.runs.RunInfo`, in run order).
+
+    Calling it, as ``session.runs()``, gives the converted runs in the form
+    ``Session.runs()`` returned before runs had a model: dicts with ``run`` (int),
+    ``task``, ``path`` (the BIDS EEG file) and ``sidecar`` (the ``_eeg.json`` content).
+    Kept for :func:`bci_app.session.headless.train_session_model`; new code uses the
+    RunInfo items.
+    """
+
+    def __init__(self, runs, converted):
+        super().__init__(runs)
+        self._converted = converted
+
+    def __call__(self):
+        return list(self._converted)
 
 
 class Session:
-    """One session of one subject: run numbers, session log, models.
+    """One session of one subject: its runs, log, settings and models.
 
-    Use :meth:`RecordingStore.open_session` to get one.
+    Use :meth:`RecordingStore.open_session` or :meth:`RecordingStore.new_session` to get
+    one.
 
     Attributes
     ----------
     store : RecordingStore
     subject, session : str
-        BIDS labels.
+        BIDS labels (:attr:`label` is :attr:`session`; :attr:`participant` is the
+        :class:`Subject`).
+    root : Path
+        The recordings folder.
     source_dir : Path
         ``sourcedata/sub-<s>/ses-<e>`` (XDF files under ``eeg/``, the session log).
     log_path : Path
@@ -392,13 +538,59 @@ class Session:
         self.root = store.root
         self.source_dir = self.root / "sourcedata" / f"sub-{subject}" / f"ses-{session}"
         self.log_path = self.source_dir / LOG_NAME.format(subject=subject, session=session)
+        self._meta = None
 
     def __repr__(self):
         return f"<Session sub-{self.subject} ses-{self.session} in {self.root}>"
 
+    @property
+    def label(self):
+        """The session label (``"01"``)."""
+        return self.session
+
+    @property
+    def participant(self):
+        """The session's subject as participants.tsv holds it now (:class:`Subject`)."""
+        return self.store.subject(self.subject)
+
+    @property
+    def rec(self):
+        """This session (what ``Session.rec`` was when the GUI wrapped the session in a
+        model of its own; kept for callers not yet moved to the session itself)."""
+        return self
+
+    # -- folders ------------------------------------------------------------------------------
+    @property
+    def folder(self):
+        """The BIDS folder of the session (``sub-<s>/ses-<e>``)."""
+        return self.root / f"sub-{self.subject}" / f"ses-{self.session}"
+
+    @property
+    def eeg_folder(self):
+        """The BIDS folder of the session's runs (``sub-<s>/ses-<e>/eeg``)."""
+        return self.folder / "eeg"
+
+    @property
+    def derivatives(self):
+        """``derivatives/bci-app/sub-<s>/ses-<e>`` (settings, run records, models, logs)."""
+        return derivatives_dir(self.root, self.subject, self.session)
+
+    @property
+    def runs_dir(self):
+        """Folder of the run records (``runs/run-<NN>.json``)."""
+        return self.derivatives / "runs"
+
+    @property
+    def report_path(self):
+        """The session report (``report.html``)."""
+        return self.derivatives / "report.html"
+
     # -- log ----------------------------------------------------------------------------------
     def log(self, event, **details):
         """Append an entry to the session log (flushed and synced to disk).
+
+        The log never stops a session: if it cannot be written, a warning is logged and
+        None returned.
 
         Parameters
         ----------
@@ -410,9 +602,10 @@ class Session:
 
         Returns
         -------
-        entry : dict
+        entry : dict | None
+            None if the entry could not be written.
         """
-        entry = {"time": _now(), "event": str(event), **details}
+        entry = {"time": now_iso(), "event": str(event), **details}
         try:
             from mne_lsl.lsl import local_clock
 
@@ -420,11 +613,16 @@ class Session:
         except Exception:  # pragma: no cover - liblsl missing
             pass
         line = json.dumps(entry, ensure_ascii=False, default=str)
-        self.source_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            self.source_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            logger.warning("session log %s: entry %r not written (%s).", self.log_path,
+                           line, exc)
+            return None
         return entry
 
     def entries(self):
@@ -442,19 +640,121 @@ class Session:
                 logger.warning("%s:%d: unreadable log line skipped.", self.log_path, number)
         return out
 
+    # -- settings -----------------------------------------------------------------------------
+    @property
+    def meta(self):
+        """The session's settings (``session.json``, a dict).
+
+        ``label``, ``created``, ``stream``, ``montage``, ``bad_channels``, and once chosen
+        ``model`` and ``training``; change them with :meth:`update`.
+        """
+        if self._meta is None:
+            path = self.derivatives / SETTINGS_NAME
+            if path.is_file():
+                self._meta = _read_json(path)
+            else:
+                created = next((e.get("time") for e in self.entries()
+                                if e.get("event") == "session_created"), None)
+                self._meta = {"label": self.session, "created": created or now_iso(),
+                              **json.loads(json.dumps(DEFAULT_SETTINGS))}
+        return self._meta
+
+    def update(self, **values):
+        """Change the session's settings (stream, montage, bad channels, model...) and save
+        them."""
+        self.meta.update(values)
+        _write_json(self.derivatives / SETTINGS_NAME, self.meta)
+
     # -- runs ---------------------------------------------------------------------------------
+    def _records(self):
+        """The run records, by run number."""
+        out = {}
+        for path in sorted(self.runs_dir.glob("run-*.json")):
+            run = RunInfo.from_record(_read_json(path))
+            out[run.index] = run
+        return out
+
+    def _converted(self):
+        """The converted runs: (number, task, EEG file, sidecar content), in run order."""
+        out = []
+        for path in sorted(self.eeg_folder.glob("*_eeg.vhdr")):
+            parts = dict(p.split("-", 1) for p in path.name.split("_") if "-" in p)
+            try:
+                meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                meta = {}
+            out.append({"run": int(parts.get("run", 0)), "task": parts.get("task"),
+                        "path": path, "sidecar": meta})
+        return sorted(out, key=lambda r: r["run"])
+
+    @property
+    def runs(self):
+        """Every run of the session (list of :class:`~bci_app.session.runs.RunInfo`, in run
+        order).
+
+        The runs the application recorded (their records), and the session's other BIDS
+        runs (recorded by ``bci-app session``, or recovered after a crash), known from their
+        sidecars. A record still saying ``"recording"``/``"saving"`` whose run was converted
+        by the recovery takes the status of its recording.
+        """
+        records = self._records()
+        converted = self._converted()
+        for entry in converted:
+            from_bids = RunInfo.from_sidecar(entry["run"], entry["task"], entry["path"],
+                                             entry["sidecar"], self.eeg_folder)
+            run = records.get(entry["run"])
+            if run is None:
+                records[entry["run"]] = from_bids
+            elif run.bids_path is None or run.status in (RECORDING, SAVING):
+                run.bids_path = from_bids.bids_path
+                run.first_sample_time = from_bids.first_sample_time
+                if run.status in (RECORDING, SAVING):
+                    run.status = from_bids.status
+        return _RunList([records[k] for k in sorted(records)], converted)
+
+    def runs_of_type(self, run_type, usable_only=True):
+        """The runs of a type whose BIDS recording exists (only those whose status is
+        usable, see :data:`~bci_app.session.runs.USABLE`, when ``usable_only``)."""
+        return [r for r in self.runs if r.run_type == run_type
+                and (not usable_only or r.usable)
+                and r.bids_path and Path(r.bids_path).is_file()]
+
     def next_run(self):
-        """The next free run number of the session (over every task)."""
+        """The next free run number of the session (over every task): after every raw and
+        BIDS recording, and every run record."""
         numbers = [0]
-        patterns = [(self.source_dir / "eeg", "*_run-*"),
-                    (self.root / f"sub-{self.subject}" / f"ses-{self.session}" / "eeg",
-                     "*_run-*")]
-        for folder, pattern in patterns:
-            for path in folder.glob(pattern):
+        for folder in (self.source_dir / "eeg", self.eeg_folder):
+            for path in folder.glob("*_run-*"):
                 for part in path.name.split("_"):
                     if part.startswith("run-") and part[4:].isdigit():
                         numbers.append(int(part[4:]))
+        for path in self.runs_dir.glob("run-*.json"):
+            if path.stem[4:].isdigit():
+                numbers.append(int(path.stem[4:]))
         return max(numbers) + 1
+
+    def new_run(self, run_type, protocol_name, seed=None, task="", **extra):
+        """A :class:`~bci_app.session.runs.RunInfo` for the next run (status
+        ``"recording"``; saved by :meth:`start_recording`).
+
+        Parameters
+        ----------
+        run_type : str
+            ``"calibration"`` or ``"online"``.
+        protocol_name : str
+        seed : int | None
+        task : str
+            BIDS task label.
+        **extra
+            Other :class:`~bci_app.session.runs.RunInfo` fields (``n_trials``, ``model``,
+            ``classes``, ``class_of_marker``...).
+        """
+        return RunInfo(index=self.next_run(), run_type=run_type, protocol=protocol_name,
+                       folder=str(self.eeg_folder), seed=seed, task=task, **extra)
+
+    def save_run(self, run):
+        """Save a run's record (``runs/run-<NN>.json``)."""
+        _write_json(self.runs_dir / f"run-{int(run.index):02d}.json", asdict(run))
 
     def xdf_path(self, task, run):
         from .bids import source_xdf_path
@@ -465,28 +765,6 @@ class Session:
         from .bids import bids_path_for
 
         return bids_path_for(self.root, self.subject, self.session, task, run)
-
-    def runs(self):
-        """The converted runs of the session, in run order.
-
-        Returns
-        -------
-        runs : list of dict
-            ``run`` (int), ``task``, ``path`` (the BIDS EEG file), ``sidecar`` (the
-            ``_eeg.json`` content).
-        """
-        folder = self.root / f"sub-{self.subject}" / f"ses-{self.session}" / "eeg"
-        out = []
-        for path in sorted(folder.glob("*_eeg.vhdr")):
-            parts = dict(p.split("-", 1) for p in path.name.split("_") if "-" in p)
-            sidecar = path.with_suffix(".json")
-            try:
-                meta = json.loads(sidecar.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                meta = {}
-            out.append({"run": int(parts.get("run", 0)), "task": parts.get("task"),
-                        "path": path, "sidecar": meta})
-        return sorted(out, key=lambda r: r["run"])
 
     def start_recording(self, protocol, streams, model=None, amplifier=None, seed=None,
                         run=None, line_freq=50.0, labrecorder=None, timeout=15.0):
@@ -507,9 +785,11 @@ class Session:
         amplifier : dict | None
             About the amplifier (JSON types), copied into the sidecar.
         seed : int | None
-            Seed of the run's trial order (``ProtocolRunner.seed``).
-        run : int | None
-            Run number; None: :meth:`next_run`.
+            Seed of the run's trial order (``ProtocolRunner.seed``); None with a RunInfo:
+            its ``seed``.
+        run : int | RunInfo | None
+            Run number; None: :meth:`next_run`. A :class:`~bci_app.session.runs.RunInfo`
+            (from :meth:`new_run`) is given the XDF file and saved once recording.
         line_freq : float
             Power-line frequency, Hz.
         labrecorder : str | Path | None
@@ -526,6 +806,10 @@ class Session:
         from .bids import model_record, protocol_record, task_label
         from .recorder import XDFRecorder
 
+        info_run = run if isinstance(run, RunInfo) else None
+        if info_run is not None:
+            run = info_run.index
+            seed = info_run.seed if seed is None else seed
         task = task_label(protocol)
         run = self.next_run() if run is None else int(run)
         record = protocol_record(protocol)
@@ -542,10 +826,16 @@ class Session:
                  xdf=recorder.path.relative_to(self.root).as_posix(),
                  model=info["model"]["file"] if info["model"] else None,
                  amplifier=(amplifier or {}).get("stream"), recorder_pid=recorder.pid)
+        if info_run is not None:
+            info_run.xdf_path = str(recorder.path)
+            info_run.status = RECORDING
+            self.save_run(info_run)
         return recorder
 
     def convert(self, recorder):
         """Convert a stopped recording of this session to BIDS.
+
+        Holds the store's lock (the conversion rewrites participants.tsv).
 
         Parameters
         ----------
@@ -558,22 +848,18 @@ class Session:
         """
         from .bids import convert_recording
 
-        return convert_recording(getattr(recorder, "state_path", recorder))
+        with self.store.lock:
+            return convert_recording(getattr(recorder, "state_path", recorder))
 
-    # -- derived files ------------------------------------------------------------------------
-    @property
-    def derivatives_dir(self):
-        """``derivatives/bci-app/sub-<s>/ses-<e>``."""
-        return derivatives_dir(self.root, self.subject, self.session)
+    def online_log_dir(self, run):
+        """Folder of the online decoder's CSV logs of a run (number or RunInfo)."""
+        return self.derivatives / "online" / f"run-{int(getattr(run, 'index', run)):02d}"
 
+    # -- models -------------------------------------------------------------------------------
     @property
     def models_dir(self):
         """Where the models trained in this session are saved."""
-        return self.derivatives_dir / "models"
-
-    def online_log_dir(self, run):
-        """Folder of the online decoder's CSV logs of a run."""
-        return self.derivatives_dir / "online" / f"run-{int(run):02d}"
+        return self.derivatives / "models"
 
     def save_model(self, trained, name=None):
         """Save a trained model with the session (never overwriting a model).
@@ -582,7 +868,8 @@ class Session:
         ----------
         trained : bci_app.decoding.persistence.TrainedModel
         name : str | None
-            File stem; None: ``sub-<s>_ses-<e>_<model name>``.
+            File stem, ``sub-<s>_ses-<e>_`` prepended unless it starts with it; None: the
+            model's name.
 
         Returns
         -------
@@ -591,8 +878,11 @@ class Session:
         """
         from ..decoding.persistence import MODEL_SUFFIX, save_model
 
-        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in (
-            name or f"sub-{self.subject}_ses-{self.session}_{trained.name}")).strip("-")
+        prefix = f"sub-{self.subject}_ses-{self.session}_"
+        name = name or trained.name
+        if not name.startswith(prefix):
+            name = prefix + name
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name).strip("-")
         self.models_dir.mkdir(parents=True, exist_ok=True)
         path = self.models_dir / f"{safe}{MODEL_SUFFIX}"
         k = 2

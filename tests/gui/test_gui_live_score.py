@@ -7,7 +7,7 @@ the recording's sample grid, the predictions table of the run). The live path is
 controller fed signal by signal in the order they arrive during the run (each batch of
 decisions a little after its last sample; only what the controller receives: from just
 before the run starts to its end marker). The report path is
-:func:`bci_app.gui.report.online_run_metrics` on the recorded run (every recorded decision,
+:func:`bci_app.session.report.online_run_metrics` on the recorded run (every recorded decision,
 from the start of the recording to its end, after the protocol's end).
 """
 
@@ -84,16 +84,16 @@ def _bids_annotations(run):
 
 def _recorded_run_info(run, tmp_path, monkeypatch):
     """The run as the session knows it once converted (RunInfo's fields the report reads),
-    its recording served by ``services.load_run_recording``."""
+    its recording served by ``runs.load_run_recording``."""
     import mne
 
-    from bci_app.gui import services
+    from bci_app.session import runs
 
     raw = mne.io.RawArray(np.zeros((2, run["n_samples"])),
                           mne.create_info(["C3", "C4"], SFREQ, "eeg"), verbose="error")
     onsets, durations, descs = zip(*_bids_annotations(run))
     raw.set_annotations(mne.Annotations(onsets, durations, descs))
-    monkeypatch.setattr(services, "load_run_recording", lambda info: raw)
+    monkeypatch.setattr(runs, "load_run_recording", lambda info: raw)
     table = tmp_path / "run_predictions.tsv"
     lines = ["onset\tlsl_time\t" + "\t".join(f"p_{c}" for c in CLASSES) + "\tdecision"]
     for t, d in zip(run["times"], run["decisions"]):
@@ -102,7 +102,7 @@ def _recorded_run_info(run, tmp_path, monkeypatch):
     table.write_text("\n".join(lines) + "\n")
     return SimpleNamespace(index=2, predictions_path=table, model=None,
                            classes=list(run["protocol"].classes), run_type="online",
-                           status="finished", protocol="Short online", n_trials=8,
+                           status="complete", protocol="Short online", n_trials=8,
                            bids_path=str(tmp_path / "sub-01_ses-01_task-x_run-02_eeg.vhdr"),
                            error=None,
                            sidecar={"BciAppModel": {"window_s": WINDOW_S, "step_s": STEP_S,
@@ -110,7 +110,7 @@ def _recorded_run_info(run, tmp_path, monkeypatch):
 
 
 def _report_scores(run, tmp_path, monkeypatch):
-    from bci_app.gui import report
+    from bci_app.session import report
 
     return report.online_run_metrics(_recorded_run_info(run, tmp_path, monkeypatch))
 
@@ -191,17 +191,17 @@ def test_running_score_counts_a_trial_once_all_its_windows_are_in(qapp, tmp_path
 
 
 def test_report_shows_the_numbers_the_clinician_saw(qapp, tmp_path, monkeypatch):
-    from bci_app.gui.report import build_report
+    from bci_app.session.report import build_report
 
     run = _recorded_run()
     live = _live_score(run, qapp, tmp_path)
     info = _recorded_run_info(run, tmp_path, monkeypatch)
     session = SimpleNamespace(
-        subject=SimpleNamespace(subject_id="01", age=54, sex="F", hand="R",
-                                affected_side="left", notes="<simulated>"),
+        participant=SimpleNamespace(id="01", age=54, sex="F", hand="R",
+                                    affected_side="left", notes="<simulated>"),
         label="01", meta={"created": "today", "stream": "sim", "montage": "22"},
         runs=[info], derivatives=tmp_path / "derivatives", folder=tmp_path,
-        rec=SimpleNamespace(source_dir=tmp_path / "sourcedata"),
+        source_dir=tmp_path / "sourcedata",
         report_path=tmp_path / "derivatives" / "report.html")
     path, summary = build_report(session)
     s = summary[2]

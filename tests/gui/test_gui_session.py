@@ -3,7 +3,7 @@
 import csv
 
 from bci_app.gui.controller import MONTAGES, SIMULATED
-from bci_app.gui.services import SessionStore, Subject
+from bci_app.session import RecordingStore, Session, Subject
 
 
 def test_subject_and_session_are_created_and_reopened(window, qtbot, shot):
@@ -15,7 +15,9 @@ def test_subject_and_session_are_created_and_reopened(window, qtbot, shot):
     view.save_subject_button.click()
     view.new_session_button.click()
     session = window.controller.session
-    assert session is not None and session.label == "01"
+    # The GUI holds the core's session, not a model of its own.
+    assert isinstance(session, Session) and session.label == "01"
+    assert isinstance(window.controller.store, RecordingStore)
     assert "P012" in window.windowTitle()
     root = window.controller.store.root
     with open(root / "participants.tsv", newline="") as fh:
@@ -25,7 +27,9 @@ def test_subject_and_session_are_created_and_reopened(window, qtbot, shot):
         "participant_id": "sub-P012", "age": "64", "affected_side": "right",
         "notes": "ischaemic stroke, 3 months"}
     # The session is opened in the recordings store (its log says so).
-    assert session.rec.entries()[0]["event"] == "session_created"
+    assert session.entries()[0]["event"] == "session_created"
+    assert session.participant == Subject("P012", 64, affected_side="right",
+                                          notes="ischaemic stroke, 3 months")
     # A second session, then reopen the first through the form.
     view.new_session_button.click()
     assert window.controller.session.label == "02"
@@ -58,21 +62,24 @@ def test_invalid_subject_id_is_refused_with_the_field_named(window, qtbot):
         d.close()
 
 
-def test_store_round_trip(tmp_path):
-    from bci_app.session import RecordingStore
-
-    store = SessionStore(tmp_path)
-    store.save_subject(Subject("A1", 30, "left", "note"))
-    session = store.new_session("A1")
-    run = session.new_run("calibration", "Left vs right", seed=3, n_trials=4)
-    session.save_run(run)
-    again = store.open_session("A1", session.label)
-    assert [r.index for r in again.runs] == [run.index] == [1]
-    assert again.next_run() == 2
-    assert again.subject.affected_side == "left"
-    # Subjects live in the recordings store's participants.tsv; updates keep other fields.
-    RecordingStore(tmp_path).update_subject("A1", sex="F")
-    store.save_subject(Subject("A1", 31, "left", "note 2"))
-    subj = RecordingStore(tmp_path).subject("A1")
-    assert (subj.age, subj.sex, subj.notes) == (31, "F", "note 2")
-    assert store.sessions("A1") == ["01"] and store.new_session("A1").label == "02"
+def test_subject_form_keeps_the_fields_it_does_not_show(window):
+    """The form shows age, affected side and notes: saving it changes only those."""
+    store = window.controller.store
+    store.create_subject("A1", age=30, sex="F", hand="L", affected_side="left")
+    view = window.show_step("Patient & session")
+    assert view.side.currentText() == "n/a"  # not given until the operator chooses
+    view.refresh_subjects()
+    view.subject_box.setCurrentText("A1")
+    view.open_subject_button.click()
+    assert (view.age.value(), view.side.currentText()) == (30, "left")
+    view.age.setValue(31)
+    view.notes.setPlainText("note 2")
+    view.save_subject_button.click()
+    subj = RecordingStore(store.root).subject("A1")
+    assert (subj.age, subj.sex, subj.hand, subj.notes) == (31, "F", "L", "note 2")
+    view.subject_id.setText("B2")
+    view.side.setCurrentText("n/a")
+    view.save_subject_button.click()
+    assert store.subject("B2").affected_side == "n/a"
+    assert [view.subject_box.itemText(i) for i in range(view.subject_box.count())] == \
+        ["A1", "B2"]

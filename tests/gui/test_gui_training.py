@@ -7,8 +7,8 @@ import pytest
 
 from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
 from bci_app.errors import DataError
-from bci_app.gui.services import Subject, load_run_recording
-from bci_app.gui.training_job import Cancelled, TrainingRequest, r2_map, run_training
+from bci_app.session import Subject, load_run_recording
+from bci_app.gui.training_job import Cancelled, TrainingRequest, run_training
 from bci_app.session.bids import XdfRun, write_run
 
 
@@ -72,18 +72,6 @@ def test_training_can_be_cancelled_and_needs_data(window):
                      cancel)
     with pytest.raises(DataError, match="calibration run"):
         run_training(TrainingRequest([], specs, ("left_hand", "right_hand")))
-
-
-def test_r2_map_finds_the_sensorimotor_mu_band():
-    from bci_app.evaluation.pseudo_online import run_from_raw
-
-    raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=10, seed=1), skill=1.0,
-                          seed=1, artifacts=False)
-    r2 = r2_map([run_from_raw(raw)], ("left_hand", "right_hand"))
-    values, freqs, chans = abs(r2["values"]), r2["freqs"], r2["ch_names"]
-    ch, f = divmod(int(values.argmax()), values.shape[1])
-    assert chans[ch] in ("C3", "C4", "C1", "C2", "C5", "C6", "CP3", "CP4", "FC3", "FC4")
-    assert 7 <= freqs[f] <= 30
 
 
 def test_dropped_bad_channels_are_excluded_from_training(window):

@@ -113,7 +113,7 @@ class ReplayView(QtWidgets.QWidget):
             try:
                 from ...evaluation.online_runs import sweep_run
                 from ...evaluation.recordings import run_from_raw
-                from ..services import read_recording_file
+                from ...session.runs import read_recording_file
 
                 # A BIDS run is read with its events (events.tsv), any other file as MNE
                 # reads it; the sweep and its score are the core's.

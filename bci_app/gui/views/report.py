@@ -50,7 +50,7 @@ class ReportView(QtWidgets.QWidget):
         self.status.setText("Creating the report...")
 
         def work():
-            from ..report import build_report
+            from ...session.report import build_report
 
             try:
                 self._built.emit(build_report(session))

@@ -5,8 +5,8 @@ import threading
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ...session.store import AFFECTED_SIDES
 from ..controller import AMPLIFIER_MONTAGE, MONTAGES, SIMULATED
-from ..services import AFFECTED_SIDES, Subject
 from .common import group, guarded, show_error
 
 
@@ -35,7 +35,11 @@ class SessionView(QtWidgets.QWidget):
         self.age.setRange(0, 130)
         self.age.setSpecialValueText("not given")
         self.side = QtWidgets.QComboBox()
-        self.side.addItems(AFFECTED_SIDES)
+        for side, meaning in AFFECTED_SIDES.items():
+            self.side.addItem(side)
+            self.side.setItemData(self.side.count() - 1, meaning,
+                                  QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.side.setCurrentText("n/a")
         self.notes = QtWidgets.QPlainTextEdit()
         self.notes.setMaximumHeight(70)
         self.save_subject_button = QtWidgets.QPushButton("Save subject")
@@ -122,28 +126,33 @@ class SessionView(QtWidgets.QWidget):
         self._stream_changed()
 
     # -- subject ------------------------------------------------------------------------------
+    def _subject_ids(self):
+        return [s.id for s in self.controller.store.subjects()]
+
     def refresh_subjects(self):
         self.subject_box.clear()
-        self.subject_box.addItems(self.controller.store.subjects())
+        self.subject_box.addItems(self._subject_ids())
 
     def load_subject(self):
         sid = self.subject_box.currentText()
         if not sid:
             return
-        s = self.controller.store.load_subject(sid)
-        self.subject_id.setText(s.subject_id)
+        s = self.controller.store.subject(sid)
+        self.subject_id.setText(s.id)
         self.age.setValue(s.age or 0)
         self.side.setCurrentText(s.affected_side)
         self.notes.setPlainText(s.notes)
         self._refresh_sessions(sid)
 
     def save_subject(self):
-        subject = Subject(self.subject_id.text().strip(), self.age.value() or None,
-                          self.side.currentText(), self.notes.toPlainText())
-        self.controller.save_subject(subject)
+        """Create the subject of the form, or change its age, affected side and notes (its
+        other fields in participants.tsv are kept)."""
+        subject = self.controller.save_subject(
+            self.subject_id.text().strip(), age=self.age.value() or None,
+            affected_side=self.side.currentText(), notes=self.notes.toPlainText())
         self.refresh_subjects()
-        self.subject_box.setCurrentText(subject.subject_id)
-        self._refresh_sessions(subject.subject_id)
+        self.subject_box.setCurrentText(subject.id)
+        self._refresh_sessions(subject.id)
         return subject
 
     def _refresh_sessions(self, sid):
@@ -155,7 +164,7 @@ class SessionView(QtWidgets.QWidget):
         sid = self.subject_id.text().strip()
         if not sid:
             raise ValueError("Enter the subject ID (or load an existing subject) first.")
-        if sid not in self.controller.store.subjects():
+        if sid not in self._subject_ids():
             self.save_subject()
         return sid
 
@@ -175,7 +184,7 @@ class SessionView(QtWidgets.QWidget):
     def _session_changed(self, session):
         runs = session.runs
         self.session_label.setText(
-            f"Open: subject {session.subject.subject_id}, session {session.label} "
+            f"Open: subject {session.subject}, session {session.label} "
             f"({len(runs)} run(s)); recordings (BIDS) in {session.folder}")
 
     # -- amplifier -------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""Small shared utilities of the bottom layer: one atomic file write, one timestamp.
+
+Every module that writes a file a crash must not leave half-written (participants.tsv,
+session settings, run records, recorder state files, saved models...) uses
+:func:`atomic_write`; every wall-clock timestamp written to a file (session log, run
+records, state files, model metadata) comes from :func:`now_iso`.
+"""
+
+import datetime as _dt
+import os
+import uuid
+from pathlib import Path
+
+
+def now_iso():
+    """The current local time as ISO 8601 with its UTC offset, to the millisecond.
+
+    Returns
+    -------
+    text : str
+        E.g. ``"2024-05-02T14:03:07.512+02:00"`` (:meth:`datetime.datetime.fromisoformat`
+        reads it back, as it reads the second-precision timestamps of older files).
+    """
+    return _dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def atomic_write(path, data, encoding="utf-8"):
+    """Write a file so that it holds either its old or its new content, never a mix.
+
+    The data go to a temporary file in the same folder (unique per call: threads and
+    processes may write the same file; created with the usual permissions, as ``open``
+    would), which is flushed, synced to disk and renamed over ``path``. The folder is
+    created if missing; the temporary file is removed on error.
+
+    Parameters
+    ----------
+    path : str | Path
+        The file to write (replaced if it exists).
+    data : str | bytes | bytearray | memoryview
+        Text (written with ``encoding``, line endings untouched) or bytes.
+    encoding : str
+        Encoding of text data.
+
+    Returns
+    -------
+    path : Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode(encoding)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
