@@ -82,10 +82,10 @@ def _dataset_runs(args):
 def run(args):
     """Train the model, save it to ``--out`` and print what it was trained on; returns 0."""
     from ..decoding.loading import find_model
-    from ..decoding.persistence import MODEL_SUFFIX, TrainedModel, save_model
+    from ..decoding.persistence import MODEL_SUFFIX, save_model
     from ..evaluation.datasets import PARADIGMS
+    from ..online.train_model import train_model
     from ..processing.calibration import PseudoOnlineConfig
-    from ..online.training import train_decoder
 
     if args.paradigm not in PARADIGMS:
         raise UsageError(f"--paradigm {args.paradigm!r}: use one of {sorted(PARADIGMS)}.")
@@ -102,12 +102,8 @@ def run(args):
         runs, source = _simulated_runs(args, classes)
     else:
         runs, source = _dataset_runs(args)
-    model, report = train_decoder(spec.pipeline, runs, cfg, param_grid=spec.param_grid)
-    report.update(source)
-    trained = TrainedModel(
-        model, spec.name, runs[0].sfreq, runs[0].ch_names, window_s=args.window,
-        step_s=args.step, l_freq=args.fmin, h_freq=args.fmax,
-        pipeline_file=spec.path.read_text(encoding="utf-8"), trained_on=report)
+    trained = train_model(spec, runs, cfg, trained_on=source)
+    report = trained.trained_on
     save_model(trained, out)
     counts = ", ".join(f"{k} {v}" for k, v in report["windows_per_class"].items())
     print(f"trained {spec.name!r} on {len(runs)} run(s): {counts} windows; training accuracy "

@@ -1,133 +1,29 @@
 """Live multichannel signal display: scrolling traces, channel quality and spectrum.
 
-The acquisition thread writes every chunk into a :class:`RingBuffer`; the widgets here only
-read the latest seconds of it on a fixed-rate Qt timer, so drawing never waits for data and
-data never waits for drawing. All the traces are one pyqtgraph curve (one path, channels
-separated by breaks), decimated to about two points per screen pixel: the cost of a frame
-depends on the window width, not on the number of channels or the sampling rate.
+The acquisition thread writes every chunk into a
+:class:`~bci_app.processing.buffers.RingBuffer`; the widgets here only read the latest seconds
+of it on a fixed-rate Qt timer, so drawing never waits for data and data never waits for
+drawing. The channel quality and the spectrum are computed by
+:mod:`bci_app.processing.quality`; the widgets here draw them. All the traces are one
+pyqtgraph curve (one path, channels separated by breaks), decimated to about two points per
+screen pixel: the cost of a frame depends on the window width, not on the number of channels
+or the sampling rate.
 """
 
-import threading
 import time
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-#: Standard deviation (µV) below which a channel is flat (disconnected electrode).
-FLAT_UV = 0.5
-#: Standard deviation (µV) above which a channel is noisy (bad contact, movement).
-NOISY_UV = 100.0
-#: Ratio of mains-band power to 1-40 Hz power above which a channel has line noise.
-LINE_RATIO = 0.5
+from ..processing.buffers import RingBuffer  # noqa: F401  (controller.py imports it from here)
+from ..processing.quality import average_spectrum, buffer_quality
 
 #: Redraw rate of the traces while visible (frames per second).
 FRAME_RATE = 40.0
 
 QUALITY_COLOURS = {"good": "#2e7d32", "flat": "#757575", "noisy": "#c62828",
-                   "line noise": "#ef6c00", "excluded": "#9e9e9e"}
-
-
-class RingBuffer:
-    """The last ``capacity`` samples of a multichannel stream, thread-safe.
-
-    Parameters
-    ----------
-    n_channels : int
-    capacity : int
-        Samples kept.
-    """
-
-    def __init__(self, n_channels, capacity):
-        self._data = np.zeros((int(n_channels), int(capacity)), dtype=np.float32)
-        self._lock = threading.Lock()
-        self._count = 0
-        self.last_write = None
-
-    @property
-    def n_channels(self):
-        return self._data.shape[0]
-
-    @property
-    def count(self):
-        """Samples written since creation."""
-        return self._count
-
-    def write(self, block):
-        """Append ``block`` of shape (n_channels, n)."""
-        block = np.asarray(block)
-        cap = self._data.shape[1]
-        n = block.shape[1]
-        if n >= cap:
-            block, n = block[:, -cap:], cap
-        with self._lock:
-            start = self._count % cap
-            first = min(n, cap - start)
-            self._data[:, start:start + first] = block[:, :first]
-            if first < n:
-                self._data[:, :n - first] = block[:, first:]
-            self._count += block.shape[1] if n < cap else n
-            self.last_write = time.monotonic()
-
-    def latest(self, n):
-        """The last ``n`` samples (fewer at the start), shape (n_channels, m), a copy."""
-        cap = self._data.shape[1]
-        with self._lock:
-            m = int(min(n, cap, self._count))
-            end = self._count % cap
-            if m == 0:
-                return np.zeros((self._data.shape[0], 0), dtype=np.float32)
-            if end >= m:
-                return self._data[:, end - m:end].copy()
-            return np.concatenate([self._data[:, cap - (m - end):], self._data[:, :end]],
-                                  axis=1)
-
-
-def channel_quality(data, sfreq, line_freqs=(50.0, 60.0)):
-    """Per-channel signal quality of a stretch of EEG.
-
-    Parameters
-    ----------
-    data : ndarray, shape (n_channels, n_samples)
-        Volts, unfiltered.
-    sfreq : float
-    line_freqs : tuple of float
-        Mains frequencies looked at (those below Nyquist).
-
-    Returns
-    -------
-    quality : dict
-        ``std_uv`` (after removing each channel's mean), ``line_ratio`` (power within
-        ±2 Hz of the mains frequency over power in 1-40 Hz) and ``status``: one of
-        ``"good"``, ``"flat"``, ``"noisy"``, ``"line noise"`` per channel.
-    """
-    data = np.asarray(data, dtype=np.float64)
-    n_ch = data.shape[0]
-    if data.shape[1] < 2:
-        return {"std_uv": np.zeros(n_ch), "line_ratio": np.zeros(n_ch),
-                "status": ["flat"] * n_ch}
-    centred = data - data.mean(axis=1, keepdims=True)
-    std_uv = centred.std(axis=1) * 1e6
-    spec = np.abs(np.fft.rfft(centred * np.hanning(centred.shape[1]), axis=1)) ** 2
-    freqs = np.fft.rfftfreq(centred.shape[1], 1.0 / sfreq)
-    band = (freqs >= 1.0) & (freqs <= 40.0)
-    ref = spec[:, band].sum(axis=1) + 1e-30
-    line = np.zeros(n_ch)
-    for f0 in line_freqs:
-        if f0 + 2 < sfreq / 2:
-            sel = np.abs(freqs - f0) <= 2.0
-            line = np.maximum(line, spec[:, sel].sum(axis=1) / ref)
-    status = []
-    for s, r in zip(std_uv, line):
-        if s < FLAT_UV:
-            status.append("flat")
-        elif s > NOISY_UV:
-            status.append("noisy")
-        elif r > LINE_RATIO:
-            status.append("line noise")
-        else:
-            status.append("good")
-    return {"std_uv": std_uv, "line_ratio": line, "status": status}
+                   "line noise": "#ef6c00", "no signal": "#6a1b9a", "excluded": "#9e9e9e"}
 
 
 def _break_connect(n_channels, n_points):
@@ -152,7 +48,7 @@ class _PaintCounter(QtCore.QObject):
 
 
 class TracesView(QtWidgets.QWidget):
-    """Scrolling multichannel traces, redrawn at a fixed rate from a :class:`RingBuffer`.
+    """Scrolling multichannel traces, redrawn at a fixed rate from a ring buffer.
 
     Parameters
     ----------
@@ -260,7 +156,8 @@ class TracesView(QtWidgets.QWidget):
             return
         # Scroll by the clock between chunks (amplifiers send 10-50 chunks/s): the time
         # since the last chunk shifts the traces left, at most by one typical chunk.
-        lag = 0.0 if buf.last_write is None else min(time.monotonic() - buf.last_write, 0.1)
+        age = buf.age()
+        lag = 0.0 if age is None else min(age, 0.1)
         self._last_count = buf.count
         n = int(self.span_s * src.sfreq)
         data = buf.latest(n)
@@ -321,16 +218,22 @@ class QualityPanel(QtWidgets.QListWidget):
                 if self.item(i).checkState() == QtCore.Qt.CheckState.Checked]
 
     def set_quality(self, ch_names, quality):
+        """Show ``quality`` (:func:`bci_app.processing.quality.channel_quality`)."""
         self._updating = True
         self.status = list(quality["status"])
-        for i, (name, status, std) in enumerate(zip(ch_names, quality["status"],
-                                                    quality["std_uv"])):
+        for i, (name, status, std, line) in enumerate(zip(
+                ch_names, quality["status"], quality["std_uv"], quality["line_uv"])):
             item = self.item(i)
             if item is None:
                 continue
             excluded = item.checkState() == QtCore.Qt.CheckState.Checked
             shown = "excluded" if excluded else status
-            item.setText(f"{name}  {shown}  ({std:.1f} µV)")
+            if status == "no signal":
+                item.setText(f"{name}  {shown}")
+            elif status == "line noise":
+                item.setText(f"{name}  {shown}  ({std:.1f} µV, mains {line:.1f} µV)")
+            else:
+                item.setText(f"{name}  {shown}  ({std:.1f} µV)")
             item.setForeground(QtGui.QBrush(QtGui.QColor(QUALITY_COLOURS[shown])))
         self._updating = False
 
@@ -351,14 +254,13 @@ class SpectrumView(pg.PlotWidget):
         self.curve = self.plot(pen=pg.mkPen("#1a237e", width=1.5))
         self.setXRange(0, 70)
 
-    def update_spectrum(self, data, sfreq):
-        from scipy.signal import welch
-
-        if data.shape[1] < int(sfreq):
+    def set_spectrum(self, spectrum):
+        """Draw ``(freqs, psd)`` (Hz, V²/Hz); None clears the plot."""
+        if spectrum is None:
+            self.curve.setData([], [])
             return
-        freqs, psd = welch(data, fs=sfreq, nperseg=int(sfreq))
-        mean = psd.mean(axis=0) * 1e12 + 1e-12
-        self.curve.setData(freqs, mean)
+        freqs, psd = spectrum
+        self.curve.setData(freqs, np.asarray(psd) * 1e12 + 1e-12)
 
 
 class SignalCheckPanel(QtWidgets.QWidget):
@@ -458,20 +360,18 @@ class SignalCheckPanel(QtWidgets.QWidget):
         self._quality_timer.stop()
 
     def update_quality(self):
-        """Recompute quality and spectrum from the last 2 s of raw data (2 Hz timer)."""
+        """Show the quality and spectrum of the last seconds of raw data (2 Hz timer)."""
         src = self.source
         if src is None or src.raw_buffer is None:
             return
-        data = src.raw_buffer.latest(int(2 * src.sfreq))
-        if data.shape[1] < int(src.sfreq):
+        q = buffer_quality(src.raw_buffer, src.sfreq)
+        if q is None:
             return
-        q = channel_quality(data, src.sfreq)
         self.last_quality = q
         self.quality.set_quality(src.ch_names, q)
         bad = set(self.quality.bad())
-        good = [i for i, c in enumerate(src.ch_names) if c not in bad]
-        if good:
-            self.spectrum.update_spectrum(data[good], src.sfreq)
+        self.spectrum.set_spectrum(average_spectrum(
+            q, [i for i, c in enumerate(src.ch_names) if c not in bad]))
 
 
 class FrameRateMeter:

@@ -317,9 +317,8 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
     """
     import mne_bids
 
-    from ..decoding.persistence import TrainedModel
     from ..evaluation.pseudo_online import IDLE_NAMES, PseudoOnlineConfig, run_from_raw
-    from ..online.training import train_decoder
+    from ..online.train_model import train_model
 
     store = RecordingStore(root)
     sess = store.open_session(subject, session, create=False)
@@ -353,14 +352,9 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
         raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(r["path"]),
                                      verbose="ERROR")
         recs.append(run_from_raw(raw, name=r["path"].stem))
-    fitted, report = train_decoder(spec.pipeline, recs, cfg, param_grid=spec.param_grid)
-    report.update({"subject": sess.subject, "session": sess.session,
-                   "runs": [r["path"].name for r in chosen]})
-    trained = TrainedModel(fitted, spec.name, recs[0].sfreq, recs[0].ch_names,
-                           window_s=cfg.window_s, step_s=cfg.step_s, l_freq=cfg.l_freq,
-                           h_freq=cfg.h_freq,
-                           pipeline_file=spec.path.read_text(encoding="utf-8"),
-                           trained_on=report)
+    trained = train_model(spec, recs, cfg, trained_on={
+        "subject": sess.subject, "session": sess.session,
+        "runs": [r["path"].name for r in chosen]})
     path = sess.save_model(trained, name=f"sub-{sess.subject}_ses-{sess.session}_"
                                          f"{spec.path.stem}")
-    return path, report
+    return path, trained.trained_on

@@ -106,6 +106,7 @@ def test_average_spectrum_of_the_kept_channels():
     data = np.stack([_sine(10.0, 12.0), _sine(40.0, 20.0), _sine(10.0, 12.0)])
     q = channel_quality(data, SFREQ)
     freqs, mean = q_mod.average_spectrum(q, [0, 2])
+    np.testing.assert_array_equal(freqs, q["freqs"])
     np.testing.assert_allclose(mean, q["psd"][0])
     assert q_mod.average_spectrum(q, []) is None
 
@@ -138,3 +139,18 @@ def test_quality_says_no_signal_when_the_stream_stops():
 def test_every_status_is_a_known_one():
     data = np.stack([_eeg()[0], np.zeros(N), np.full(N, np.nan)])
     assert set(channel_quality(data, SFREQ)["status"]) <= set(q_mod.STATUSES)
+
+
+def test_the_logic_moved_out_of_the_gui_imports_without_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import bci_app.processing.quality, bci_app.processing.buffers\n"
+            "import bci_app.evaluation.r2, bci_app.evaluation.calibration_scores\n"
+            "import bci_app.online.train_model\n"
+            "qt = [m for m in ('PySide6', 'pyqtgraph') if m in sys.modules]\n"
+            "assert not qt, qt\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr

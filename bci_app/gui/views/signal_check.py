@@ -15,7 +15,8 @@ class SignalCheckView(QtWidgets.QWidget):
         hint = QtWidgets.QLabel(
             "Check every channel before recording: flat (grey) = electrode not connected, "
             "noisy (red) = bad contact or movement, line noise (orange) = mains "
-            "interference. Fix the electrode, or tick the channel to exclude it.")
+            "interference, no signal (purple) = nothing received from the amplifier. Fix "
+            "the electrode, or tick the channel to exclude it.")
         hint.setWordWrap(True)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(hint)

@@ -4,6 +4,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ...evaluation.calibration_scores import best_score
 from .common import group, guarded, show_error
 
 #: Pipelines ticked by default (fast to train, robust with little data).
@@ -151,8 +152,9 @@ class TrainingView(QtWidgets.QWidget):
                                                      else f"{v:.2f}")
                 self.table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        best = int(np.nanargmax([s["nmcc"] for s in result.scores])) if result.scores else 0
-        self.table.selectRow(best)
+        best = best_score(result.scores, "nmcc")
+        if best is not None:
+            self.table.selectRow(best)
         self.use_button.setEnabled(bool(result.scores))
         self.status.setText(f"Done: {len(result.scores)} pipeline(s) trained and saved with "
                             "the session. The best pseudo-online nMCC is selected.")

@@ -1,0 +1,143 @@
+"""Scores of pipelines on a session's calibration runs, before any online run.
+
+The calibration runs are split into folds, leave one run out (with a single run: its first
+half of the trials to calibrate, the second half to test); each fold is scored by the
+pseudo-online evaluation (:func:`bci_app.evaluation.pseudo_online.evaluate_session`), which
+gives the offline (one epoch per trial) and pseudo-online (sliding windows, idle included,
+nMCC) scores of the same split side by side; a pipeline's score is their mean over the folds.
+"""
+
+from dataclasses import replace
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import DataError
+
+#: Scores averaged over the folds (keys of :func:`evaluate_session`'s metrics).
+SCORE_KEYS = ("offline_accuracy", "accuracy", "nmcc", "itr_bits_per_min", "latency_median_s")
+
+
+class Fold(NamedTuple):
+    """One validation split of the calibration runs.
+
+    Attributes
+    ----------
+    runs : list of Run
+        The runs in the order evaluated: calibration first, the test run last.
+    split : dict
+        The :class:`~bci_app.processing.calibration.PseudoOnlineConfig` fields that make
+        the split (``calibration_runs``, or ``calibration_trials``).
+    name : str
+        What is tested, for progress messages.
+    """
+
+    runs: list
+    split: dict
+    name: str
+
+
+def calibration_folds(runs, classes):
+    """Leave-one-run-out folds of calibration runs (first/second half of one run's trials).
+
+    Parameters
+    ----------
+    runs : list of Run
+        The calibration runs, in recording order.
+    classes : sequence of str
+        Task classes; with one run, its trials of these classes are split.
+
+    Returns
+    -------
+    folds : list of Fold
+        One per run (that run tested, the others, in order, calibrating), or, with a single
+        run, one: the first half of its task trials calibrating, the rest tested.
+
+    Raises
+    ------
+    DataError
+        No run, or a single run with fewer than 4 task trials.
+    """
+    if not runs:
+        raise DataError("No calibration run to validate on: record one first.")
+    if len(runs) >= 2:
+        return [Fold([r for j, r in enumerate(runs) if j != k] + [runs[k]],
+                     {"calibration_runs": len(runs) - 1}, f"test run {k + 1}")
+                for k in range(len(runs))]
+    n_task = sum(1 for _, _, lab in runs[0].events if lab in classes)
+    if n_task < 4:
+        raise DataError(f"the calibration run holds {n_task} trial(s) of {list(classes)}; "
+                        "record at least 4 (better: 20 per class) before training.")
+    return [Fold(runs, {"calibration_runs": 0, "calibration_trials": n_task // 2},
+                 "first half / second half of the trials")]
+
+
+def mean_scores(name, per_fold):
+    """A pipeline's score: the mean over the folds of each of :data:`SCORE_KEYS`.
+
+    Parameters
+    ----------
+    name : str
+        The pipeline.
+    per_fold : list of dict
+        The metrics of each fold.
+
+    Returns
+    -------
+    score : dict
+        ``pipeline``, ``folds`` (their number) and each key of :data:`SCORE_KEYS`: the mean
+        of its finite values, NaN when none is.
+    """
+    score = {"pipeline": name, "folds": len(per_fold)}
+    for key in SCORE_KEYS:
+        values = np.array([m[key] for m in per_fold], dtype=float)
+        score[key] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    return score
+
+
+def cross_validate(name, pipeline, folds, cfg, before_fold=None):
+    """Score a pipeline on calibration folds.
+
+    Parameters
+    ----------
+    name : str
+    pipeline : sklearn estimator
+        Unfitted.
+    folds : list of Fold
+        From :func:`calibration_folds`.
+    cfg : PseudoOnlineConfig
+        Classes, window, step, band, decision settings; each fold sets its split.
+    before_fold : callable | None
+        ``before_fold(fold)``, called before each fold is scored (progress; it may raise to
+        stop).
+
+    Returns
+    -------
+    score : dict
+        See :func:`mean_scores`.
+    """
+    from .pseudo_online import evaluate_session
+
+    per_fold = []
+    for fold in folds:
+        if before_fold is not None:
+            before_fold(fold)
+        _, metrics, _ = evaluate_session(fold.runs, {name: pipeline}, replace(cfg, **fold.split))
+        per_fold.append(metrics[0])
+    return mean_scores(name, per_fold)
+
+
+def best_score(scores, key="nmcc"):
+    """Index of the best of ``scores`` by ``key`` (NaN counts as worst).
+
+    Returns
+    -------
+    index : int | None
+        None when there are no scores; the first when none has a finite ``key``.
+    """
+    if not scores:
+        return None
+    values = np.array([s[key] for s in scores], dtype=float)
+    if not np.isfinite(values).any():
+        return 0
+    return int(np.nanargmax(values))
