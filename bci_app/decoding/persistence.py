@@ -39,18 +39,22 @@ read_model_info
 import io
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from dataclasses import fields
 from pathlib import Path
 
 import skops.io as sio
 
+from .._utils import atomic_write
 from ..errors import ConfigError, DataError
 from ._checks import check_type
 from ._trust import TRUSTED_PACKAGES, _is_trusted_type, _trusted_names
-from .trained_model import TrainedModel, _bci_app_version, _check_fields, _library_versions
+from .trained_model import (
+    TrainedModel,
+    _bci_app_version,
+    _check_fields,
+    _library_versions,
+)
 
 __all__ = [
     "FORMAT_NAME",
@@ -130,20 +134,7 @@ def save_model(trained, path):
         zf.writestr(_META_MEMBER, json.dumps(meta, indent=2, ensure_ascii=False),
                     compress_type=zipfile.ZIP_DEFLATED)
         zf.writestr(_PIPELINE_MEMBER, blob, compress_type=zipfile.ZIP_STORED)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, buffer.getbuffer())
     logger.info("saved trained model %r (%s) to %s", trained.name,
                 ", ".join(trained.classes), path)
     return path

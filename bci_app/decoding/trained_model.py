@@ -5,7 +5,6 @@
 schema of its metadata (``meta.json`` in a ``.bcimodel`` file), checked on both sides.
 """
 
-import datetime as _dt
 import math
 import os
 import platform
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._utils import now_iso
 from ..errors import ConfigError, DataError
 
 __all__ = ["TrainedModel"]
@@ -48,10 +48,6 @@ def _library_versions():
         except _metadata.PackageNotFoundError:
             versions[dist] = None
     return versions
-
-
-def _now():
-    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
 def _to_json(value, where):
@@ -193,7 +189,7 @@ class TrainedModel:
             self.classes = [str(c) for c in self.classes]
         self.ch_names = [str(c) for c in self.ch_names]
         if self.created is None:
-            self.created = _now()
+            self.created = now_iso()
         if self.bci_app_version is None:
             self.bci_app_version = _bci_app_version()
         if self.library_versions is None:

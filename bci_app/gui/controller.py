@@ -32,6 +32,7 @@ from PySide6 import QtCore
 from .._logging import logger
 from ..errors import BCIAppError, DataError, StreamError
 from ..evaluation.scoring import LiveScorer, RunScore
+from ..processing.buffers import RingBuffer
 from ..session.runs import (
     ABORTED,
     COMPLETE,
@@ -41,7 +42,6 @@ from ..session.runs import (
     load_run_recording,
 )
 from ..session.store import RecordingStore
-from .signal import RingBuffer
 
 #: Name shown for the built-in simulated amplifier in the stream list.
 SIMULATED = "Simulated amplifier"
@@ -668,7 +668,7 @@ class SessionController(QtCore.QObject):
         infos : list of RunInfo | None
             The runs (default: every usable calibration run of the session).
         """
-        from ..evaluation.pseudo_online import run_from_raw
+        from ..processing.runs import run_from_raw
 
         if self.session is None:
             return []

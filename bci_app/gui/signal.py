@@ -16,7 +16,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..processing.buffers import RingBuffer  # noqa: F401  (controller.py imports it from here)
 from ..processing.quality import average_spectrum, buffer_quality
 
 #: Redraw rate of the traces while visible (frames per second).

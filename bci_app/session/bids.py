@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from .._logging import logger
+from .._utils import atomic_write, now_iso
 from ..errors import ConfigError, DataError
 from . import recorder as _rec
 
@@ -137,11 +138,11 @@ def derivatives_dir(root, subject, session):
     if not desc.exists():
         from .. import __version__
 
-        desc.write_text(json.dumps({
+        atomic_write(desc, json.dumps({
             "Name": "bci-app online decoding and trained models", "BIDSVersion": "1.9.0",
             "DatasetType": "derivative",
             "GeneratedBy": [{"Name": PIPELINE_NAME, "Version": str(__version__)}],
-        }, indent=2) + "\n", encoding="utf-8")
+        }, indent=2) + "\n")
     subject, session = check_label(subject, "subject"), check_label(session, "session")
     return base / f"sub-{subject}" / f"ses-{session}"
 
@@ -525,11 +526,11 @@ def write_run(run, root, subject, session, task, run_number, sidecar=None, repla
         for col in run.predictions.columns:
             if col.startswith("p_"):
                 columns[col] = {"Description": f"Smoothed probability of class {col[2:]}"}
-        (out / f"{base}_predictions.json").write_text(json.dumps({
+        atomic_write(out / f"{base}_predictions.json", json.dumps({
             "Description": "Online decoder output recorded during the run (LSL stream of "
                            "type Predictions).",
             "Sources": [f"bids::{bids_path.fpath.relative_to(root).as_posix()}"],
-            **columns}, indent=2) + "\n", encoding="utf-8")
+            **columns}, indent=2) + "\n")
     logger.info("BIDS: wrote %s", bids_path.fpath)
     return bids_path
 
@@ -627,7 +628,7 @@ def convert_recording(state_path, interrupted=None):
         raise DataError(f"{xdf_path}: conversion to BIDS failed ({type(exc).__name__}: "
                         f"{exc}); the XDF file is kept.") from exc
     rel = bids_path.fpath.relative_to(root).as_posix()
-    _rec.update_state(state_path, status=_rec.CONVERTED, bids=rel, converted=_now(),
+    _rec.update_state(state_path, status=_rec.CONVERTED, bids=rel, converted=now_iso(),
                       run_status=status)
     session.log("run_converted", run=info.get("run"), task=info.get("task"), bids=rel,
                 status=status, markers=len(run.markers),
@@ -635,8 +636,6 @@ def convert_recording(state_path, interrupted=None):
     return bids_path
 
 
-def _now():
-    return _rec._now_iso()
 
 
 def _partial_conversion(root, state, info):

@@ -317,21 +317,22 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
     """
     import mne_bids
 
-    from ..evaluation.pseudo_online import IDLE_NAMES, PseudoOnlineConfig, run_from_raw
     from ..online.train_model import train_model
+    from ..processing.calibration import PseudoOnlineConfig
+    from ..processing.labels import IDLE_NAMES
+    from ..processing.runs import run_from_raw
 
     store = RecordingStore(root)
     sess = store.open_session(subject, session, create=False)
-    available = sess.runs()
+    available = [r for r in sess.runs if r.bids_path and Path(r.bids_path).is_file()]
     if runs is None:
-        chosen = [r for r in available
-                  if (r["sidecar"].get("BciAppProtocol") or {}).get("run_type") == "calibration"]
+        chosen = sess.runs_of_type("calibration")
         if not chosen:
-            raise DataError(f"sub-{sess.subject} ses-{sess.session}: no calibration run in "
-                            f"{store.root} (runs: {[r['run'] for r in available]}). Record "
-                            "one first, or name the runs to train on.")
+            raise DataError(f"sub-{sess.subject} ses-{sess.session}: no complete calibration "
+                            f"run in {store.root} (runs: {[r.index for r in available]}). "
+                            "Record one first, or name the runs to train on.")
     else:
-        by_number = {r["run"]: r for r in available}
+        by_number = {r.index: r for r in available}
         missing = [r for r in runs if int(r) not in by_number]
         if missing:
             raise DataError(f"sub-{sess.subject} ses-{sess.session}: no run(s) {missing} "
@@ -340,7 +341,7 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
     if cfg is None:
         classes = []
         for r in chosen:
-            for c in (r["sidecar"].get("BciAppProtocol") or {}).get("classes", []):
+            for c in r.classes:
                 if c not in classes and c.lower() not in IDLE_NAMES:
                     classes.append(c)
         if not classes:
@@ -349,12 +350,12 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
     spec = find_model(model)
     recs = []
     for r in chosen:
-        raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(r["path"]),
+        raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(r.bids_path),
                                      verbose="ERROR")
-        recs.append(run_from_raw(raw, name=r["path"].stem))
+        recs.append(run_from_raw(raw, name=Path(r.bids_path).stem))
     trained = train_model(spec, recs, cfg, trained_on={
         "subject": sess.subject, "session": sess.session,
-        "runs": [r["path"].name for r in chosen]})
+        "runs": [Path(r.bids_path).name for r in chosen]})
     path = sess.save_model(trained, name=f"sub-{sess.subject}_ses-{sess.session}_"
                                          f"{spec.path.stem}")
     return path, trained.trained_on

@@ -43,7 +43,7 @@ def online_run_metrics(run):
         See :func:`bci_app.evaluation.online_runs.score_recorded_run`.
     """
     from ..evaluation.online_runs import read_predictions, score_recorded_run
-    from ..evaluation.recordings import run_from_raw
+    from ..processing.runs import run_from_raw
 
     pred_path = run.predictions_path
     if pred_path is None or not pred_path.is_file():

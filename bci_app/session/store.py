@@ -493,24 +493,6 @@ class RecordingStore:
         return items
 
 
-class _RunList(list):
-    """The runs of a session (:class:`~bci_app.session.runs.RunInfo`, in run order).
-
-    Calling it, as ``session.runs()``, gives the converted runs in the form
-    ``Session.runs()`` returned before runs had a model: dicts with ``run`` (int),
-    ``task``, ``path`` (the BIDS EEG file) and ``sidecar`` (the ``_eeg.json`` content).
-    Kept for :func:`bci_app.session.headless.train_session_model`; new code uses the
-    RunInfo items.
-    """
-
-    def __init__(self, runs, converted):
-        super().__init__(runs)
-        self._converted = converted
-
-    def __call__(self):
-        return list(self._converted)
-
-
 class Session:
     """One session of one subject: its runs, log, settings and models.
 
@@ -710,7 +692,7 @@ class Session:
                 run.first_sample_time = from_bids.first_sample_time
                 if run.status in (RECORDING, SAVING):
                     run.status = from_bids.status
-        return _RunList([records[k] for k in sorted(records)], converted)
+        return [records[k] for k in sorted(records)]
 
     def runs_of_type(self, run_type, usable_only=True):
         """The runs of a type whose BIDS recording exists (only those whose status is

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bci_app.errors import ConfigError
-from bci_app.evaluation.pseudo_online import PseudoOnlineConfig
+from bci_app.processing.calibration import PseudoOnlineConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TIMING = """
@@ -143,7 +143,8 @@ def test_recordings_folder_as_moabb_dataset(session, tmp_path):
     from bci_app.decoding.loading import read_model_file
     from bci_app.evaluation.datasets import resolve_dataset
     from bci_app.evaluation.offline import evaluate_models
-    from bci_app.evaluation.pseudo_online import dataset_sessions, run_pseudo_online
+    from bci_app.evaluation.pseudo_online import run_pseudo_online
+    from bci_app.evaluation.recordings import dataset_sessions
 
     dataset = resolve_dataset(str(session["root"]), None, "left-right")
     assert dataset.subject_list == [1] and dataset.interval == [0.0, 1.5]

@@ -112,7 +112,7 @@ class ReplayView(QtWidgets.QWidget):
         def work():
             try:
                 from ...evaluation.online_runs import sweep_run
-                from ...evaluation.recordings import run_from_raw
+                from ...processing.runs import run_from_raw
                 from ...session.runs import read_recording_file
 
                 # A BIDS run is read with its events (events.tsv), any other file as MNE
