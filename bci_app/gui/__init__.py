@@ -1,14 +1,8 @@
 """The clinical Qt application: guided session workflow, live signal, patient feedback,
 replay and reports.
 
-The GUI composes the other packages (acquisition, protocol, online, evaluation, decoding) and
-re-implements none of them. Start it with ``bci-app gui`` or ``python -m bci_app.gui``
-(options and entry point: :mod:`bci_app.commands.gui`); ``import bci_app.gui`` stays cheap.
+The GUI composes the other packages (acquisition, protocol, online, evaluation, decoding,
+session) and re-implements none of them. Start it with ``bci-app gui`` (or
+``python -m bci_app gui``; options and entry point: :mod:`bci_app.commands.gui`);
+``import bci_app.gui`` stays cheap.
 """
-
-
-def main(argv=None):
-    """Run the application (see :func:`bci_app.commands.gui.main`); returns the exit code."""
-    from ..commands.gui import main as _main
-
-    return _main(argv)
