@@ -13,6 +13,14 @@ PHYSIONET_DIR = SHARED_MNE_DATA / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.
 os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One BLAS/OpenMP thread per process (set before numpy is first imported; inherited by the
+# processes the tests start; a value set by the user wins). The suite shares small machines
+# with other work, where OpenBLAS's spinning worker threads, oversubscribed, make the
+# numerical tests several times slower (a simulated `bci-app train` beside two busy
+# processes on 2 cores: 25-50 s with 2 threads, 9-12 s with 1). The online decoder and
+# the GUI's training limit themselves to one thread for the same reason.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 # Keep every LSL stream of the tests on this machine, before any outlet/inlet exists.
 from bci_app.acquisition.lsl import use_loopback  # noqa: E402

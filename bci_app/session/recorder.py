@@ -56,6 +56,13 @@ RECORDING, STOPPED, CONVERTED, FAILED = "recording", "stopped", "converted", "fa
 #: LabRecorder writes the data it pulled every 0.5 s: wait this long before stopping it so
 #: that every sample sent before :meth:`XDFRecorder.stop` is in the file.
 DRAIN_S = 0.6
+#: How long a stop request may take before LabRecorder is terminated (its file then lacks
+#: footers). Once asked to stop, LabRecorderCLI finishes each stream's clock-offset thread,
+#: which sleeps 5 s between measurements and measures once more before it ends (a
+#: measurement waits up to 2 s for a stream that is gone), then writes the footers and
+#: waits another 0.5 s: 0.5-8 s after the request, more on a loaded machine. This bound is
+#: only reached if LabRecorder hangs.
+STOP_TIMEOUT_S = 30.0
 
 _READY_LINE = "Started data collection for stream"
 _NO_MATCH = "matched no stream!"
@@ -548,7 +555,7 @@ class XDFRecorder:
             shutil.rmtree(self._fifo_dir, ignore_errors=True)
             self._fifo_dir = self._fifo = None
 
-    def stop(self, drain_s=DRAIN_S, timeout=10.0):
+    def stop(self, drain_s=DRAIN_S, timeout=STOP_TIMEOUT_S):
         """Stop recording and close the file. Safe to call twice.
 
         Parameters
@@ -669,7 +676,7 @@ def owner_alive(state):
     return process_alive(state.get("owner_pid"), state.get("owner_start_ticks"))
 
 
-def stop_orphan(state_path, timeout=10.0):
+def stop_orphan(state_path, timeout=STOP_TIMEOUT_S):
     """Stop the recorder of an interrupted recording if it still runs.
 
     The recorder is asked to stop through its control FIFO (it then closes the XDF file

@@ -62,15 +62,18 @@ def connected(window, qtbot):
     view.new_session_button.click()
     assert window.controller.session is not None
     view.stream_box.setCurrentIndex(view.stream_box.findData(SIMULATED))
-    with qtbot.waitSignal(window.controller.sourceReady, timeout=30000):
+    with qtbot.waitSignal(window.controller.sourceReady, timeout=60000):
         view.connect_button.click()
     return window
 
 
 @pytest.fixture
 def wait_until(qtbot):
-    """``wait_until(predicate, timeout, what)``: process Qt events until it is true."""
-    def wait(predicate, timeout=20.0, what="a condition"):
+    """``wait_until(predicate, timeout, what)``: process Qt events until it is true.
+
+    Waits are for events, never for a fixed time; the deadline is generous because the
+    machine may be loaded (it only bounds a failing test)."""
+    def wait(predicate, timeout=60.0, what="a condition"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bci_app.gui.services import load_run_recording
+from bci_app.session.runs import load_run_recording
 
 
 def saved_log(controller):
@@ -13,9 +13,16 @@ def _start(win, qtbot, trials=2):
     view = win.show_step("Calibration")
     view.panel.select_protocol("left_right_hand")
     view.panel.trials.setValue(trials)
-    with qtbot.waitSignal(win.controller.runStarted, timeout=20000):
+    with qtbot.waitSignal(win.controller.runStarted, timeout=60000):
         view.panel.start_button.click()
     return view
+
+
+def _wait_mid_run(controller, wait_until):
+    """Until the run is under way: its baseline marker sent (so recorded with EEG around)."""
+    wait_until(lambda: controller.runner is not None
+               and "baseline" in [m for _, m in controller.runner.events],
+               what="the run's baseline marker")
 
 
 def test_calibration_run_pause_resume_stop(connected, qtbot, shot, wait_until):
@@ -23,17 +30,17 @@ def test_calibration_run_pause_resume_stop(connected, qtbot, shot, wait_until):
     win.patient.show_on(None, fullscreen=False)
     view = _start(win, qtbot)
     assert view.panel.progress.maximum() == 4
-    wait_until(lambda: view.preview.state in ("cue", "imagery"), 15, "a cue")
+    wait_until(lambda: view.preview.state in ("cue", "imagery"), what="a cue")
     assert win.patient.canvas.label in ("left_hand", "right_hand")
     assert "Trial 1" in view.panel.progress.text()
     shot(win, "3_calibration")
     shot(win.patient, "3_patient_cue")
     view.panel.pause_button.click()
     assert c.runner.is_paused and view.panel.pause_button.text() == "Resume"
-    wait_until(lambda: win.patient.canvas.state == "paused", 5, "the paused screen")
+    wait_until(lambda: win.patient.canvas.state == "paused", what="the paused screen")
     view.panel.pause_button.click()
     assert not c.runner.is_paused
-    with qtbot.waitSignal(c.runFinished, timeout=30000) as finished:
+    with qtbot.waitSignal(c.runFinished, timeout=60000) as finished:
         view.panel.abort_button.click()
     run = finished.args[0]
     assert run.status == "aborted"
@@ -48,7 +55,7 @@ def test_calibration_run_pause_resume_stop(connected, qtbot, shot, wait_until):
 def test_closing_mid_run_asks_and_saves_the_recording(connected, qtbot, wait_until):
     win, c = connected, connected.controller
     _start(win, qtbot)
-    qtbot.wait(800)
+    _wait_mid_run(c, wait_until)
     asked = []
     win.confirm_close = lambda: asked.append(1) or False
     win.close()
@@ -76,7 +83,7 @@ def test_run_interrupted_by_a_crash_is_recovered_at_start(connected, qtbot, wait
 
     win, c = connected, connected.controller
     _start(win, qtbot)
-    qtbot.wait(1000)
+    _wait_mid_run(c, wait_until)
     run, runner, recorder = c.run, c.runner, c.recorder
     # "Crash": the app's streams vanish without a word, its process is gone.
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -89,7 +96,7 @@ def test_run_interrupted_by_a_crash_is_recovered_at_start(connected, qtbot, wait
     again = create_window(c.store.root, c.models_dir)
     qtbot.addWidget(again)
     again.show()
-    wait_until(lambda: again.recovered_runs is not None, 30, "the recovery")
+    wait_until(lambda: again.recovered_runs is not None, what="the recovery")
     assert len(again.recovered_runs) == 1 and again.recovered_runs[0].orphan_stopped
     assert "Recovered 1 run" in again.statusBar().currentMessage()
     assert not recorder.is_running

@@ -4,7 +4,8 @@ import numpy as np
 
 from PySide6 import QtCore
 
-from bci_app.gui.signal import RingBuffer, channel_quality
+from bci_app.processing.buffers import RingBuffer
+from bci_app.processing.quality import channel_quality
 
 
 def test_ring_buffer_keeps_the_latest_samples_in_order():
@@ -35,7 +36,7 @@ def test_traces_quality_and_bad_channels(connected, qtbot, shot, wait_until):
     view = win.show_step("Signal check")
     panel = view.panel
     wait_until(lambda: panel.traces.frames > 5 and panel.last_quality is not None,
-               10, "traces and quality")
+               what="traces and quality")
     assert len(panel.quality.status) == len(c.acq.ch_names)
     assert all(s == "good" for s in panel.quality.status)
     assert panel.traces.paints > 0
@@ -55,9 +56,9 @@ def test_lost_stream_shows_a_banner_until_it_is_back(connected, qtbot, shot, wai
     win.show_step("Signal check")
     amp = c.amplifier
     amp.stop()
-    wait_until(lambda: win.banner.isVisible(), 10, "the signal-lost banner")
+    wait_until(lambda: win.banner.isVisible(), what="the signal-lost banner")
     assert "Signal lost" in win.banner.text()
     shot(win, "2_signal_lost_banner")
     amp.start()
-    wait_until(lambda: not win.banner.isVisible(), 20, "the reconnection")
+    wait_until(lambda: not win.banner.isVisible(), what="the reconnection")
     assert c.acq.eeg.status == "connected"

@@ -83,13 +83,13 @@ def test_simulator_to_online_predictions(sim_model, tmp_path):
             inlet.open_stream(timeout=20)
             assert inlet.get_sinfo().get_channel_names() == [
                 "p_idle", "p_left_hand", "p_right_hand", "decision"]
-            _wait_for(lambda: sum(len(p) for p in got) >= 5, 30, "the first predictions")
+            _wait_for(lambda: sum(len(p) for p in got) >= 5, 60, "the first predictions")
             from mne_lsl.lsl import local_clock
 
             switch = local_clock() + 0.2
             amp.set_label("left_hand", switch)
             _wait_for(lambda: sum(len(p) for p in got) and got[-1].times[-1] > switch + 5.0,
-                      40, "5 s of imagery")
+                      60, "5 s of imagery")
             published, stamps = inlet.pull_chunk(timeout=2.0)
             published, stamps = np.array(published), np.array(stamps)
         assert online.error is None
@@ -132,8 +132,11 @@ def test_wrong_channels_and_rate_are_clear_errors():
 
 
 def test_source_killed_and_restarted_marks_a_gap(sim_model):
+    """The source dies and comes back: the gap is recorded with the timestamps of the last
+    sample before it and the first after it, and no window spans it. Checked on the
+    stream's own timestamps, not on how soon this thread noticed anything."""
     name = _unique("sim-loss")
-    events = []
+    events, received = [], []
     amp = SimulatedAmplifier(name=name, seed=3)
     amp.start()
     eeg = EEGInput(name, channels=list(DEFAULT_CHANNELS), sfreq=SFREQ, timeout=20,
@@ -141,36 +144,46 @@ def test_source_killed_and_restarted_marks_a_gap(sim_model):
     decoder = WindowedDecoder(sim_model, SFREQ, list(DEFAULT_CHANNELS), 2.0, 0.1)
     online = OnlineDecoder(decoder, eeg)
     preds = []
-    online.subscribe(lambda kind, p: preds.append(p) if kind == "predictions" else None)
+
+    def collect(kind, payload):
+        if kind == "predictions":
+            preds.append(payload)
+        elif kind == "samples":
+            received.append(payload.timestamps[-1])
+
+    online.subscribe(collect)
     try:
         online.start()
-        _wait_for(lambda: len(preds) > 0, 30, "predictions before the loss")
+        _wait_for(lambda: len(preds) > 0, 60, "predictions before the loss")
         amp.stop()
-        killed = time.monotonic()
-        _wait_for(lambda: any(e.status == LOST for e in events), 10, "the loss report")
+        last_pushed = amp.start_time + (amp.samples_pushed - 1) / SFREQ
+        _wait_for(lambda: any(e.status == LOST for e in events), 60, "the loss report")
         lost = next(e for e in events if e.status == LOST)
-        # Reported within 1 s of the last sample's arrival.
-        assert lost.gap.detected - lost.gap.start < 1.0
-        assert lost.gap.end is None
-        assert time.monotonic() - killed < 5
-        n_before = sum(len(p) for p in preds)
-        time.sleep(1.0)
-        assert sum(len(p) for p in preds) == n_before  # windows stop while lost
+        last_received = received[-1]  # nothing arrives once it is lost
         amp.start()
-        _wait_for(lambda: events[-1].status == CONNECTED and events[-1].gap is not None, 30,
+        _wait_for(lambda: events[-1].status == CONNECTED and events[-1].gap is not None, 60,
                   "the reconnection")
         gap = events[-1].gap
-        assert gap.end > gap.start + 1.0
-        assert eeg.gaps == [gap]
-        _wait_for(lambda: sum(len(p) for p in preds) > n_before, 30, "predictions again")
+        _wait_for(lambda: any(p.times[-1] > gap.end for p in preds), 60, "predictions again")
     finally:
         online.stop()
         amp.stop()
+    assert online.error is None
+    # (timestamps are clock-synchronised: within a millisecond of the source's on one host)
+    # The gap starts at the last sample received before the loss (one the source pushed)...
+    assert gap is lost.gap and eeg.gaps == [gap] and gap.reason == "stream lost"
+    assert gap.start == last_received <= last_pushed + 1e-3
+    # ... it was reported after loss_timeout without samples, never before ...
+    assert gap.detected > gap.start + eeg.loss_timeout - 1e-3
+    # ... and it ends at the first sample of the restarted source.
+    assert gap.end >= amp.start_time - 1e-3 and amp.start_time > gap.detected
+    # No window spans the gap: none ends inside it, and the first one after it ends a full
+    # window (2 s) after its end.
     times = np.concatenate([p.times for p in preds])
-    # No window spans the gap: the first one after it ends a full window after its end.
+    assert np.all(np.diff(times) > 0)
+    assert not np.any((times > gap.start) & (times < gap.end))
     after = times[times > gap.start]
     assert after.size and after[0] >= gap.end + 2.0 - 1.5 / SFREQ
-    assert online.error is None
 
 
 def _replay_and_decode(raw, model, name, n_expected, timeout):
@@ -192,7 +205,7 @@ def _replay_and_decode(raw, model, name, n_expected, timeout):
         online.subscribe(collect)
         with online:
             replay.wait(timeout)
-            _wait_for(lambda: sum(len(p) for p in preds) >= n_expected, 10,
+            _wait_for(lambda: sum(len(p) for p in preds) >= n_expected, 60,
                       f"{n_expected} predictions")
         assert online.error is None
     return chunks, preds

@@ -1,10 +1,11 @@
 """Schedules, the clock-driven runner, and its markers over real LSL (kept on loopback).
 
-The LSL tests use a protocol scaled down to tenths of a second and generous deadlines (the
-machine may be loaded); timing assertions are loose and check behaviour, not speed.
+The LSL tests use a protocol scaled down to tenths of a second. Nothing asserts speed: waits
+are for events, with generous deadlines (the machine may be loaded), and what is checked is
+what reached the consumers (which markers, stamped when) and which simulated samples carry
+which class, never how fast they got there.
 """
 
-import statistics
 import threading
 import time
 import uuid
@@ -247,19 +248,31 @@ def test_thread_mode_with_an_injected_clock():
     runner.subscribe(lambda state, trial, label, ts: states.append(state))
     runner.start()
     assert runner.t0 > offset
-    assert runner.wait(timeout=10.0)
+    assert runner.wait(timeout=60.0)
     runner.stop()
     assert states == [s.state for s in runner.schedule]
 
 
 # -- real LSL ------------------------------------------------------------------------------
-def _short_protocol():
-    timing = Timing(baseline_s=0.3, fixation_s=0.15, cue_s=0.15, imagery_s=0.4,
+DEADLINE = 60.0  # seconds: generous, the machine may be loaded
+
+
+def _short_protocol(imagery_s=0.4):
+    timing = Timing(baseline_s=0.3, fixation_s=0.15, cue_s=0.15, imagery_s=imagery_s,
                     iti_min_s=0.25, iti_max_s=0.35)
     return _protocol(trials=2, timing=timing)
 
 
-def _open_marker_inlet(name, timeout=20.0):
+def _wait_for(predicate, what, timeout=DEADLINE):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def _open_marker_inlet(name, timeout=DEADLINE):
     from mne_lsl.lsl import StreamInlet, resolve_streams
 
     deadline = time.monotonic() + timeout
@@ -273,45 +286,65 @@ def _open_marker_inlet(name, timeout=20.0):
     pytest.fail(f"marker stream {name!r} not found within {timeout} s")
 
 
+def _pull_until(inlet, last_marker, timeout=DEADLINE):
+    """Every (timestamp, marker) the inlet gets, until ``last_marker`` (or the deadline)."""
+    received = []
+    deadline = time.monotonic() + timeout
+    while (not received or received[-1][1] != last_marker) and time.monotonic() < deadline:
+        sample, ts = inlet.pull_sample(timeout=0.2)
+        if ts is not None:
+            received.append((ts, sample[0]))
+    return received
+
+
 def test_markers_over_lsl_drive_the_simulated_amplifier():
-    """End to end: runner -> LSL marker outlet -> (inlet, simulated amplifier)."""
+    """End to end: runner -> LSL marker outlet -> (inlet, simulated amplifier).
+
+    The simulator applies a class from the first sample at or after the marker's timestamp
+    that it has not pushed yet. Which samples are already pushed when a marker arrives
+    depends on the machine's load, so each switch is checked against the samples pushed at
+    that moment: exactly at the marker's sample when it arrived in time, never before it,
+    and no later than the next chunk otherwise.
+    """
     from mne_lsl.lsl import local_clock
 
     name = _unique("test-protocol")
-    runner = ProtocolRunner(_short_protocol(), outlet_name=name, seed=11)
+    # imagery long enough (200 samples) that a class period survives a late marker thread
+    runner = ProtocolRunner(_short_protocol(imagery_s=0.8), outlet_name=name, seed=11)
     amp = SimulatedAmplifier(name=_unique("test-sim"), seed=0, marker_stream=name)
-    observed, stop = [], threading.Event()
+    # Observe the simulator (its real threads do the work): the markers it handles, with
+    # the number of samples pushed once each was applied, and the class of every sample.
+    arrivals, generated = [], []
+    handle, generate = amp.handle_marker, amp._generator.generate
 
-    def watch():  # the simulator's label, each time it changes
-        last = object()
-        while not stop.is_set():
-            label = amp.label
-            if label != last:
-                observed.append((local_clock(), label))
-                last = label
-            time.sleep(0.002)
+    def observed_handle(marker, timestamp=None):
+        applied = handle(marker, timestamp)
+        arrivals.append((timestamp, marker, amp.samples_pushed))
+        return applied
 
-    watcher = threading.Thread(target=watch, daemon=True)
+    def observed_generate(n_samples, label=None):
+        generated.append((n_samples, label))
+        return generate(n_samples, label)
+
+    amp.handle_marker, amp._generator.generate = observed_handle, observed_generate
     received = []
     try:
         runner.open_outlet()
         amp.start()
-        assert runner.wait_for_consumers(timeout=20.0)  # the simulator's marker inlet
+        assert runner.wait_for_consumers(timeout=DEADLINE)  # the simulator's marker inlet
         inlet = _open_marker_inlet(name)
         try:
-            watcher.start()
             runner.start(at=local_clock() + 0.3)
-            assert runner.wait(timeout=20.0)
-            deadline = time.monotonic() + 10.0
-            while len(received) < len(runner.schedule) and time.monotonic() < deadline:
-                sample, ts = inlet.pull_sample(timeout=0.2)
-                if ts is not None:
-                    received.append((ts, sample[0]))
+            assert runner.wait(timeout=DEADLINE)
+            received = _pull_until(inlet, "run_end")
         finally:
             inlet._del()
-        time.sleep(0.2)  # the simulator pushes the last chunks
+        # The simulator got every marker and pushed the samples past the end of the run.
+        _wait_for(lambda: len(arrivals) == len(runner.schedule), "the simulator's markers")
+        end_sample = (runner.end_time - amp.start_time) * amp.sfreq
+        _wait_for(lambda: amp.samples_pushed > end_sample + amp.chunk_size,
+                  "the samples after the run")
     finally:
-        stop.set()
         runner.stop()
         amp.stop()
     assert runner.error is None and amp.error is None
@@ -319,52 +352,62 @@ def test_markers_over_lsl_drive_the_simulated_amplifier():
     assert [m for _, m in received] == [s.marker for s in runner.schedule]
     scheduled = [runner.t0 + s.onset_s for s in runner.schedule]
     np.testing.assert_allclose([ts for ts, _ in received], scheduled, rtol=0, atol=1e-6)
-    lateness = [t.lateness for t in runner.transitions]
-    assert statistics.median(lateness) < 0.02, lateness
-    assert max(lateness) < 0.25, lateness
-    # the simulated class follows the markers: each imagery period, then rest
-    labels = [label for _, label in observed]
-    expected = [None]
-    for step in runner.schedule:
-        expected.append(step.label if step.state == "imagery" else None)
-    expected = [x for i, x in enumerate(expected) if i == 0 or x != expected[i - 1]]
-    assert labels == expected, (labels, expected)
-    # each change shows up when its marker is due (+ the simulator's chunk latency)
-    changes = [runner.t0 + s.onset_s for s in runner.schedule
-               if s.state == "imagery" or (s.state == "iti")]
-    for (seen_at, _), due in zip(observed[1:], changes):
-        assert -0.01 < seen_at - due < 0.3, (seen_at, due)
+    # sent when due, never before (how late is a benchmark's business, not a test's)
+    assert all(t.emitted_at >= t.timestamp for t in runner.transitions)
+    # the simulator's inlet got the same markers (clock-synchronised on this machine)
+    assert [m for _, m, _ in arrivals] == [s.marker for s in runner.schedule]
+    np.testing.assert_allclose([ts for ts, _, _ in arrivals], scheduled, rtol=0, atol=1e-3)
+    # the class of each simulated sample follows the markers
+    labels = [label for n, label in generated for _ in range(n)]
+    sim = {k.lower(): v for k, v in default_marker_map().items()}
+    switches = []  # (first sample at/after the marker, samples pushed once applied, label)
+    for ts, marker, pushed in arrivals:
+        if marker.lower() in sim:
+            k = int(np.ceil((ts - amp.start_time) * amp.sfreq - 1e-6))
+            switches.append((k, pushed, sim[marker.lower()]))
+    for (k, pushed, label), nxt in zip(switches, switches[1:] + [(len(labels), 0, None)]):
+        applied = max(k, pushed + amp.chunk_size)  # applied by then, whatever the load
+        assert set(labels[applied:nxt[0]]) <= {label}, (k, pushed, label)
+    changes = [s for s in range(1, len(labels)) if labels[s] != labels[s - 1]]
+    for s in changes:  # each change is due to a marker: at its sample, or in the next chunk
+        assert any(label == labels[s] and k <= s <= max(k, pushed + amp.chunk_size)
+                   for k, pushed, label in switches), (s, labels[s])
+    classes = [labels[s] for s in changes if labels[s] is not None]
+    assert classes == [s.label for s in runner.schedule if s.state == "imagery"]
 
 
 def test_stream_metadata_and_abort_over_lsl():
+    """stop() during imagery: consumers get ``idle`` then ``run_aborted``, the last markers
+    sent before the outlet is closed."""
     from mne_lsl.lsl import local_clock
 
     name = _unique("test-protocol")
-    protocol = _short_protocol()
+    protocol = _short_protocol(imagery_s=30.0)  # stopped during the first imagery period
     runner = ProtocolRunner(protocol, outlet_name=name, seed=5)
+    imagery = threading.Event()
+    runner.subscribe(lambda state, *_: imagery.set() if state == "imagery" else None)
     try:
         runner.open_outlet()
         inlet = _open_marker_inlet(name)
         try:
-            sinfo = inlet.get_sinfo(timeout=10.0)
+            sinfo = inlet.get_sinfo(timeout=DEADLINE)
             assert (sinfo.name, sinfo.stype, sinfo.n_channels, sinfo.sfreq) == (
                 name, "Markers", 1, 0.0)
             assert sinfo.source_id == runner.source_id
             xml = sinfo.as_xml
             assert "<seed>5</seed>" in xml and "left_hand,right_hand" in xml
             runner.start(at=local_clock())
-            time.sleep(0.2)
-            runner.stop()  # aborts the run in progress
-            markers = []
-            deadline = time.monotonic() + 10.0
-            while (not markers or markers[-1] != "run_aborted") \
-                    and time.monotonic() < deadline:
-                sample, ts = inlet.pull_sample(timeout=0.2)
-                if ts is not None:
-                    markers.append(sample[0])
+            assert imagery.wait(DEADLINE)
+            runner.stop()  # aborts the run in progress, then closes the outlet
+            received = _pull_until(inlet, "run_aborted")
         finally:
             inlet._del()
     finally:
         runner.stop()
-    assert markers == ["run_start", "baseline", "run_aborted"]
+    first = runner.schedule[4]
+    assert first.state == "imagery"
+    assert [m for _, m in received] == [
+        "run_start", "baseline", "fixation", f"cue_{first.label}", first.marker, "idle",
+        "run_aborted"]
+    assert received == runner.events  # each with the timestamp the runner gave it
     assert runner.aborted and runner.is_finished
