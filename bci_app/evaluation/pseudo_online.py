@@ -24,24 +24,12 @@ from sklearn.base import clone
 from .._logging import logger
 from ..errors import DataError
 from ..online.engine import WindowedDecoder, class_probabilities, fit_decoder_model
-from ..processing.calibration import (  # noqa: F401  re-exported, see below
-    PseudoOnlineConfig,
-    balance_idle,
-    calibration_crops,
-    calibration_set,
-    task_events,
-)
-from ..processing.labels import IDLE, IDLE_NAMES, sample_codes  # noqa: F401  re-exported
-from ..processing.runs import Run, run_from_raw  # noqa: F401  re-exported
+from ..processing.calibration import calibration_set, task_events
+from ..processing.labels import IDLE
 from ..processing.windows import window_samples
 from .metrics import detection_latencies, nmcc
-from .recordings import dataset_sessions, file_session  # noqa: F401  re-exported
+from .recordings import dataset_sessions
 from .scoring import score_decisions, trial_accuracy, window_scores
-
-# Re-exported for the callers that still import them from here (the command line, the GUI,
-# session/headless.py, benchmarks/); their homes are bci_app.processing.{runs,labels,
-# calibration} and bci_app.evaluation.recordings.
-_balance_idle = balance_idle
 
 
 def _calibration_stops(runs, cfg):

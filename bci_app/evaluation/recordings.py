@@ -5,9 +5,7 @@ The runs themselves (:class:`~bci_app.processing.runs.Run`, :func:`run_from_raw`
 dataset's subject (:func:`dataset_sessions`) and a recording file (:func:`file_session`).
 """
 
-# Run and run_from_raw are re-exported for the callers that still import them from here
-# (bci_app/session/report.py, bci_app/gui/views/replay.py, tests/evaluation/test_online_runs.py).
-from ..processing.runs import Run, run_from_raw  # noqa: F401
+from ..processing.runs import run_from_raw
 
 
 def dataset_sessions(dataset, subject):

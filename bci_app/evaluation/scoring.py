@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..processing.labels import (  # noqa: F401  IDLE_NAMES: re-exported
+from ..processing.labels import (
     IDLE,
-    IDLE_NAMES,
     is_idle_name,
     label_windows,
     normalise_decisions,

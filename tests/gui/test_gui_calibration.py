@@ -6,7 +6,7 @@ from bci_app.session.runs import load_run_recording
 
 
 def saved_log(controller):
-    return controller.store.open_session("T01", "01").rec.entries()
+    return controller.store.open_session("T01", "01").entries()
 
 
 def _start(win, qtbot, trials=2):

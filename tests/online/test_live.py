@@ -14,15 +14,20 @@ import pytest
 
 from bci_app.acquisition.lsl import use_loopback
 from bci_app.acquisition.replay import Replay, read_recording
-from bci_app.acquisition.simulation import DEFAULT_CHANNELS, make_trial_schedule, simulate_mi_raw
+from bci_app.acquisition.simulation import (
+    DEFAULT_CHANNELS,
+    make_trial_schedule,
+    simulate_mi_raw,
+)
 from bci_app.acquisition.simulator import SimulatedAmplifier
 from bci_app.acquisition.stream import CONNECTED, LOST, EEGInput
 from bci_app.decoding.loading import read_model_file
 from bci_app.errors import StreamError
-from bci_app.evaluation.pseudo_online import PseudoOnlineConfig, run_from_raw
 from bci_app.online.engine import WindowedDecoder
 from bci_app.online.live import OnlineDecoder
 from bci_app.online.training import train_decoder
+from bci_app.processing.calibration import PseudoOnlineConfig
+from bci_app.processing.runs import run_from_raw
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SFREQ = 250.0

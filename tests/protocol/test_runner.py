@@ -16,7 +16,8 @@ import pytest
 
 from bci_app.acquisition.simulator import SimulatedAmplifier, default_marker_map
 from bci_app.errors import ConfigError
-from bci_app.evaluation.pseudo_online import Run, sample_codes
+from bci_app.processing.labels import sample_codes
+from bci_app.processing.runs import Run
 from bci_app.protocol import (
     Protocol,
     ProtocolRunner,
