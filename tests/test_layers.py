@@ -1,6 +1,7 @@
-"""The layers only point down (docs/architecture.md, "Layers"), function-level imports included.
+"""The layers only point down (docs/architecture.md, "Layers"), function-level imports included,
+and no two modules of a package import each other (directly or around a circle).
 
-The contract is ``[tool.importlinter]`` in pyproject.toml, checked by import-linter's
+The contracts are ``[tool.importlinter]`` in pyproject.toml, checked by import-linter's
 ``lint-imports`` (grimp reads every import statement of a module, those inside functions
 too: checked below on a scratch copy with deliberate violations).
 """
@@ -56,10 +57,18 @@ def test_function_level_imports_are_counted(tmp_path):
                 def method(self):
                     import bci_app.evaluation.metrics  # noqa: F401
             """))
+    # state -> recovery closes a circle (recovery imports state)
+    with open(tmp_path / "bci_app" / "session" / "state.py", "a") as f:
+        f.write(textwrap.dedent("""
+
+            def _circle():
+                from . import recovery  # noqa: F401
+            """))
     code, out = _lint(tmp_path / "pyproject.toml", tmp_path)
     assert code != 0, out
     assert "bci_app.processing.filters -> bci_app.session.store" in out, out
     assert "bci_app.errors -> bci_app.evaluation.metrics" in out, out
+    assert "No cycles are allowed in bci_app.session" in out, out
 
 
 def test_the_lower_layers_import_without_moabb_or_the_layers_above():
@@ -74,29 +83,8 @@ def test_the_lower_layers_import_without_moabb_or_the_layers_above():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-_KNOWN_CYCLES = """\
-bci_app.session: store <-> bids, store <-> recorder, recorder <-> bids (function-level imports
-in store.py, bids.py and recorder.py); bci_app: commands <-> gui (commands/gui.py imports
-gui.app; gui/__init__.py and gui/__main__.py import commands.gui)."""
-
-
-@pytest.mark.xfail(strict=True, reason="known import cycles between sibling modules:\n"
-                   + _KNOWN_CYCLES)
-def test_no_import_cycles_between_sibling_modules(tmp_path):
-    """No two modules of one package import each other (directly or around a circle).
-
-    When this passes, move the contract into pyproject.toml's [tool.importlinter] and drop
-    the xfail."""
-    config = tmp_path / "acyclic.toml"
-    config.write_text(textwrap.dedent("""
-        [tool.importlinter]
-        root_package = "bci_app"
-
-        [[tool.importlinter.contracts]]
-        id = "acyclic"
-        name = "no import cycles between sibling modules"
-        type = "acyclic_siblings"
-        ancestors = ["bci_app"]
-        """))
-    code, out = _lint(config, PROJECT_ROOT)
+def test_no_import_cycles_between_sibling_modules():
+    """No two modules of one package import each other (directly or around a circle)."""
+    code, out = _lint(PYPROJECT, PROJECT_ROOT)
     assert code == 0, out
+    assert "no import cycles between sibling modules KEPT" in out, out

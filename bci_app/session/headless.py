@@ -19,7 +19,8 @@ from .._logging import logger
 from ..decoding.loading import find_model
 from ..errors import BCIAppError, ConfigError, DataError, StreamError
 from ..online.engine import DEFAULT_THRESHOLD, ONLINE_SMOOTHING, WindowedDecoder
-from .bids import convert_recording, task_label
+from .bids import convert_recording
+from .layout import task_label
 from .recorder import RecordedStream
 from .store import RecordingStore
 
@@ -274,7 +275,7 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
     if online is not None:
         result.online = summary
     bids_path = convert_recording(result.state_path)
-    from .recorder import read_state
+    from .state import read_state
 
     result.status = read_state(result.state_path).get("run_status", "complete")
     result.bids_path = Path(bids_path.fpath)

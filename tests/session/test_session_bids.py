@@ -19,9 +19,12 @@ import numpy as np
 import pytest
 
 from bci_app.errors import DataError, StreamError
-from bci_app.session.bids import convert_recording, load_xdf_run, task_label
-from bci_app.session.recorder import RecordedStream, XDFRecorder, read_state
+from bci_app.session.bids import convert_recording
+from bci_app.session.layout import task_label
+from bci_app.session.recorder import RecordedStream, XDFRecorder
+from bci_app.session.state import read_state
 from bci_app.session.store import RecordingStore
+from bci_app.session.xdf import load_xdf_run
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +136,7 @@ def test_conversion_events_sidecar_participants(killed_recording):
 
 def test_conversion_cut_short_is_redone(killed_recording):
     """A conversion killed before the sidecar was completed is done again on recovery."""
-    from bci_app.session.recorder import update_state
+    from bci_app.session.state import update_state
 
     rec = killed_recording["recorder"]
     state = read_state(rec.state_path)
@@ -149,7 +152,7 @@ def test_conversion_cut_short_is_redone(killed_recording):
 
 
 def test_unreadable_xdf_is_kept_and_reported(tmp_path):
-    from bci_app.session.recorder import write_state
+    from bci_app.session.state import write_state
 
     folder = tmp_path / "sourcedata/sub-01/ses-01/eeg"
     folder.mkdir(parents=True)

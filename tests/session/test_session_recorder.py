@@ -19,15 +19,10 @@ import uuid
 import pytest
 
 from bci_app.errors import DataError, StreamError
-from bci_app.session.recorder import (
-    RecordedStream,
-    XDFRecorder,
-    find_recordings,
-    process_alive,
-    read_state,
-    recover,
-    write_state,
-)
+from bci_app.session._proc import process_alive
+from bci_app.session.recorder import RecordedStream, XDFRecorder
+from bci_app.session.recovery import recover
+from bci_app.session.state import find_recordings, read_state, write_state
 
 PROTOCOL = """\
 name = "Crash test"

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from bci_app.errors import ConfigError, DataError
-from bci_app.session.store import RecordingStore, Subject
+from bci_app.session.participants import Subject
+from bci_app.session.store import RecordingStore
 
 
 def _rows(path):

@@ -5,7 +5,7 @@ import threading
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...session.store import AFFECTED_SIDES
+from ...session.participants import AFFECTED_SIDES
 from ..controller import AMPLIFIER_MONTAGE, MONTAGES, SIMULATED
 from .common import group, guarded, show_error
 
