@@ -13,15 +13,10 @@ sub-01_ses-01_mdm.bcimodel
 
 Interrupted runs (the application killed mid-run) are recovered at the next start, or with
 ``bci-app session --recover``.
-
-Also runnable as ``python -m bci_app.cli_session ...``.
 """
 
-import argparse
-import sys
 
-from .._logging import logger, set_log_level
-from ..cli_common import EXIT_CODES_HELP, run_command
+from .._logging import logger
 from ..errors import ConfigError, UsageError
 from . import _options as opt
 
@@ -151,12 +146,3 @@ def run(args):
         print(f"  trained {args.train!r} on {len(report['runs'])} run(s) ({counts} windows, "
               f"training accuracy {report['training_accuracy']:.2f})\n  model: {path}")
     return 0
-
-
-def main(argv=None):
-    """``python -m bci_app.cli_session``: the same as ``bci-app session``."""
-    parser = argparse.ArgumentParser(prog="bci-app", epilog=EXIT_CODES_HELP)
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["session"] + list(sys.argv[1:] if argv is None else argv))
-    set_log_level(["WARNING", "INFO", "DEBUG"][min(args.verbose, 2)])
-    return run_command("bci-app session", run, args)

@@ -102,12 +102,6 @@ class Session:
         """The session's subject as participants.tsv holds it now (:class:`Subject`)."""
         return self.store.subject(self.subject)
 
-    @property
-    def rec(self):
-        """This session (what ``Session.rec`` was when the GUI wrapped the session in a
-        model of its own; kept for callers not yet moved to the session itself)."""
-        return self
-
     # -- folders ------------------------------------------------------------------------------
     @property
     def folder(self):

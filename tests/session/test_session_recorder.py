@@ -58,7 +58,7 @@ def test_sigkill_mid_run_is_recovered_with_what_was_written(tmp_path, wait_writt
     root = tmp_path / "recordings"
     log = root / "sourcedata/sub-01/ses-01/sub-01_ses-01_log.jsonl"
     app = subprocess.Popen(
-        [sys.executable, "-m", "bci_app.cli_session", "--protocol", str(protocol),
+        [sys.executable, "-m", "bci_app", "session", "--protocol", str(protocol),
          "--subject", "01", "--session", "01", "--simulate", "--root", str(root)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
     state = None
