@@ -97,8 +97,8 @@ def test_pseudo_online_on_cluster_equals_local_run(cluster, specs, tmp_path):
 def test_local_executor_gives_the_local_run(specs, tmp_path):
     """The task path in this process: the rows of evaluate_models, the files of
     run_pseudo_online (what `bci-app evaluate/pseudo-online` run without a cluster)."""
-    local = evaluate_models(specs, resolve_dataset("SyntheticMI", [1, 2]), progress=False)
-    tasks = evaluate_distributed(specs, "SyntheticMI", [1, 2], executor=LocalExecutor(),
+    local = evaluate_models(specs, resolve_dataset("SyntheticMI", [1]), progress=False)
+    tasks = evaluate_distributed(specs, "SyntheticMI", [1], executor=LocalExecutor(),
                                  progress=False)
     _same_rows(local, tasks)
     cfg = PseudoOnlineConfig(step_s=0.5)
