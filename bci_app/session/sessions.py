@@ -130,24 +130,9 @@ class Session:
 
     # -- log ----------------------------------------------------------------------------------
     def log(self, event, **details):
-        """Append an entry to the session log (flushed and synced to disk).
-
-        The log never stops a session: if it cannot be written, a warning is logged and
-        None returned (see :class:`bci_app.session.session_log.SessionLog`).
-
-        Parameters
-        ----------
-        event : str
-            What happened (``"run_started"``, ``"run_converted"``, ``"model_saved"``,
-            ``"note"``...).
-        **details
-            JSON-serialisable fields.
-
-        Returns
-        -------
-        entry : dict | None
-            None if the entry could not be written.
-        """
+        """Append an entry to the session log: see
+        :meth:`bci_app.session.session_log.SessionLog.log` (None if it could not be
+        written; the log never stops a session)."""
         return self._log.log(event, **details)
 
     def entries(self):
