@@ -75,8 +75,8 @@ def test_help_and_the_parsers_stay_light(tmp_path):
 
 
 def test_commands_are_modules_with_shared_options(capsys):
-    from bci_app.commands import MODULES
-    from bci_app.commands._options import PARADIGM_CHOICES, decision_settings
+    from bci_app.cli import MODULES
+    from bci_app.cli._options import PARADIGM_CHOICES, decision_settings
     from bci_app.evaluation.datasets import PARADIGMS
     from bci_app.online import engine
 

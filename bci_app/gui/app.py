@@ -3,7 +3,7 @@
 One window with the workflow's steps in a sidebar (Patient & session, Signal check,
 Calibration, Training, Online, Report, Replay), a banner when the signal is lost, and a
 separate patient window. :func:`run` takes the parsed options of ``bci-app gui``
-(:mod:`bci_app.commands.gui`), creates the Qt application and, with ``--autopilot``, runs a short
+(:mod:`bci_app.cli.gui`), creates the Qt application and, with ``--autopilot``, runs a short
 demonstration session on the simulated amplifier.
 """
 
@@ -205,7 +205,7 @@ def run(args):
     Parameters
     ----------
     args : argparse.Namespace
-        From :func:`bci_app.commands.gui.build_parser`.
+        From :func:`bci_app.cli.gui.build_parser`.
 
     Returns
     -------

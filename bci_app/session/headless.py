@@ -6,7 +6,7 @@ an :class:`~bci_app.online.live.OnlineDecoder` decodes it and publishes its pred
 a trained model is given, and LabRecorder records the three streams to XDF; at the end the
 run is converted to BIDS. :func:`train_session_model` trains a model on the session's
 calibration runs (read back from BIDS, as any later analysis would) and saves it with the
-session. ``bci-app session`` (:mod:`bci_app.commands.session`) is a thin layer over both; the GUI
+session. ``bci-app session`` (:mod:`bci_app.cli.session`) is a thin layer over both; the GUI
 composes the same pieces (store, recorder, runner, decoder) with its own display.
 """
 

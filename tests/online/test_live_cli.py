@@ -4,7 +4,6 @@ import json
 import time
 import uuid
 
-import numpy as np
 import pytest
 
 from bci_app.acquisition.lsl import use_loopback

@@ -163,7 +163,7 @@ def test_recordings_folder_as_moabb_dataset(session, tmp_path):
 
 
 def _args(*argv):
-    from bci_app.commands.session import add_parser
+    from bci_app.cli.session import add_parser
 
     parser = argparse.ArgumentParser(prog="bci-app")
     add_parser(parser.add_subparsers(dest="command"))
@@ -171,7 +171,7 @@ def _args(*argv):
 
 
 def test_cli_errors_and_recover(tmp_path):
-    from bci_app.commands.session import run
+    from bci_app.cli.session import run
 
     root = str(tmp_path / "rec")
     with pytest.raises(ConfigError, match="no_such_protocol.toml"):

@@ -1,19 +1,37 @@
-"""The ``bci-app`` command: the parser of :mod:`bci_app.commands`, then the command's run.
+"""The ``bci-app`` command: one module per command, and the entry point that runs them.
 
-Thin: every command is a module of :mod:`bci_app.commands` (its options and its ``run``);
-this module builds the parser from them, sets up logging, and runs the chosen command
-through :func:`~bci_app.cli_common.run_command` (errors to messages and exit codes).
-``bci-app`` alone and ``bci-app gui ...`` start the application (its own options).
+Every command module has ``NAME`` (the command's name), ``add_parser(subparsers)`` (its
+options, from the shared groups of :mod:`._options` where they are shared) and
+``run(args)`` (the work: it returns the exit code, and raises a bci-app error on bad input;
+:func:`bci_app.cli_common.run_command` turns either into a message and an exit code).
+Importing them is cheap: each imports what its work needs inside ``run``.
+
+:func:`main` builds the parser from the command modules, sets up logging and runs the
+chosen command; ``bci-app`` alone and ``bci-app gui ...`` start the application (its own
+options).
 """
 
 import argparse
 import os
 import sys
 
-from . import __version__
-from ._logging import quiet_dependencies, set_log_level
-from .cli_common import EXIT_CODES_HELP, EXIT_OK, run_command
-from .commands import MODULES, gui
+from .. import __version__
+from .._logging import quiet_dependencies, set_log_level
+from ..cli_common import EXIT_CODES_HELP, EXIT_OK, run_command
+from . import (
+    evaluate,
+    gui,
+    models,
+    online,
+    pseudo_online,
+    replay,
+    session,
+    simulate,
+    train,
+)
+
+#: The command modules, in the order ``bci-app --help`` lists them.
+MODULES = (evaluate, pseudo_online, simulate, train, online, replay, session, gui, models)
 
 #: Command name -> its ``run(args)`` (``gui`` has its own entry point, :func:`gui.main`).
 _COMMANDS = {m.NAME: m.run for m in MODULES if m is not gui}
@@ -50,5 +68,4 @@ def main(argv=None):
     return run_command(f"bci-app {args.command}", _COMMANDS[args.command], args)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["MODULES", "build_parser", "main"]
