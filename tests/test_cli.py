@@ -77,8 +77,8 @@ def test_help_and_the_parsers_stay_light(tmp_path):
 def test_commands_are_modules_with_shared_options(capsys):
     from bci_app.cli import MODULES
     from bci_app.cli._options import PARADIGM_CHOICES, decision_settings
-    from bci_app.evaluation.datasets import PARADIGMS
     from bci_app.online import engine
+    from bci_app.processing.paradigms import PARADIGMS
 
     assert all(callable(m.add_parser) and callable(m.run) for m in MODULES)
     assert set(cli._COMMANDS) == {m.NAME for m in MODULES} - {"gui"}

@@ -6,11 +6,10 @@ MOABB): ``bci-app --help`` builds every command's parser.
 """
 
 from ..errors import UsageError
+from ..processing.paradigms import PARADIGMS
 
-#: Paradigm names of the command line: the keys of
-#: :data:`bci_app.evaluation.datasets.PARADIGMS`, which imports MOABB (seconds) and so
-#: cannot be read to build the parser (a test checks that both agree).
-PARADIGM_CHOICES = ("left-right", "hands-feet", "left-right-feet")
+#: Paradigm names of the command line (:data:`bci_app.processing.paradigms.PARADIGMS`).
+PARADIGM_CHOICES = tuple(PARADIGMS)
 
 MODELS_HELP = ("folder of model files, or one .yml file (default: the shipped models plus "
                "the user's own in $BCI_APP_HOME/models or the user data folder)")

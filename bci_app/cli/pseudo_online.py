@@ -35,8 +35,8 @@ def add_parser(subparsers):
 
 
 def _config(args):
-    from ..evaluation.datasets import PARADIGMS
     from ..processing.calibration import PseudoOnlineConfig
+    from ..processing.paradigms import PARADIGMS
 
     runs = args.calibration_runs
     if runs is None:

@@ -55,7 +55,11 @@ def _file_runs(args):
 
 
 def _simulated_runs(args, classes):
-    from ..acquisition.simulation import DEFAULT_CHANNELS, make_trial_schedule, simulate_mi_raw
+    from ..acquisition.simulation import (
+        DEFAULT_CHANNELS,
+        make_trial_schedule,
+        simulate_mi_raw,
+    )
     from ..processing.runs import run_from_raw
 
     schedule = make_trial_schedule(classes, args.trials, seed=args.seed)
@@ -83,9 +87,9 @@ def run(args):
     """Train the model, save it to ``--out`` and print what it was trained on; returns 0."""
     from ..decoding.loading import find_model
     from ..decoding.persistence import MODEL_SUFFIX, save_model
-    from ..evaluation.datasets import PARADIGMS
     from ..online.train_model import train_model
     from ..processing.calibration import PseudoOnlineConfig
+    from ..processing.paradigms import PARADIGMS
 
     if args.paradigm not in PARADIGMS:
         raise UsageError(f"--paradigm {args.paradigm!r}: use one of {sorted(PARADIGMS)}.")

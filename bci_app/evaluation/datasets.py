@@ -28,15 +28,13 @@ from moabb.datasets.base import BaseDataset, LocalBIDSDataset
 from moabb.datasets.utils import stim_channels_with_selected_ids
 
 from .._logging import logger
-from ..acquisition.simulation import DEFAULT_CHANNELS, make_trial_schedule, simulate_mi_raw
+from ..acquisition.simulation import (
+    DEFAULT_CHANNELS,
+    make_trial_schedule,
+    simulate_mi_raw,
+)
 from ..errors import ConfigError, DataError
-
-#: Paradigm choices of the command line: name -> (classes, description).
-PARADIGMS = {
-    "left-right": (("left_hand", "right_hand"), "imagined left vs right hand"),
-    "hands-feet": (("hands", "feet"), "imagined both hands vs both feet"),
-    "left-right-feet": (("left_hand", "right_hand", "feet"), "three-class imagery"),
-}
+from ..processing.paradigms import PARADIGMS
 
 EVALUATIONS = ("within-session", "cross-session", "cross-subject")
 
