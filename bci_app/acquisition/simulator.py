@@ -209,6 +209,19 @@ class SimulatedAmplifier:
         self.set_label(label, timestamp)
         return True
 
+    def follow_protocol(self, state, trial, label, timestamp):
+        """Imagine the cued class during a protocol's imagery, rest otherwise.
+
+        A :class:`~bci_app.protocol.ProtocolRunner` subscriber (``runner.subscribe``): the
+        simulated subject follows the runner's transitions directly (no marker stream to
+        connect to). During ``imagery`` the class is the trial's label (rest if the
+        simulation has no such class); every other state is rest.
+        """
+        if state == "imagery" and label in CLASS_AREAS:
+            self.set_label(label, timestamp)
+        else:
+            self.set_label(None, timestamp)
+
     # -- life cycle -------------------------------------------------------------------------
     def _make_outlet(self):
         from mne_lsl.lsl import StreamInfo, StreamOutlet

@@ -6,11 +6,11 @@ Threads (none of them touches a widget):
   (:class:`~bci_app.acquisition.stream.EEGInput`: volts, loss detection, auto-reconnect)
   and fills the ring buffers of the displays (display only: runs are recorded by
   LabRecorder, see below);
-* the **protocol runner**'s thread sends the markers of a run;
-* each run is recorded by an :class:`~bci_app.session.recorder.XDFRecorder` (LabRecorder in
-  a separate process: EEG, markers and, in online runs, the decoder's predictions), started
-  before the protocol and stopped and converted to BIDS on a **run finaliser** thread at
-  the end of the run (stopping LabRecorder takes seconds);
+* each run is carried out by a :class:`~bci_app.session.orchestrator.RunOrchestrator`, the
+  one used by ``bci-app session`` too (protocol runner, simulator follower, online decoder,
+  LabRecorder, conversion to BIDS); it starts on a **run start** thread and is saved on a
+  **run finaliser** thread at its end (stopping LabRecorder takes seconds); the
+  **protocol runner**'s thread sends the markers of a run;
 * at start-up, a **recovery** thread converts the runs a crash interrupted;
 * during online runs, the **online decoder**'s worker
   (:class:`~bci_app.online.live.OnlineDecoder`) decodes its own inlet on the same stream;
@@ -33,14 +33,7 @@ from .._logging import logger
 from ..errors import BCIAppError, DataError, StreamError
 from ..evaluation.scoring import LiveScorer, RunScore
 from ..processing.buffers import RingBuffer
-from ..session.runs import (
-    ABORTED,
-    COMPLETE,
-    FAILED,
-    INTERRUPTED,
-    SAVING,
-    load_run_recording,
-)
+from ..session.runs import SAVING, load_run_recording
 from ..session.store import RecordingStore
 
 #: Name shown for the built-in simulated amplifier in the stream list.
@@ -56,9 +49,6 @@ MONTAGES = {
         "FT7", "FT8", "T7", "T8", "T9", "T10", "TP7", "TP8", "P7", "P5", "P3", "P1", "Pz",
         "P2", "P4", "P6", "P8", "PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2", "Iz"),
 }
-#: Seconds recorded after a run's last marker before its recorder stops.
-RUN_TAIL_S = 0.5
-
 #: For a real amplifier the channel names come from the stream.
 AMPLIFIER_MONTAGE = "As sent by the amplifier (standard 10-05 names)"
 
@@ -217,10 +207,7 @@ class SessionController(QtCore.QObject):
         self.source_name = None
         self.montage = None
         self.bad_channels = []
-        self.run = None
-        self.runner = None
-        self.recorder = None
-        self.online = None
+        self.active = None  # the run in progress (RunOrchestrator)
         self._finalisers = []
         self._recovery = None
         self._start_thread = None
@@ -232,11 +219,12 @@ class SessionController(QtCore.QObject):
         self.run_predictions = []
         self._scorer = None
         self._score_runner = None
+        self._score_final = False
         self._training_cancel = None
         self._training_thread = None
         self._starting = False
         tag = uuid.uuid4().hex[:6]
-        self.marker_name = f"bci-app-markers-{tag}"
+        self.stream_prefix = f"bci-app-{tag}"  # of the runs' marker and prediction streams
         self.sim_name = f"bci-app-sim-{tag}"
         self.protocolEvent.connect(self._on_protocol_event)
         self.predictions.connect(self._on_predictions)
@@ -311,8 +299,8 @@ class SessionController(QtCore.QObject):
             from ..acquisition.simulator import SimulatedAmplifier
 
             chans = montage_channels(montage or next(iter(MONTAGES)))
-            # The simulated subject follows the protocol runner directly (see
-            # _drive_simulator): no marker-stream reconnection delay between runs.
+            # The simulated subject follows the protocol runner directly (the run's
+            # orchestrator subscribes it): no marker stream to connect to between runs.
             self.amplifier = SimulatedAmplifier(name=self.sim_name, ch_names=chans, skill=0.9)
             self.amplifier.start()
             name = self.sim_name
@@ -379,228 +367,147 @@ class SessionController(QtCore.QObject):
     @property
     def is_running(self):
         """True from the start of a run (streams and recorder starting) to its end."""
-        return self.run is not None or self._starting
+        return self.active is not None or self._starting
+
+    @property
+    def run(self):
+        """The record of the run in progress (RunInfo), or None."""
+        return self.active.info if self.active is not None else None
+
+    @property
+    def runner(self):
+        """The protocol runner of the run in progress, or None."""
+        return self.active.runner if self.active is not None else None
+
+    @property
+    def recorder(self):
+        """The recorder of the run in progress, or None."""
+        return self.active.recorder if self.active is not None else None
+
+    @property
+    def online(self):
+        """The online decoder of the run in progress, or None."""
+        return self.active.decoder if self.active is not None else None
 
     def start_run(self, protocol, model_path=None, on_started=None):
         """Start a calibration or online run of ``protocol`` (a validated Protocol).
 
-        Streams are opened and the recorder (LabRecorder) started on a helper thread (a few
-        seconds); :attr:`runStarted` or :attr:`error` follows.
+        The run is carried out by a :class:`~bci_app.session.orchestrator.RunOrchestrator`;
+        its streams and recorder (LabRecorder) start on a helper thread (a few seconds):
+        :attr:`runStarted` or :attr:`error` follows.
         """
+        from ..session.orchestrator import RunOrchestrator
+
         if self.session is None:
             raise BCIAppError("No session is open: create or open one in 'Patient & "
                               "session' first.")
         if self.acq is None or self.acq.sfreq is None:
             raise StreamError("No signal: choose the amplifier stream in 'Patient & "
                               "session' and wait for the traces in 'Signal check'.")
-        if self.run is not None or self._starting:
+        if self.active is not None or self._starting:
             raise BCIAppError("A run is already in progress: stop it first.")
         online = protocol.run_type == "online"
         if online and self.trained is None:
             raise BCIAppError("No decoder selected: train one (step 'Training') or pick a "
                               "saved model before an online run.")
-        from ..protocol import ProtocolRunner
-        from ..session import task_label
-
-        self._starting = True
         self.protocol = protocol
-        run = self.session.new_run(
-            protocol.run_type, protocol.name, task=task_label(protocol),
-            n_trials=protocol.n_trials,
-            model=str(self.model_path) if online and self.model_path else None,
-            classes=list(protocol.classes), class_of_marker=protocol.class_of_marker)
-        # Streams of a run are named after it: the recording holds exactly this run's.
-        runner = ProtocolRunner(protocol, outlet_name=f"{self.marker_name}-run{run.index:02d}")
-        run.seed = runner.seed
-        if online:
-            run.log_dir = str(self.session.online_log_dir(run))
-        self._start_thread = threading.Thread(target=self._start_run_thread,
-                                              args=(self.session, runner, run, online),
+        orch = RunOrchestrator(
+            self.session, protocol, self._eeg_source(),
+            trained=self.trained if online else None, model_path=self.model_path,
+            stream_prefix=self.stream_prefix,
+            on_event=lambda s, t, lab, ts: self.protocolEvent.emit(s, t, lab, ts))
+        orch.on_predictions = self._forwarder(orch)
+        orch.on_decoder_status = self._decoder_status
+        self._start_score(orch.runner, orch.windowed)
+        self._starting = True
+        self._start_thread = threading.Thread(target=self._start_run_thread, args=(orch,),
                                               daemon=True, name="bci-app-run-start")
         self._start_thread.start()
-        return run
+        return orch.info
 
-    def _eeg_stream(self):
-        """The EEG stream to record (RecordedStream) and what the sidecar says about it."""
-        from ..session import RecordedStream
+    def _eeg_source(self):
+        """The EEG to record (EEGSource): the acquisition's stream, and its amplifier."""
+        from ..session.orchestrator import simulated_source, stream_source
 
         desc = self.acq.eeg.description
-        # No uid: a stream restarted during the run (same name and source id) is recorded on.
-        stream = RecordedStream("eeg", desc.name, desc.stype or "", desc.source_id or "",
-                                "" if desc.source_id else (desc.uid or ""))
-        amplifier = {"simulated": self.amplifier is not None, "stream": desc.name,
-                     "source_id": desc.source_id, "hostname": desc.hostname,
-                     "sfreq": self.acq.sfreq, "n_channels": len(self.acq.ch_names),
-                     "channels": list(self.acq.ch_names), "montage": self.montage}
-        if self.amplifier is not None:
-            amplifier["skill"] = getattr(self.amplifier, "skill", None)
+        details = {"sfreq": self.acq.sfreq, "n_channels": len(self.acq.ch_names),
+                   "channels": list(self.acq.ch_names), "montage": self.montage}
         if self.replay is not None:
-            amplifier["replay"] = str(self.replay.path)
-        return stream, amplifier
+            details["replay"] = str(self.replay.path)
+        source = stream_source(desc, **details)
+        if self.amplifier is not None:
+            sim = simulated_source(self.amplifier, **details)
+            source.simulator, source.amplifier = self.amplifier, {**source.amplifier,
+                                                                  **sim.amplifier}
+        return source
 
-    def _start_run_thread(self, session, runner, run, online):
-        from mne_lsl.lsl import local_clock
-
-        from ..session import RecordedStream
-
-        decoder = recorder = None
+    def _start_run_thread(self, orch):
         try:
-            runner.open_outlet()
-            if self.amplifier is not None:
-                runner.subscribe(self._drive_simulator)
-            eeg, amplifier = self._eeg_stream()
-            streams = [eeg, RecordedStream("markers", runner.outlet_name, "Markers",
-                                           runner.source_id)]
-            if online:
-                decoder = self._make_online(run, runner.outlet_name)
-                streams.append(RecordedStream("predictions", decoder.publish, "Predictions"))
-            # Every stream exists: record them before the protocol starts.
-            recorder = session.start_recording(
-                self.protocol, streams, run=run,
-                model=str(self.model_path) if online and self.model_path else None,
-                amplifier=amplifier)
-            if not runner.wait_for_consumers(10.0):
-                raise StreamError(f"the recorder did not connect to the marker stream "
-                                  f"{runner.outlet_name!r} within 10 s.")
-            runner.subscribe(lambda s, t, lab, ts: self.protocolEvent.emit(s, t, lab, ts))
-            self._start_score(runner, decoder.decoder if decoder is not None else None)
-            self.recorder, self.runner, self.online, self.run = recorder, runner, decoder, run
-            runner.start(at=local_clock() + 0.3)
+            orch.start()
         except Exception as exc:
             logger.exception("run start failed")
-            self.run = self.runner = self.online = self.recorder = None
-            runner.stop()
-            if decoder is not None:
-                decoder.stop()
-            text = f"{exc}"
-            if recorder is not None:  # keep what was recorded, as a failed run
-                run.status, run.error = FAILED, f"the run could not start: {exc}"
-                self._save_recording(session, run, recorder, [])
-                text += f" (the few seconds recorded are kept: {run.recording})"
             self._starting = False
-            self.error.emit("The run could not start", text)
+            self.error.emit("The run could not start", str(exc))
             return
+        self.active = orch
         self._starting = False
-        self.runStarted.emit(run)
+        self.runStarted.emit(orch.info)
 
-    def _make_online(self, run, marker_stream):
-        from ..acquisition.stream import EEGInput, MarkerInput
-        from ..online.engine import ONLINE_SMOOTHING, WindowedDecoder
-        from ..online.live import OnlineDecoder
+    def _forwarder(self, orch):
+        """The run's decisions -> :attr:`predictions`, while that run is the one scored."""
+        def forward(pred):
+            if self._score_runner is orch.runner:
+                self.predictions.emit(pred)
 
-        trained = self.trained
-        decoder = WindowedDecoder.from_model(trained, smoothing=ONLINE_SMOOTHING)
-        eeg = EEGInput(self.acq.name, stype=None, channels=trained.ch_names,
-                       sfreq=trained.sfreq, timeout=5.0)
-        markers = MarkerInput(marker_stream, timeout=5.0)
-        # Predictions are published on an LSL stream, recorded with the run.
-        online = OnlineDecoder(decoder, eeg, markers=markers, log_dir=run.log_dir,
-                               publish=f"{self.marker_name}-predictions-run{run.index:02d}")
+        return forward
 
-        def forward(kind, payload):
-            if self.online is not online:  # the run is over (being saved)
-                return
-            if kind == "predictions":
-                self.predictions.emit(payload)
-            elif kind == "status" and payload.status == "closed" and "error" in payload.message:
-                self.error.emit("Decoding stopped", payload.message)
-
-        online.subscribe(forward)
-        online.start()
-        return online
-
-    def _drive_simulator(self, state, trial, label, ts):
-        """The simulated subject imagines the cued class during imagery, rests otherwise
-        (runner thread)."""
-        amp = self.amplifier
-        if amp is None:
-            return
-        if state == "imagery":
-            amp.handle_marker(label, ts)
-        elif state in ("baseline", "fixation", "iti", "paused", "end", "aborted"):
-            amp.set_label(None, ts)
+    def _decoder_status(self, event):
+        if event.status == "closed" and "error" in event.message:
+            self.error.emit("Decoding stopped", event.message)
 
     def pause_run(self):
-        if self.runner is not None:
-            self.runner.pause()
+        if self.active is not None:
+            self.active.pause()
 
     def resume_run(self):
-        if self.runner is not None:
-            self.runner.resume()
+        if self.active is not None:
+            self.active.resume()
 
     def abort_run(self):
         """Stop the run now; the recording is kept (status ``aborted``)."""
-        runner = self.runner
-        if runner is not None:
-            runner.abort()
-            self._finish_run(aborted=True)
+        if self.active is not None:
+            self.active.abort()
+            self._finish_run()
 
     def _on_protocol_event(self, state, trial, label, ts):
-        if state in ("end", "aborted") and self._scorer is not None:
-            self._update_score(final=True)
+        if state in ("end", "aborted"):
+            self._score_final = True
+            if self._scorer is not None:
+                self._update_score()
         if state == "end":
-            self._finish_run(aborted=False)
+            self._finish_run()
 
-    def _finish_run(self, aborted):
-        """End the run: its recording is stopped and converted on a finaliser thread
-        (stopping LabRecorder takes seconds); :attr:`runFinished` follows (GUI thread)."""
-        run, runner, recorder, online = self.run, self.runner, self.recorder, self.online
-        if run is None:
+    def _finish_run(self):
+        """End the run: it is saved (recorder stopped, BIDS) on a finaliser thread (stopping
+        LabRecorder takes seconds); :attr:`runFinished` follows (GUI thread)."""
+        orch, self.active = self.active, None
+        if orch is None:
             return
-        self.run = self.runner = self.recorder = self.online = None
-        run.status = SAVING
-        aborted = aborted or runner.aborted
-        thread = threading.Thread(target=self._finalise_run,
-                                  args=(self.session, run, runner, recorder, online, aborted),
-                                  daemon=True, name=f"bci-app-run-{run.index}-save")
+        orch.info.status = SAVING
+        thread = threading.Thread(target=self._finalise_run, args=(orch,), daemon=True,
+                                  name=f"bci-app-run-{orch.info.index}-save")
         self._finalisers = [t for t in self._finalisers if t.is_alive()] + [thread]
-        self.runSaving.emit(run)
+        self.runSaving.emit(orch.info)
         thread.start()
 
-    def _finalise_run(self, session, run, runner, recorder, online, aborted):
-        """Stop the recorder, then the run's streams, and convert to BIDS (finaliser thread)."""
-        errors = []
-        time.sleep(RUN_TAIL_S)  # a moment of EEG after the last marker
+    def _finalise_run(self, orch):
+        """Finish the run (finaliser thread)."""
         try:
-            recorder.stop()
-        except Exception as exc:  # LabRecorder died: what it wrote is converted below
-            logger.exception("recorder stop")
-            errors.append(f"the recorder stopped on an error: {exc}")
-        if online is not None:
-            try:
-                run.summary = online.summary()
-            finally:
-                online.stop()
-        runner.stop()
-        run.status = ABORTED if aborted else COMPLETE
-        self._save_recording(session, run, recorder, errors)
-        session.log("run_saved", run=run.index, status=run.status, bids=run.bids_path,
-                    error=run.error)
-        self._runSaved.emit(run, errors)
-
-    def _save_recording(self, session, run, recorder, errors):
-        """Convert a stopped recording to BIDS and save the run's record (any thread)."""
-        try:
-            if recorder.is_running:
-                recorder.stop()
-            run.bids_path = str(session.convert(recorder).fpath)
-            rec = run.sidecar.get("BciAppRecording") or {}
-            run.first_sample_time = rec.get("first_lsl_timestamp")
-            if rec.get("status") == INTERRUPTED and run.status == COMPLETE:
-                run.status = INTERRUPTED
-        except Exception as exc:
-            logger.exception("conversion failed")
-            run.status = FAILED
-            errors.append(f"the recording could not be converted to BIDS: {exc}. The raw "
-                          f"recording is kept: {run.xdf_path}")
-        if errors and not run.error:
-            run.error = "; ".join(errors)
-        try:
-            session.save_run(run)
-        except Exception as exc:
-            logger.exception("saving the run record failed")
-            errors.append(f"the run's record could not be saved: {exc}")
-        logger.info("run %d %s: %s", run.index, run.status, run.recording)
+            orch.finish()
+        except Exception as exc:  # a defect: say so, the recording is on disk
+            logger.exception("saving run %d", orch.info.index)
+            orch.errors.append(f"the run could not be saved: {exc}")
+        self._runSaved.emit(orch.info, list(orch.errors))
 
     def _on_run_saved(self, run, errors):
         if errors:
@@ -626,7 +533,8 @@ class SessionController(QtCore.QObject):
 
         An online run is scored by :class:`~bci_app.evaluation.scoring.LiveScorer`: the
         decisions received so far against the markers ``runner`` sent so far, by the rule
-        the report applies to the run's recording.
+        the report applies to the run's recording. Decisions that arrive after the run's
+        end marker (the decoder's last batch) still count.
 
         Parameters
         ----------
@@ -637,14 +545,14 @@ class SessionController(QtCore.QObject):
         """
         self.score = LiveScore()
         self.run_predictions = []
-        self._scorer, self._score_runner = None, runner
+        self._scorer, self._score_runner, self._score_final = None, runner, False
         if decoder is not None:
             protocol = runner.protocol
             self._scorer = LiveScorer(protocol.classes, decoder.sfreq, decoder.window,
                                       decoder.step_s, protocol.class_of_marker)
 
-    def _update_score(self, final=False):
-        self.score = self._scorer.score(self._score_runner.events, final=final)
+    def _update_score(self):
+        self.score = self._scorer.score(self._score_runner.events, final=self._score_final)
         self.scoreChanged.emit(self.score)
 
     def _on_predictions(self, pred):

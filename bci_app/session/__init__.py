@@ -24,7 +24,10 @@ One model, used by the GUI and the command line alike (the GUI keeps none of its
   ``rec.stop()`` then ``session.convert(rec)`` (:func:`convert_recording`) writes the run
   to BIDS; :func:`recover` (:mod:`.recovery`) stops orphan recorders and converts
   interrupted runs.
-- :func:`record_run` and :func:`train_session_model` do a whole headless run / training.
+- :class:`RunOrchestrator` (:mod:`.orchestrator`) carries out one run (runner, simulator
+  follower, online decoder, recorder, conversion, run record), for ``bci-app session``
+  and the GUI alike; :func:`record_run` and :func:`train_session_model` do a whole
+  headless run / training.
 - :func:`bci_app.session.report.build_report` writes the session report (imports
   matplotlib: not at start-up).
 
@@ -33,14 +36,16 @@ See :mod:`bci_app.session.layout` for the folder layout.
 Modules, each importing only those listed before it (no cycle):
 :mod:`._proc` (processes), :mod:`.layout` (labels and paths), :mod:`.runs` (RunInfo),
 :mod:`.xdf` (reading an XDF run), :mod:`.state` (recording state files),
-:mod:`.session_log`, :mod:`.participants`, :mod:`.recorder` (the LabRecorder process),
-:mod:`.bids` (one XDF to BIDS), :mod:`.recovery` (interrupted runs), :mod:`.sessions`,
-:mod:`.store`, then :mod:`.headless` and :mod:`.report`.
+:mod:`.session_log`, :mod:`.participants`, :mod:`._labrecorder` (the LabRecorderCLI
+program), :mod:`.recorder` (recording with it), :mod:`.bids` (one XDF to BIDS),
+:mod:`.recovery` (interrupted runs), :mod:`.sessions`, :mod:`.store`, then
+:mod:`.orchestrator`, :mod:`.headless` and :mod:`.report`.
 """
 
 from .bids import convert_recording
 from .headless import RunResult, record_run, train_session_model
 from .layout import task_label
+from .orchestrator import EEGSource, RunOrchestrator
 from .participants import Subject
 from .recorder import RecordedStream, XDFRecorder
 from .recovery import recover
@@ -50,7 +55,8 @@ from .store import RecordingStore
 from .xdf import load_xdf_run
 
 __all__ = [
-    "RecordedStream", "RecordingStore", "RunInfo", "RunResult", "Session", "Subject",
+    "EEGSource", "RecordedStream", "RecordingStore", "RunInfo", "RunOrchestrator",
+    "RunResult", "Session", "Subject",
     "XDFRecorder", "convert_recording", "load_run_recording", "load_xdf_run", "record_run",
     "recover", "task_label", "train_session_model",
 ]

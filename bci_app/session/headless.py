@@ -6,28 +6,28 @@ an :class:`~bci_app.online.live.OnlineDecoder` decodes it and publishes its pred
 a trained model is given, and LabRecorder records the three streams to XDF; at the end the
 run is converted to BIDS. :func:`train_session_model` trains a model on the session's
 calibration runs (read back from BIDS, as any later analysis would) and saves it with the
-session. ``bci-app session`` (:mod:`bci_app.cli.session`) is a thin layer over both; the GUI
-composes the same pieces (store, recorder, runner, decoder) with its own display.
+session. ``bci-app session`` (:mod:`bci_app.cli.session`) is a thin layer over both. The run
+itself is carried out by :class:`~bci_app.session.orchestrator.RunOrchestrator`, as in the
+GUI.
 """
 
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._logging import logger
 from ..decoding.loading import find_model
-from ..errors import BCIAppError, ConfigError, DataError, StreamError
-from ..online.engine import DEFAULT_THRESHOLD, ONLINE_SMOOTHING, WindowedDecoder
-from .bids import convert_recording
-from .layout import task_label
-from .recorder import RecordedStream
+from ..errors import ConfigError, DataError
+from ..online.engine import DEFAULT_THRESHOLD, ONLINE_SMOOTHING
+from .orchestrator import (
+    LEAD_S,
+    STREAM_TIMEOUT_S,
+    TAIL_S,
+    RunOrchestrator,
+    simulated_source,
+    stream_source,
+)
 from .store import RecordingStore
-
-#: Seconds recorded after the protocol's end marker before the recorder stops.
-TAIL_S = 1.0
-#: Seconds between the recorder being ready and the protocol's start.
-LEAD_S = 0.5
 
 
 @dataclass
@@ -40,7 +40,8 @@ class RunResult:
     task : str
         BIDS task label.
     status : str
-        ``"complete"``, ``"aborted"`` or ``"interrupted"`` (from the conversion).
+        ``"complete"``, ``"aborted"``, ``"interrupted"`` or ``"failed"`` (the recording could
+        not be converted: ``error`` says why).
     xdf_path, state_path : Path
         The raw recording and its state file (under ``sourcedata/``).
     bids_path : Path | None
@@ -79,25 +80,12 @@ def _resolve_protocol(protocol, subject, time_scale):
     return protocol
 
 
-def _follow(amp):
-    """A runner subscriber that sets the simulated amplifier's class from the states."""
-    from ..acquisition.simulation import CLASS_AREAS
-
-    def follow(state, trial, label, timestamp):
-        if state == "imagery":
-            amp.set_label(label if label in CLASS_AREAS else None, timestamp)
-        else:
-            amp.set_label(None, timestamp)
-
-    return follow
-
-
 def record_run(protocol, root="recordings", subject="01", session="01", *, model=None,
                simulate=True, eeg_stream=None, time_scale=None, seed=None, skill=0.8,
                amp_seed=None, artifacts=True, smoothing=ONLINE_SMOOTHING,
                threshold=DEFAULT_THRESHOLD, tail_s=TAIL_S,
                lead_s=LEAD_S, create_subject=True, subscribers=(), labrecorder=None,
-               stream_timeout=10.0):
+               stream_timeout=STREAM_TIMEOUT_S):
     """Run a protocol headless, record it (XDF), and convert it to BIDS.
 
     Parameters
@@ -145,13 +133,11 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
     ConfigError
         Bad protocol, model or subject fields (nothing is recorded).
     StreamError
-        A stream is missing or the recorder cannot start (nothing is recorded), or a
-        stream failed during the run (what was recorded is converted first).
+        A stream is missing or the recorder cannot start (what was recorded is kept as a
+        failed run), or a stream failed during the run (the run is saved as interrupted
+        first).
     """
-    from mne_lsl.lsl import local_clock
-
     from ..acquisition.lsl import find_stream
-    from ..protocol import ProtocolRunner
 
     store = RecordingStore(root)
     for item in store.recover():
@@ -179,10 +165,8 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
                           "trained model: give --model FILE.bcimodel (e.g. trained with "
                           "`bci-app session ... --train MODEL` on a calibration run).")
     sess = store.open_session(subj.id, session)
-    task = task_label(protocol)
     tag = uuid.uuid4().hex[:8]
-    amp = runner = online = recorder = None
-    result = None
+    amp = None
     try:
         if simulate:
             from ..acquisition.simulation import DEFAULT_CHANNELS
@@ -193,93 +177,36 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
                 ch_names=trained.ch_names if trained else DEFAULT_CHANNELS,
                 sfreq=trained.sfreq if trained else 250.0, skill=skill, seed=amp_seed,
                 artifacts=artifacts).start()
-            eeg_rec = RecordedStream("eeg", amp.name, "eeg", amp.source_id)
-            amplifier = {"simulated": True, "stream": amp.name, "skill": skill,
-                         "seed": amp_seed, "sfreq": amp.sfreq, "channels": amp.ch_names}
+            source = simulated_source(amp, seed=amp_seed)
         else:
-            eeg_desc = find_stream(eeg_stream, "eeg", timeout=stream_timeout)
-            eeg_rec = RecordedStream.from_description("eeg", eeg_desc)
-            amplifier = {"simulated": False, "stream": eeg_desc.name,
-                         "source_id": eeg_desc.source_id, "hostname": eeg_desc.hostname,
-                         "sfreq": eeg_desc.sfreq, "n_channels": eeg_desc.n_channels}
-        runner = ProtocolRunner(protocol, outlet_name=f"bci-app-markers-{tag}", seed=seed)
-        runner.open_outlet()
-        if amp is not None:
-            runner.subscribe(_follow(amp))
-        for callback in subscribers:
-            runner.subscribe(callback)
-        # Streams created here are named with a unique tag: no need to resolve them.
-        streams = [eeg_rec, RecordedStream("markers", runner.outlet_name, "Markers",
-                                              runner.source_id)]
-        run = sess.next_run()
-        if trained is not None:
-            from ..acquisition.stream import EEGInput
-            from ..online.live import OnlineDecoder
-
-            eeg_in = EEGInput(eeg_rec.name, channels=trained.ch_names, sfreq=trained.sfreq,
-                              timeout=stream_timeout)
-            online = OnlineDecoder(WindowedDecoder.from_model(trained, smoothing=smoothing,
-                                                              threshold=threshold),
-                                   eeg_in, log_dir=sess.online_log_dir(run),
-                                   publish=f"bci-app-predictions-{tag}")
-            online.start()
-            streams.append(RecordedStream("predictions", online.publish, "Predictions"))
-        recorder = sess.start_recording(protocol, streams, model=model, amplifier=amplifier,
-                                        seed=runner.seed, run=run, labrecorder=labrecorder,
-                                        timeout=stream_timeout + 5)
-        if not runner.wait_for_consumers(stream_timeout):
-            raise StreamError(f"protocol runner {runner.outlet_name!r}: the recorder did not "
-                              f"connect within {stream_timeout:g} s.")
-        logger.info("run %d (%s) of sub-%s ses-%s: recording to %s", run, task, subj.id,
-                    sess.session, recorder.path)
-        runner.start(at=local_clock() + lead_s)
-        expected = runner.schedule[-1].onset_s + lead_s
-        deadline = time.monotonic() + expected + 30.0
-        try:
-            while not runner.wait(0.2):
-                for part, name in ((amp, "simulated amplifier"), (online, "online decoder"),
-                                   (runner, "protocol runner")):
-                    if part is not None and part.error is not None:
-                        raise StreamError(f"{name} stopped on an error: {part.error}")
-                if time.monotonic() > deadline:
-                    raise StreamError(f"the run did not end within {expected + 30:.0f} s.")
-        except KeyboardInterrupt:
-            runner.abort()
-            sess.log("run_aborted", run=run, reason="interrupted by the user")
-        time.sleep(max(0.0, tail_s))
-        recorder.stop()
-        sess.log("run_stopped", run=run, aborted=runner.aborted,
-                 markers=len(runner.events))
-        result = RunResult(run, task, "complete", recorder.path, recorder.state_path,
-                           markers=runner.events)
+            source = stream_source(find_stream(eeg_stream, "eeg", timeout=stream_timeout))
+        run = RunOrchestrator(
+            sess, protocol, source, trained=trained, model_path=model, smoothing=smoothing,
+            threshold=threshold, seed=seed, stream_prefix=f"bci-app-{tag}",
+            labrecorder=labrecorder, stream_timeout=stream_timeout, lead_s=lead_s,
+            tail_s=tail_s, on_event=_fan_out(subscribers))
+        run.start()
+        info = run.run_to_end()
     finally:
-        if recorder is not None and recorder.is_running:  # an error: keep what was recorded
-            try:
-                recorder.stop()
-            except BCIAppError as exc:
-                logger.error("%s", exc)
-            sess.log("run_interrupted", run=recorder.run.get("run"),
-                     xdf=recorder.path.name)
-        if online is not None:
-            summary = online.summary()
-            online.stop()
-        if runner is not None:
-            runner.stop()
         if amp is not None:
             amp.stop()
-        if recorder is not None and result is None and recorder.state_path.exists():
-            try:
-                convert_recording(recorder.state_path, interrupted=True)
-            except BCIAppError as exc:
-                logger.error("%s", exc)
-    if online is not None:
-        result.online = summary
-    bids_path = convert_recording(result.state_path)
-    from .state import read_state
+    return RunResult(info.index, info.task, info.status, run.recorder.path,
+                     run.recorder.state_path,
+                     Path(info.bids_path) if info.bids_path else None,
+                     markers=run.runner.events, online=run.summary, error=info.error)
 
-    result.status = read_state(result.state_path).get("run_status", "complete")
-    result.bids_path = Path(bids_path.fpath)
-    return result
+
+def _fan_out(callbacks):
+    """One runner subscriber calling each of ``callbacks`` (None if there are none)."""
+    callbacks = list(callbacks)
+    if not callbacks:
+        return None
+
+    def notify(state, trial, label, timestamp):
+        for callback in callbacks:
+            callback(state, trial, label, timestamp)
+
+    return notify
 
 
 def train_session_model(root, subject, session, model, runs=None, cfg=None, window_s=2.0,

@@ -3,7 +3,7 @@
 A recording is interrupted when its state file (:mod:`bci_app.session.state`) still says
 ``"recording"`` (or ``"stopped"`` without a conversion) and the application that started
 it is gone. :func:`recover` finds these runs, stops their orphan recorders
-(:func:`bci_app.session.recorder.stop_orphan`: LabRecorder, a separate process, survives
+(:func:`bci_app.session._labrecorder.stop_orphan`: LabRecorder, a separate process, survives
 the application and closes the file cleanly when asked), marks them interrupted in their
 state files and session logs, and converts them to BIDS
 (:func:`bci_app.session.bids.convert_recording`). Call it when the application starts (the
@@ -16,9 +16,9 @@ from pathlib import Path
 from .._logging import logger
 from .._utils import now_iso
 from ..errors import DataError
+from ._labrecorder import stop_orphan
 from .bids import convert_recording
 from .layout import ensure_dataset
-from .recorder import stop_orphan
 from .session_log import SessionLog
 from .state import (
     RECORDING,

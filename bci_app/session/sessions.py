@@ -327,7 +327,7 @@ class Session:
             self.save_run(info_run)
         return recorder
 
-    def convert(self, recorder):
+    def convert(self, recorder, interrupted=None):
         """Convert a stopped recording of this session to BIDS.
 
         Holds the store's lock (the conversion rewrites participants.tsv).
@@ -336,6 +336,8 @@ class Session:
         ----------
         recorder : XDFRecorder | str | Path
             The recorder (stopped), or its state or XDF file.
+        interrupted : bool | None
+            See :func:`bci_app.session.bids.convert_recording`.
 
         Returns
         -------
@@ -344,7 +346,8 @@ class Session:
         from .bids import convert_recording
 
         with self.store.lock:
-            return convert_recording(getattr(recorder, "state_path", recorder))
+            return convert_recording(getattr(recorder, "state_path", recorder),
+                                     interrupted=interrupted)
 
     def online_log_dir(self, run):
         """Folder of the online decoder's CSV logs of a run (number or RunInfo)."""

@@ -91,7 +91,7 @@ def test_run_interrupted_by_a_crash_is_recovered_at_start(connected, qtbot, wait
     update_state(recorder.state_path, owner_pid=dead.pid, owner_start_ticks=None)
     runner.close()
     runner.stop()
-    c.run = c.runner = c.recorder = c.online = None
+    c.active = None
     assert recorder.is_running  # the orphan recorder
     again = create_window(c.store.root, c.models_dir)
     qtbot.addWidget(again)

@@ -35,7 +35,6 @@ def killed_recording(tmp_path_factory, wait_written):
 
     from bci_app.acquisition.simulator import SimulatedAmplifier
     from bci_app.protocol import ProtocolRunner, load_protocol
-    from bci_app.session.headless import _follow
 
     root = tmp_path_factory.mktemp("bids") / "recordings"
     store = RecordingStore(root)
@@ -48,7 +47,7 @@ def killed_recording(tmp_path_factory, wait_written):
     amp = SimulatedAmplifier(name=f"sim-{tag}", seed=2).start()
     runner = ProtocolRunner(protocol, outlet_name=f"markers-{tag}")
     runner.open_outlet()
-    runner.subscribe(_follow(amp))
+    runner.subscribe(amp.follow_protocol)
     task = task_label(protocol)
     info = {"subject": "07", "session": "02", "task": task, "run": 1,
             "class_of_marker": protocol.class_of_marker,

@@ -136,7 +136,8 @@ def test_online_run_records_predictions(session):
     log = [json.loads(line)["event"] for line in (
         root / "sourcedata/sub-01/ses-01/sub-01_ses-01_log.jsonl").read_text().splitlines()]
     assert log == ["session_created", "run_started", "run_stopped", "run_converted",
-                   "model_saved", "run_started", "run_stopped", "run_converted"]
+                   "run_saved", "model_saved", "run_started", "run_stopped", "run_converted",
+                   "run_saved"]
 
 
 def test_recordings_folder_as_moabb_dataset(session, tmp_path):
