@@ -15,15 +15,15 @@ It watches the stream's health:
 * **discontinuities** without a reported loss (dropped samples, a clock jump) are also
   marked as gaps, so the engine never builds a window across them.
 
-:class:`MarkerInput` reads string (or numeric) markers through ``mne_lsl.lsl.StreamInlet``
-(``StreamLSL`` refuses string streams), with clock synchronisation.
+:class:`MarkerInput` (:mod:`bci_app.acquisition.marker_input`, importable from here too)
+reads string (or numeric) markers through ``mne_lsl.lsl.StreamInlet`` (``StreamLSL`` refuses
+string streams), with clock synchronisation.
 
 Both are read from one consumer thread (the online engine's worker); callbacks passed as
 ``on_status`` run in that thread too.
 """
 
 import queue
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -32,6 +32,10 @@ import numpy as np
 from .._logging import logger
 from ..errors import StreamError
 from .lsl import find_stream
+from .marker_input import MarkerInput
+
+__all__ = ["CLOSED", "CONNECTED", "CONNECTING", "LOST", "Chunk", "EEGInput", "Gap",
+           "MarkerInput", "StreamEvent"]
 
 #: FIFF code of the volt (mne.io.constants.FIFF.FIFF_UNIT_V).
 _FIFF_UNIT_V = 107
@@ -428,84 +432,3 @@ class EEGInput:
             # trying; data already received are untouched.
             logger.error("EEG input: %s", exc)
             self._close_stream()
-
-
-class MarkerInput:
-    """Markers (string or numeric) from an LSL stream, clock-synchronised.
-
-    Parameters
-    ----------
-    name : str
-        Marker stream name.
-    timeout : float
-        Seconds to wait for the stream when connecting.
-    """
-
-    def __init__(self, name, timeout=5.0):
-        self.name = name
-        self.timeout = float(timeout)
-        self.description = None
-        self._inlet = None
-        self.received = []
-        self._lock = threading.Lock()
-
-    def connect(self):
-        """Find and open the marker stream.
-
-        Raises
-        ------
-        StreamError
-            When it is not found (the message lists the streams found).
-        """
-        from mne_lsl.lsl import StreamInlet
-
-        desc = find_stream(self.name, None, self.timeout)
-        inlet = StreamInlet(desc.sinfo, processing_flags=["clocksync"])
-        try:
-            inlet.open_stream(timeout=self.timeout)
-        except Exception as exc:
-            raise StreamError(f"LSL marker stream {desc}: cannot open it ({exc}).") from exc
-        self._inlet, self.description = inlet, desc
-        logger.info("marker input: connected to %s.", desc)
-        return self
-
-    def read(self):
-        """Markers received since the last call.
-
-        Returns
-        -------
-        markers : list of (timestamp, str)
-        """
-        if self._inlet is None:
-            return []
-        try:
-            values, stamps = self._inlet.pull_chunk(timeout=0.0)
-        except Exception as exc:  # lost for good: liblsl's recovery gave up
-            logger.warning("marker input: %r: %s", self.name, exc)
-            return []
-        out = []
-        for value, stamp in zip(values, stamps):
-            first = value[0] if len(np.shape(value)) else value
-            if isinstance(first, (float, np.floating)) and float(first).is_integer():
-                first = int(first)
-            out.append((float(stamp), str(first)))
-        with self._lock:
-            self.received.extend(out)
-        return out
-
-    def close(self):
-        """Release the inlet."""
-        inlet, self._inlet = self._inlet, None
-        if inlet is not None:
-            destroy = getattr(inlet, "_del", None)
-            if destroy is not None:
-                try:
-                    destroy()
-                except Exception as exc:
-                    logger.debug("marker input: close: %s", exc)
-
-    def __enter__(self):
-        return self.connect()
-
-    def __exit__(self, *exc_info):
-        self.close()

