@@ -21,15 +21,11 @@ import numpy as np
 from scipy.signal import butter, lfilter, sosfilt, sosfilt_zi
 
 from ..errors import ConfigError
-
-#: Default montage: 22 channels of the 10-10 system centred on the sensorimotor cortex.
-DEFAULT_CHANNELS = (
-    "Fz", "FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
-    "CP3", "CP1", "CPz", "CP2", "CP4", "P1", "Pz", "P2", "POz",
-)  # fmt: skip
+from .montages import DEFAULT_CHANNELS
 
 #: Imagery classes the generator knows, and the cortical area each one desynchronises.
 CLASS_AREAS = {"left_hand": "right", "right_hand": "left", "feet": "vertex"}
+
 _AREA_CENTRE = {"left": "C3", "right": "C4", "vertex": "Cz"}
 _ALPHA_CENTRE = ("POz", "Oz", "Pz")
 #: RMS of the unscaled pink-noise filter bank driven by unit white noise (measured).

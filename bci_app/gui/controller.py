@@ -26,140 +26,21 @@ import time
 import uuid
 from pathlib import Path
 
-import numpy as np
 from PySide6 import QtCore
 
 from .._logging import logger
+from ..acquisition.montages import MONTAGES, montage_channels
 from ..errors import BCIAppError, DataError, StreamError
 from ..evaluation.scoring import LiveScorer, RunScore
-from ..processing.buffers import RingBuffer
-from ..session.runs import SAVING, load_run_recording
+from ..online.monitor import Acquisition
+from ..session.runs import SAVING
 from ..session.store import RecordingStore
 
 #: Name shown for the built-in simulated amplifier in the stream list.
 SIMULATED = "Simulated amplifier"
 
-#: Montages the simulated amplifier offers: name -> channel names.
-MONTAGES = {
-    "Sensorimotor, 22 channels": None,  # filled lazily (simulation.DEFAULT_CHANNELS)
-    "Whole head 10-10, 64 channels": (
-        "FC5", "FC3", "FC1", "FCz", "FC2", "FC4", "FC6", "C5", "C3", "C1", "Cz", "C2", "C4",
-        "C6", "CP5", "CP3", "CP1", "CPz", "CP2", "CP4", "CP6", "Fp1", "Fpz", "Fp2", "AF7",
-        "AF3", "AFz", "AF4", "AF8", "F7", "F5", "F3", "F1", "Fz", "F2", "F4", "F6", "F8",
-        "FT7", "FT8", "T7", "T8", "T9", "T10", "TP7", "TP8", "P7", "P5", "P3", "P1", "Pz",
-        "P2", "P4", "P6", "P8", "PO7", "PO3", "POz", "PO4", "PO8", "O1", "Oz", "O2", "Iz"),
-}
 #: For a real amplifier the channel names come from the stream.
 AMPLIFIER_MONTAGE = "As sent by the amplifier (standard 10-05 names)"
-
-
-def montage_channels(name):
-    """Channel names of a simulated-amplifier montage."""
-    if name not in MONTAGES:
-        raise BCIAppError(f"Montage {name!r}: choose one of {', '.join(MONTAGES)}.")
-    chans = MONTAGES[name]
-    if chans is None:
-        from ..acquisition.simulation import DEFAULT_CHANNELS
-
-        chans = DEFAULT_CHANNELS
-    return list(chans)
-
-
-class Acquisition:
-    """Read an EEG stream on a thread and fill the display buffers.
-
-    Parameters
-    ----------
-    eeg : EEGInput
-        Not yet connected (connection happens on the thread).
-    seconds : float
-        Seconds kept for displays.
-    on_status : callable
-        ``on_status(StreamEvent)`` (from the thread).
-    on_ready, on_error : callable
-        Called once connected / if the connection fails (from the thread).
-    """
-
-    def __init__(self, eeg, seconds=30.0, on_status=None, on_ready=None, on_error=None):
-        self.eeg = eeg
-        self.seconds = float(seconds)
-        self.on_ready, self.on_error = on_ready, on_error
-        if on_status is not None:
-            eeg.subscribe(on_status)
-        self.raw_buffer = None
-        self.display_buffer = None
-        self.ch_names, self.sfreq = [], None
-        self.samples = 0
-        self._display_filter = None
-        self._filter_spec = (1.0, 40.0)
-        self._stop = threading.Event()
-        self._thread = None
-
-    @property
-    def name(self):
-        return self.eeg.description.name if self.eeg.description else str(self.eeg.name)
-
-    def set_display_filter(self, spec):
-        """``None`` (raw), ``(l_freq, h_freq)`` or ``(l_freq, h_freq, notch)`` in Hz."""
-        self._filter_spec = spec
-        if self.sfreq:
-            self._display_filter = self._make_filter(spec)
-
-    def _make_filter(self, spec):
-        from ..processing.filters import CausalFilter
-
-        if spec is None:
-            return None
-        l_freq, h_freq = spec[0], min(spec[1], self.sfreq / 2 - 1)
-        notch = spec[2] if len(spec) > 2 and spec[2] < self.sfreq / 2 else None
-        return CausalFilter(self.sfreq, l_freq, h_freq, notch=notch)
-
-    def start(self):
-        self._thread = threading.Thread(target=self._run, name="bci-app-acquisition",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout=5.0):
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        self._thread = None
-        self.eeg.close()
-
-    def _run(self):
-        try:
-            self.eeg.connect()
-        except Exception as exc:
-            logger.warning("acquisition: %s", exc)
-            if self.on_error:
-                self.on_error(exc)
-            return
-        self.ch_names, self.sfreq = list(self.eeg.ch_names), float(self.eeg.sfreq)
-        capacity = int(self.seconds * self.sfreq)
-        self.raw_buffer = RingBuffer(len(self.ch_names), capacity)
-        self.display_buffer = RingBuffer(len(self.ch_names), capacity)
-        self._display_filter = self._make_filter(self._filter_spec)
-        if self.on_ready:
-            self.on_ready(self)
-        while not self._stop.is_set():
-            try:
-                chunk = self.eeg.read(timeout=0.05)
-            except Exception as exc:  # keep the thread alive: the stream may come back
-                logger.exception("acquisition: read failed: %s", exc)
-                time.sleep(0.1)
-                continue
-            if chunk is None:
-                continue
-            self.samples += chunk.timestamps.size
-            self.raw_buffer.write(chunk.data)
-            filt = self._display_filter
-            if filt is not None:
-                if chunk.gap is not None:
-                    filt.reset()
-                self.display_buffer.write(filt.process(chunk.data))
-            else:
-                self.display_buffer.write(chunk.data)
 
 
 #: The running score of an online run (window and trial counts, accuracies, metrics).
@@ -568,31 +449,17 @@ class SessionController(QtCore.QObject):
         return load_models(self.models_dir)
 
     def calibration_runs(self, infos=None):
-        """The session's calibration recordings, read back from BIDS, as ``Run`` objects
-        (bad channels removed).
-
-        Parameters
-        ----------
-        infos : list of RunInfo | None
-            The runs (default: every usable calibration run of the session).
-        """
-        from ..processing.runs import run_from_raw
+        """The session's calibration recordings (bad channels removed), as ``Run`` objects
+        (:func:`bci_app.session.training.calibration_runs`)."""
+        from ..session.training import calibration_runs
 
         if self.session is None:
             return []
-        out = []
-        for info in (self.session.runs_of_type("calibration") if infos is None else infos):
-            raw = load_run_recording(info)
-            bad = [c for c in self.bad_channels if c in raw.ch_names]
-            if bad:
-                raw.drop_channels(bad)
-            out.append(run_from_raw(raw, name=Path(info.bids_path).stem,
-                                    meta={"run": info.index}))
-        return out
+        return calibration_runs(self.session, infos, self.bad_channels)
 
     def start_training(self, specs, window_s=2.0, step_s=0.1):
         """Cross-validate and train ``specs`` on a worker thread."""
-        from .training_job import TrainingRequest, run_training
+        from ..session.training import TrainingRequest, run_training
 
         if self._training_thread is not None and self._training_thread.is_alive():
             raise BCIAppError("Training is already running.")
@@ -634,28 +501,15 @@ class SessionController(QtCore.QObject):
 
     def _store_training(self, result, session, infos):
         """Save every trained model with the session (worker thread), then notify."""
-        saved = {}
+        from ..session.training import save_training
+
         try:
-            for name, trained in result.models.items():
-                trained.trained_on.update({
-                    "subject": session.subject, "session": session.label,
-                    "runs": [Path(i.bids_path).name for i in infos],
-                    "bad_channels": list(self.bad_channels)})
-                saved[name] = session.save_model(trained, name)
+            save_training(session, result, infos, self.bad_channels)
         except Exception as exc:
             logger.exception("saving models failed")
             self.trainingFailed.emit(f"The models could not be saved: {exc}")
             return
-        result.paths = saved
-        if result.r2 is not None:
-            session.derivatives.mkdir(parents=True, exist_ok=True)
-            np.savez(session.derivatives / "r2_map.npz", values=result.r2["values"],
-                     freqs=result.r2["freqs"], ch_names=np.array(result.r2["ch_names"]),
-                     classes=np.array(result.r2["classes"]))
         self.training_result = result
-        session.update(training={"scores": result.scores,
-                                 "runs": [i.index for i in infos],
-                                 "models": {k: str(v) for k, v in saved.items()}})
         self.trainingFinished.emit(result)
 
     def cancel_training(self):

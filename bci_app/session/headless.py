@@ -213,8 +213,9 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
                         step_s=0.1):
     """Train a model on calibration runs of a session and save it with the session.
 
-    The runs are read back from BIDS (as any later analysis reads them), cropped and
-    filtered as the online engine does (:func:`bci_app.online.training.train_decoder`).
+    The runs are read back from BIDS (:func:`bci_app.session.training.calibration_runs`, as
+    the GUI reads them), cropped and filtered as the online engine does, and fitted by the
+    one train path (:func:`bci_app.online.train_model.train_model`).
 
     Parameters
     ----------
@@ -243,12 +244,10 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
     DataError
         If the session has no such run, or no calibration run.
     """
-    import mne_bids
-
     from ..online.train_model import train_model
     from ..processing.calibration import PseudoOnlineConfig
     from ..processing.labels import IDLE_NAMES
-    from ..processing.runs import run_from_raw
+    from .training import calibration_runs
 
     store = RecordingStore(root)
     sess = store.open_session(subject, session, create=False)
@@ -276,11 +275,7 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
             raise DataError("training: the runs' protocols name no task class.")
         cfg = PseudoOnlineConfig(classes=tuple(classes), window_s=window_s, step_s=step_s)
     spec = find_model(model)
-    recs = []
-    for r in chosen:
-        raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(r.bids_path),
-                                     verbose="ERROR")
-        recs.append(run_from_raw(raw, name=Path(r.bids_path).stem))
+    recs = calibration_runs(sess, chosen)
     trained = train_model(spec, recs, cfg, trained_on={
         "subject": sess.subject, "session": sess.session,
         "runs": [Path(r.bids_path).name for r in chosen]})

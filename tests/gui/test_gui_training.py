@@ -8,7 +8,7 @@ import pytest
 from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
 from bci_app.errors import DataError
 from bci_app.session import Subject, load_run_recording
-from bci_app.gui.training_job import Cancelled, TrainingRequest, run_training
+from bci_app.session.training import Cancelled, TrainingRequest, run_training
 from bci_app.session.bids import XdfRun, write_run
 
 

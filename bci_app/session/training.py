@@ -1,19 +1,26 @@
-"""The GUI's training job: cross-validation, r² map and final models, step by step.
+"""Training on a session's calibration runs: cross-validation, r² map and final models.
 
-No Qt here, and no computation either: :func:`run_training` is run on a worker thread by the
-controller, reports progress through a callback and checks a cancel event between steps (a
-fit in progress finishes first). Each step is a call to the core:
+No Qt here: :func:`run_training` runs on the GUI's worker thread (or anywhere), reports
+progress through a callback and checks a cancel event between steps (a fit in progress
+finishes first). Each step is a call to the core:
 
 * folds and scores: :func:`bci_app.evaluation.calibration_scores.calibration_folds` and
   :func:`~bci_app.evaluation.calibration_scores.cross_validate` (leave one calibration run
   out; offline and pseudo-online scores of the same split);
 * r² map: :func:`bci_app.evaluation.r2.r2_map`;
 * final models: :func:`bci_app.online.train_model.train_model` on all the runs, the one train
-  path of the command line and headless sessions (saved with the session by the controller).
+  path of the command line, headless sessions and the GUI.
+
+:func:`calibration_runs` reads a session's calibration recordings back from BIDS (the one
+reading of them, for ``bci-app session --train`` and the GUI); :func:`save_training` saves
+the trained models, the r² map and the scores with the session.
 """
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
 
 from .._logging import logger
 from ..errors import BCIAppError, DataError
@@ -58,6 +65,7 @@ class TrainingResult:
     r2: dict | None = None
     models: dict = field(default_factory=dict)
     reports: dict = field(default_factory=dict)
+    paths: dict = field(default_factory=dict)  # once saved: pipeline name -> file
 
 
 def run_training(request, progress=None, cancel=None):
@@ -121,3 +129,66 @@ def run_training(request, progress=None, cancel=None):
         result.reports[spec.name] = trained.trained_on
     progress(total, total, "done")
     return result
+
+
+def calibration_runs(session, infos=None, bad_channels=()):
+    """A session's calibration recordings, read back from BIDS, as ``Run`` objects.
+
+    Parameters
+    ----------
+    session : Session
+    infos : list of RunInfo | None
+        The runs (default: every usable calibration run of the session).
+    bad_channels : sequence of str
+        Channels to leave out (those the recording has).
+
+    Returns
+    -------
+    runs : list of bci_app.processing.runs.Run
+        In the order of ``infos``; each ``meta["run"]`` is its run number.
+    """
+    from ..processing.runs import run_from_raw
+    from .runs import load_run_recording
+
+    out = []
+    for info in (session.runs_of_type("calibration") if infos is None else infos):
+        raw = load_run_recording(info)
+        bad = [c for c in bad_channels if c in raw.ch_names]
+        if bad:
+            raw.drop_channels(bad)
+        out.append(run_from_raw(raw, name=Path(info.bids_path).stem,
+                                meta={"run": info.index}))
+    return out
+
+
+def save_training(session, result, infos, bad_channels=()):
+    """Save what a training produced with the session.
+
+    Every trained model (``session.save_model``, with the runs and bad channels it was
+    trained on), the r² map (``r2_map.npz`` in the session's derivatives) and the scores
+    (``session.json``'s ``training``). Fills ``result.paths`` (pipeline name -> file).
+
+    Parameters
+    ----------
+    session : Session
+    result : TrainingResult
+    infos : list of RunInfo
+        The calibration runs trained on.
+    bad_channels : sequence of str
+    """
+    saved = {}
+    for name, trained in result.models.items():
+        trained.trained_on.update({
+            "subject": session.subject, "session": session.label,
+            "runs": [Path(i.bids_path).name for i in infos],
+            "bad_channels": list(bad_channels)})
+        saved[name] = session.save_model(trained, name)
+    result.paths = saved
+    if result.r2 is not None:
+        session.derivatives.mkdir(parents=True, exist_ok=True)
+        np.savez(session.derivatives / "r2_map.npz", values=result.r2["values"],
+                 freqs=result.r2["freqs"], ch_names=np.array(result.r2["ch_names"]),
+                 classes=np.array(result.r2["classes"]))
+    session.update(training={"scores": result.scores, "runs": [i.index for i in infos],
+                             "models": {k: str(v) for k, v in saved.items()}})
+    return saved
