@@ -1,15 +1,69 @@
-"""Small shared utilities of the bottom layer: one atomic file write, one timestamp.
+"""Small shared utilities of the bottom layer: one atomic file write, one timestamp, one
+list of subscribers.
 
 Every module that writes a file a crash must not leave half-written (participants.tsv,
 session settings, run records, recorder state files, saved models...) uses
 :func:`atomic_write`; every wall-clock timestamp written to a file (session log, run
-records, state files, model metadata) comes from :func:`now_iso`.
+records, state files, model metadata) comes from :func:`now_iso`; every part that calls
+back its listeners from its own thread (protocol runner, EEG input, online decoder) keeps
+them in :class:`Subscribers`.
 """
 
 import datetime as _dt
+import logging
 import os
+import threading
 import uuid
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+class Subscribers:
+    """Callbacks to call from a worker thread, safe to add to from any thread.
+
+    A callback that raises is logged and skipped: a faulty listener (a display, a log)
+    never stops the part that calls it.
+
+    Parameters
+    ----------
+    owner : str
+        Who calls them, for the log (e.g. ``"protocol runner"``).
+    """
+
+    def __init__(self, owner):
+        self.owner = owner
+        self._callbacks = []
+        self._lock = threading.Lock()
+
+    def add(self, callback):
+        """Add ``callback``; returns it. Raises TypeError if it is not callable."""
+        if not callable(callback):
+            raise TypeError(f"{self.owner}: {callback!r} is not callable.")
+        with self._lock:
+            self._callbacks.append(callback)
+        return callback
+
+    def remove(self, callback):
+        """Remove ``callback`` (nothing happens if it is not there)."""
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+    def __len__(self):
+        with self._lock:
+            return len(self._callbacks)
+
+    def notify(self, *args):
+        """Call every callback with ``args`` (in the order they were added)."""
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback(*args)
+            except Exception:  # a faulty listener must not stop its caller
+                logger.exception("%s: subscriber %r failed on %r.", self.owner, callback,
+                                 args[0] if args else None)
 
 
 def now_iso():

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._logging import logger
+from .._utils import Subscribers
 from ..errors import StreamError
 from .lsl import find_stream
 from .marker_input import MarkerInput
@@ -180,7 +181,9 @@ class EEGInput:
         self._gap_tolerance = gap_tolerance
         self.unit_scale = unit_scale
         self.processing_flags = list(processing_flags or [])
-        self._subscribers = [on_status] if on_status is not None else []
+        self._subscribers = Subscribers("EEG input")
+        if on_status is not None:
+            self._subscribers.add(on_status)
         self.status = CLOSED
         self.stream = None
         self.description = None
@@ -201,7 +204,7 @@ class EEGInput:
     # -- subscribers --------------------------------------------------------------------------
     def subscribe(self, callback):
         """Call ``callback(StreamEvent)`` at each status change."""
-        self._subscribers.append(callback)
+        self._subscribers.add(callback)
 
     def _emit(self, status, message, gap=None, level="info"):
         from mne_lsl.lsl import local_clock
@@ -210,11 +213,7 @@ class EEGInput:
         event = StreamEvent(status, self.description.name if self.description else
                             str(self.name), local_clock(), message, gap)
         getattr(logger, level)("%s", message)
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception:  # a faulty subscriber must not stop acquisition
-                logger.exception("EEG input: status subscriber %r failed.", callback)
+        self._subscribers.notify(event)  # a faulty subscriber must not stop acquisition
 
     # -- connection ---------------------------------------------------------------------------
     @property

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .._logging import logger
+from .._utils import Subscribers
 from ..acquisition.stream import CLOSED, CONNECTED, StreamEvent
 from ..errors import StreamError
 
@@ -91,7 +92,7 @@ class OnlineDecoder:
         self.log_dir = None if log_dir is None else Path(log_dir)
         self.blas_threads = blas_threads
         self.poll_timeout = float(poll_timeout)
-        self._subscribers = []
+        self._subscribers = Subscribers("online decoder")
         self._thread = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -108,17 +109,10 @@ class OnlineDecoder:
     # -- subscribers --------------------------------------------------------------------------
     def subscribe(self, callback):
         """Call ``callback(kind, payload)`` for predictions, status changes and markers."""
-        with self._lock:
-            self._subscribers.append(callback)
+        self._subscribers.add(callback)
 
     def _publish(self, kind, payload):
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(kind, payload)
-            except Exception:  # a faulty subscriber must not stop decoding
-                logger.exception("online: subscriber %r failed on %s.", callback, kind)
+        self._subscribers.notify(kind, payload)  # a faulty subscriber must not stop decoding
 
     def _on_status(self, event):
         self._log_event(event.time, event.wall_time, "status", f"{event.status}: {event.message}")

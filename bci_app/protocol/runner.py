@@ -51,6 +51,7 @@ marker             state           when               simulated amplifier    rec
 import threading
 
 from .._logging import logger
+from .._utils import Subscribers
 from ..errors import ConfigError
 from ._outlet import CLOSE_LINGER_S, MarkerOutlet, default_source_id
 from .schedule import (
@@ -141,7 +142,7 @@ class ProtocolRunner:
         self.source_id = source_id or default_source_id(outlet_name)
         self._clock = clock or _lsl_clock
         self._lock = threading.RLock()
-        self._subscribers = []
+        self._subscribers = Subscribers("protocol runner")
         self._events = []
         self._transitions = []
         self._outlet = None if outlet_name is None else MarkerOutlet.for_run(
@@ -223,25 +224,14 @@ class ProtocolRunner:
         """
         if not callable(callback):
             raise ConfigError(f"ProtocolRunner.subscribe: {callback!r} is not callable.")
-        with self._lock:
-            self._subscribers.append(callback)
-        return callback
+        return self._subscribers.add(callback)
 
     def unsubscribe(self, callback):
-        with self._lock:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
+        self._subscribers.remove(callback)
 
     def _notify(self, transitions):
-        with self._lock:
-            subscribers = list(self._subscribers)
-        for tr in transitions:
-            for callback in subscribers:
-                try:
-                    callback(tr.state, tr.trial, tr.label, tr.timestamp)
-                except Exception as exc:  # a display error must not stop the run
-                    logger.exception("protocol runner: subscriber %r failed on %s: %s",
-                                     callback, tr.state, exc)
+        for tr in transitions:  # a failing subscriber (a display) must not stop the run
+            self._subscribers.notify(tr.state, tr.trial, tr.label, tr.timestamp)
 
     # -- outlet -----------------------------------------------------------------------------
     def open_outlet(self):
