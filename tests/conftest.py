@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,26 @@ def _user_data_folder(tmp_path_factory):
     """An empty user data folder: the developer's own models/protocols never enter a test."""
     os.environ[HOME_ENV] = str(tmp_path_factory.mktemp("bci-app-home"))
     yield
+
+
+@pytest.fixture(scope="session")
+def wait_until():
+    """``wait_until(predicate, timeout=60.0, what="a condition", interval=0.02,
+    pause=time.sleep)``: check ``predicate`` every ``interval`` s until it is true, or fail
+    the test naming ``what``.
+
+    Waits are for events, never for a fixed time; the deadline is generous because the
+    machine may be loaded (it only bounds a failing test). ``pause`` is how to spend the
+    interval (e.g. processing Qt events instead of sleeping)."""
+    def wait(predicate, timeout=60.0, what="a condition", interval=0.02, pause=time.sleep):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            pause(interval)
+        pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+    return wait
 
 
 @pytest.fixture(scope="session")

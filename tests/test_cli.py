@@ -26,7 +26,8 @@ def test_exit_codes_tell_usage_from_runtime_errors(capsys, tmp_path):
         cli.main(["evaluate", "--paradigm", "nope"])
     assert err.value.code == EXIT_USAGE
     assert cli.main(["simulate", "--auto", "--classes", "tongue", "--duration", "1"]) == EXIT_USAGE
-    assert "usage error: --classes ['tongue']" in capsys.readouterr().err
+    assert "usage error: --classes/--rest/--imagery: cue cycle: unknown class(es) ['tongue']" \
+        in capsys.readouterr().err
     # Runtime: the arguments are fine, the file is not there.
     assert cli.main(["models", "--models", str(tmp_path / "none")]) == EXIT_ERROR
     assert "error: " in capsys.readouterr().err

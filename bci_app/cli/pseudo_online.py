@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+from ..errors import UsageError
 from . import _options as opt
 
 NAME = "pseudo-online"
@@ -16,7 +17,8 @@ def add_parser(subparsers):
                     "sweep the later runs window by window with the online engine. Writes "
                     "predictions.csv, metrics.csv, scores.txt and timeline_S<subject>.png.")
     opt.add_dataset(p, "PhysionetMI, SyntheticMI, a MOABB dataset with local files, or a "
-                       "recording file (EDF, FIF, BrainVision, ...)")
+                       "recording file (EDF, FIF, BrainVision, ..., a BIDS run with its "
+                       "events)")
     opt.add_models(p)
     p.add_argument("--window", type=float, default=2.0, help="window length, s")
     p.add_argument("--step", type=float, default=0.25, help="window step, s")
@@ -47,10 +49,43 @@ def _config(args):
         l_freq=args.fmin, h_freq=args.fmax, **opt.decision_settings(args))
 
 
+def _evaluate_file(specs, cfg, args, event_map, out):
+    """Metrics of a recording file read in this process with the application's reader
+    (a BIDS run keeps its events: the application's own recordings, their class names)."""
+    from .._logging import quieted_dependencies
+    from ..evaluation.pseudo_online import run_pseudo_online
+    from ..session.runs import read_recording_run
+
+    run = read_recording_run(args.dataset, event_map)
+    with quieted_dependencies(args.verbose < 2):
+        _, metrics = run_pseudo_online(specs, [run], cfg, out_dir=out,
+                                       progress=not args.no_progress)
+    return metrics
+
+
+def _evaluate_tasks(specs, cfg, args, event_map, out, is_file):
+    """Metrics computed task by task: here, or on each worker of a cluster, which read the
+    dataset (or the file) themselves."""
+    from ..evaluation.distributed import pseudo_online_distributed
+    from ..session.runs import is_bids_recording
+
+    if is_file and is_bids_recording(args.dataset):
+        raise UsageError(f"--dataset {args.dataset}: a BIDS run is evaluated in this process "
+                         "(its events are read from events.tsv); run it without --scheduler "
+                         "and --local-cluster, or give its recordings folder as --dataset.")
+    with opt.executor_from(args) as executor:
+        _, metrics = pseudo_online_distributed(
+            specs, cfg, dataset=None if is_file else args.dataset, subjects=args.subjects,
+            paradigm=args.paradigm, recording=args.dataset if is_file else None,
+            event_map=event_map, data_path=args.data_path,
+            out_dir=out, progress=not args.no_progress, quiet=args.verbose < 2,
+            executor=executor)
+    return metrics
+
+
 def run(args):
     """Evaluate, write the predictions, metrics and timelines, print the table; returns 0."""
     from ..decoding.loading import load_models
-    from ..evaluation.distributed import pseudo_online_distributed
     from ..evaluation.report import format_metrics_table
 
     specs = load_models(args.models, names=args.only)
@@ -59,14 +94,10 @@ def run(args):
     out = Path(args.out)
     is_file = Path(args.dataset).is_file()
     start = time.perf_counter()
-    # The tasks read the dataset (or the file) themselves: here, or on each worker.
-    with opt.executor_from(args) as executor:
-        _, metrics = pseudo_online_distributed(
-            specs, cfg, dataset=None if is_file else args.dataset, subjects=args.subjects,
-            paradigm=args.paradigm, recording=args.dataset if is_file else None,
-            event_map=event_map, data_path=args.data_path,
-            out_dir=out, progress=not args.no_progress, quiet=args.verbose < 2,
-            executor=executor)
+    if is_file and not (args.scheduler or args.local_cluster):
+        metrics = _evaluate_file(specs, cfg, args, event_map, out)
+    else:
+        metrics = _evaluate_tasks(specs, cfg, args, event_map, out, is_file)
     text = format_metrics_table(metrics)
     (out / "scores.txt").write_text(text + "\n", encoding="utf-8")
     print(f"\npseudo-online, window {cfg.window_s} s, step {cfg.step_s} s, idle={cfg.idle}: "

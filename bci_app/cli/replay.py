@@ -9,8 +9,9 @@ def add_parser(subparsers):
     """Add ``replay`` to the sub-parsers of ``bci-app``; returns its parser."""
     p = subparsers.add_parser(
         NAME, help="publish a recording as LSL streams in real time",
-        description="Replay a recording (EDF, BDF, GDF, FIF, BrainVision, EEGLAB...) as an "
-                    "LSL EEG stream and its annotations as string markers on "
+        description="Replay a recording (EDF, BDF, GDF, FIF, BrainVision, EEGLAB..., or a "
+                    "BIDS run with its events, as the application records them) as an LSL "
+                    "EEG stream and its annotations as string markers on "
                     "'<name>-annotations', at real-time speed.")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--name", default="bci-app-replay", help="stream name (default: %(default)s)")
@@ -29,14 +30,14 @@ def run(args):
 
     from ..acquisition.lsl import use_loopback
     from ..acquisition.replay import Replay
+    from ..session.runs import read_recording_file
 
-    event_map = opt.parse_event_map(args.event_map)
+    raw = read_recording_file(args.file, opt.parse_event_map(args.event_map))
     if not args.network:
         use_loopback()
-    replay = Replay(args.file, name=args.name, chunk_size=args.chunk_size,
-                    repeat=np.inf if args.loop else args.repeat, event_map=event_map)
+    replay = Replay(raw, name=args.name, chunk_size=args.chunk_size,
+                    repeat=np.inf if args.loop else args.repeat)
     with replay:
-        raw = replay.raw
         print(f"replaying {args.file} as {replay.name!r}: {len(raw.ch_names)} channels at "
               f"{raw.info['sfreq']:g} Hz, {replay.duration:.1f} s"
               + (f", markers on {replay.marker_stream!r}" if replay.marker_stream else "")

@@ -50,45 +50,6 @@ def add_parser(subparsers):
     return p
 
 
-class _AutoCues:
-    """A fixed cue cycle for a stand-alone simulator: rest, then each class in turn.
-
-    Sets the simulator's class directly and publishes the same changes as string markers on
-    ``<name>-markers`` (``rest``, then the class name), so an online decoder can log them.
-    """
-
-    def __init__(self, amp, classes, rest_s, imagery_s):
-        from mne_lsl.lsl import StreamInfo, StreamOutlet, local_clock
-
-        self.name = f"{amp.name}-markers"
-        info = StreamInfo(self.name, "Markers", 1, 0.0, "string", f"{amp.source_id}-cues")
-        self._outlet = StreamOutlet(info)
-        self._amp = amp
-        self._plan = [(None, rest_s)] + [x for c in classes for x in ((c, imagery_s),
-                                                                      (None, rest_s))][:-1]
-        self._plan = self._plan if len(self._plan) > 1 else [(None, rest_s)]
-        self._index = -1
-        self._next = local_clock()
-
-    def poll(self):
-        from mne_lsl.lsl import local_clock
-
-        now = local_clock()
-        if now < self._next:
-            return
-        self._index = (self._index + 1) % len(self._plan)
-        label, duration = self._plan[self._index]
-        stamp = self._next
-        self._amp.set_label(label, stamp)
-        self._outlet.push_sample([label or "rest"], stamp)
-        self._next = stamp + duration
-
-    def close(self):
-        destroy = getattr(self._outlet, "_del", None)
-        if destroy is not None:
-            destroy()
-
-
 def _marker_map(items):
     """``--marker-map`` as a dict; the rest markers (and ``none``) map to None."""
     from ..acquisition.simulator import REST_MARKERS
@@ -98,16 +59,17 @@ def _marker_map(items):
                                                  "MARKER=CLASS").items()}
 
 
-def _check_auto(args):
-    from ..acquisition.simulation import CLASS_AREAS
+def _cue_cycle(args, amp):
+    """The ``--auto`` cue cycle of ``amp`` (its arguments checked as usage errors)."""
+    from ..acquisition.cues import CueCycle
+    from ..errors import ConfigError
 
     if args.markers:
         raise UsageError("--auto runs its own cue cycle: do not combine it with --markers.")
-    if args.rest <= 0 or args.imagery <= 0:
-        raise UsageError("--rest and --imagery must be positive (s).")
-    unknown = [c for c in args.classes if c not in CLASS_AREAS]
-    if unknown:
-        raise UsageError(f"--classes {unknown}: the simulator knows {sorted(CLASS_AREAS)}.")
+    try:
+        return CueCycle(amp, args.classes, args.rest, args.imagery)
+    except ConfigError as err:
+        raise UsageError(f"--classes/--rest/--imagery: {err}") from err
 
 
 def run(args):
@@ -118,17 +80,17 @@ def run(args):
     from ..errors import StreamError
 
     marker_map = _marker_map(args.marker_map)
-    if args.auto:
-        _check_auto(args)
     if not args.network:
         use_loopback()
     amp = SimulatedAmplifier(
         name=args.name, ch_names=args.channels or DEFAULT_CHANNELS, sfreq=args.sfreq,
         chunk_size=args.chunk_size, skill=args.skill, seed=args.seed,
         marker_stream=args.markers, marker_map=marker_map, artifacts=not args.no_artifacts)
+    cue = _cue_cycle(args, amp) if args.auto else None
     deadline = None if args.duration is None else time.monotonic() + args.duration
     with amp:
-        cue = _AutoCues(amp, args.classes, args.rest, args.imagery) if args.auto else None
+        if cue is not None:
+            cue.open()
         print(f"streaming {amp.name!r}: {len(amp.ch_names)} channels at {amp.sfreq:g} Hz, "
               f"type eeg, volts (source_id {amp.source_id})"
               + (f", following markers of {args.markers!r}" if args.markers else "")

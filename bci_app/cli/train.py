@@ -20,7 +20,8 @@ def add_parser(subparsers):
     opt.add_models(p, only=False)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--file", nargs="+", metavar="FILE",
-                     help="calibration recording(s), any MNE-readable format")
+                     help="calibration recording(s): any MNE-readable format, or BIDS "
+                          "runs with their events (the application's recordings)")
     src.add_argument("--dataset", metavar="NAME",
                      help="a dataset (e.g. PhysionetMI): first --calibration-runs of --subject")
     src.add_argument("--simulated", action="store_true",
@@ -45,12 +46,10 @@ def add_parser(subparsers):
 
 
 def _file_runs(args):
-    from ..evaluation.recordings import file_session
+    from ..session.runs import read_recording_run
 
     event_map = opt.parse_event_map(args.event_map)
-    runs = []
-    for f in args.file:
-        runs += file_session(f, event_map)
+    runs = [read_recording_run(f, event_map) for f in args.file]
     return runs, {"files": [str(Path(f).resolve()) for f in args.file]}
 
 

@@ -216,18 +216,59 @@ def load_run_recording(run):
 
 
 def read_recording_file(path, event_map=None):
-    """A recording for replay or a sweep: BIDS runs through mne-bids (their events), any
-    other file as :func:`bci_app.acquisition.replay.read_recording` reads it.
+    """A recording file as every command and view reads it (replay, training, sweep).
+
+    A BIDS run (:func:`is_bids_recording`: the application's own recordings among them) is
+    read through mne-bids, so its events keep their names (``left_hand``, ``idle``...) and
+    durations as ``events.tsv`` gives them; any other file as
+    :func:`bci_app.acquisition.replay.read_recording` reads it. Either way: EEG channels
+    only, channel names in the standard 10-05 spelling, annotations renamed by
+    ``event_map``.
+
+    Parameters
+    ----------
+    path : str | Path
+    event_map : dict | None
+        Annotation description -> new description (e.g. ``{"T1": "left_hand"}``); every
+        key must exist in the recording.
 
     Returns
     -------
     raw : mne.io.Raw
-        Preloaded, EEG channels only.
+        Preloaded.
+
+    Raises
+    ------
+    DataError
+        Missing or unreadable file, no EEG channel, an event map naming annotations the
+        recording does not have.
     """
-    from ..acquisition.replay import apply_event_map, read_recording
+    from ..acquisition.replay import (
+        apply_event_map,
+        read_recording,
+        standard_channel_names,
+    )
 
     if not is_bids_recording(path):
         return read_recording(path, event_map)
     raw = read_bids_recording(path)
+    if "eeg" not in raw.get_channel_types(unique=True):
+        raise DataError(f"{path}: no EEG channel in this BIDS recording (types: "
+                        f"{sorted(set(raw.get_channel_types()))}).")
     raw.pick("eeg")
+    mapping = standard_channel_names(raw.ch_names)
+    if mapping:
+        raw.rename_channels(mapping, verbose="error")
     return apply_event_map(raw, event_map, path)
+
+
+def read_recording_run(path, event_map=None):
+    """A recording file (:func:`read_recording_file`) as one run named after the file.
+
+    Returns
+    -------
+    run : bci_app.processing.runs.Run
+    """
+    from ..processing.runs import run_from_raw
+
+    return run_from_raw(read_recording_file(path, event_map), name=Path(path).stem)

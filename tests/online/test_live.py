@@ -5,7 +5,6 @@ Waits use generous deadlines because the machine may be loaded.
 """
 
 import csv
-import time
 import uuid
 from pathlib import Path
 
@@ -54,16 +53,7 @@ def sim_model():
     return model
 
 
-def _wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
-def test_simulator_to_online_predictions(sim_model, tmp_path):
+def test_simulator_to_online_predictions(sim_model, tmp_path, wait_until):
     name = _unique("sim")
     got, statuses = [], []
 
@@ -88,13 +78,13 @@ def test_simulator_to_online_predictions(sim_model, tmp_path):
             inlet.open_stream(timeout=20)
             assert inlet.get_sinfo().get_channel_names() == [
                 "p_idle", "p_left_hand", "p_right_hand", "decision"]
-            _wait_for(lambda: sum(len(p) for p in got) >= 5, 60, "the first predictions")
+            wait_until(lambda: sum(len(p) for p in got) >= 5, 60, "the first predictions")
             from mne_lsl.lsl import local_clock
 
             switch = local_clock() + 0.2
             amp.set_label("left_hand", switch)
-            _wait_for(lambda: sum(len(p) for p in got) and got[-1].times[-1] > switch + 5.0,
-                      60, "5 s of imagery")
+            wait_until(lambda: sum(len(p) for p in got) and got[-1].times[-1] > switch + 5.0,
+                       60, "5 s of imagery")
             published, stamps = inlet.pull_chunk(timeout=2.0)
             published, stamps = np.array(published), np.array(stamps)
         assert online.error is None
@@ -136,7 +126,7 @@ def test_wrong_channels_and_rate_are_clear_errors():
         EEGInput(_unique("absent"), timeout=0.5).connect()
 
 
-def test_source_killed_and_restarted_marks_a_gap(sim_model):
+def test_source_killed_and_restarted_marks_a_gap(sim_model, wait_until):
     """The source dies and comes back: the gap is recorded with the timestamps of the last
     sample before it and the first after it, and no window spans it. Checked on the
     stream's own timestamps, not on how soon this thread noticed anything."""
@@ -159,17 +149,17 @@ def test_source_killed_and_restarted_marks_a_gap(sim_model):
     online.subscribe(collect)
     try:
         online.start()
-        _wait_for(lambda: len(preds) > 0, 60, "predictions before the loss")
+        wait_until(lambda: len(preds) > 0, 60, "predictions before the loss")
         amp.stop()
         last_pushed = amp.start_time + (amp.samples_pushed - 1) / SFREQ
-        _wait_for(lambda: any(e.status == LOST for e in events), 60, "the loss report")
+        wait_until(lambda: any(e.status == LOST for e in events), 60, "the loss report")
         lost = next(e for e in events if e.status == LOST)
         last_received = received[-1]  # nothing arrives once it is lost
         amp.start()
-        _wait_for(lambda: events[-1].status == CONNECTED and events[-1].gap is not None, 60,
-                  "the reconnection")
+        wait_until(lambda: events[-1].status == CONNECTED and events[-1].gap is not None,
+                   60, "the reconnection")
         gap = events[-1].gap
-        _wait_for(lambda: any(p.times[-1] > gap.end for p in preds), 60, "predictions again")
+        wait_until(lambda: any(p.times[-1] > gap.end for p in preds), 60, "predictions again")
     finally:
         online.stop()
         amp.stop()
@@ -191,7 +181,7 @@ def test_source_killed_and_restarted_marks_a_gap(sim_model):
     assert after.size and after[0] >= gap.end + 2.0 - 1.5 / SFREQ
 
 
-def _replay_and_decode(raw, model, name, n_expected, timeout):
+def _replay_and_decode(raw, model, name, n_expected, timeout, wait_until):
     """Replay ``raw`` through PlayerLSL and decode it online; return chunks and predictions."""
     chunks, preds = [], []
 
@@ -210,8 +200,8 @@ def _replay_and_decode(raw, model, name, n_expected, timeout):
         online.subscribe(collect)
         with online:
             replay.wait(timeout)
-            _wait_for(lambda: sum(len(p) for p in preds) >= n_expected, 60,
-                      f"{n_expected} predictions")
+            wait_until(lambda: sum(len(p) for p in preds) >= n_expected, 60,
+                       f"{n_expected} predictions")
         assert online.error is None
     return chunks, preds
 
@@ -225,10 +215,10 @@ def _offset_in(data, first_block):
     return hits[0]
 
 
-def _check_replay_equals_sweep(raw, model, name):
+def _check_replay_equals_sweep(raw, model, name, wait_until):
     data = raw.get_data()
     chunks, preds = _replay_and_decode(raw, model, name, n_expected=20,
-                                       timeout=raw.times[-1] + 30)
+                                       timeout=raw.times[-1] + 30, wait_until=wait_until)
     received = np.concatenate([c.data for c in chunks], axis=1)
     offset = _offset_in(data, chunks[0].data[:, :8])
     # Every sample arrived once, in order, unchanged (volts, float64).
@@ -245,7 +235,7 @@ def _check_replay_equals_sweep(raw, model, name):
     return offset, n
 
 
-def test_replay_of_a_file_equals_the_sweep(sim_model, tmp_path):
+def test_replay_of_a_file_equals_the_sweep(sim_model, tmp_path, wait_until):
     """Replay a recording file through PlayerLSL: the online engine gives, window for window,
     the pseudo-online sweep of the same samples (one engine, not two)."""
     raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=1, rest=(2.0, 2.0),
@@ -253,12 +243,12 @@ def test_replay_of_a_file_equals_the_sweep(sim_model, tmp_path):
     path = tmp_path / "sim_raw.fif"
     raw.save(path)
     raw = read_recording(path)
-    offset, n = _check_replay_equals_sweep(raw, sim_model, _unique("replay"))
+    offset, n = _check_replay_equals_sweep(raw, sim_model, _unique("replay"), wait_until)
     assert offset >= 0
 
 
 @pytest.mark.realdata
-def test_replay_of_real_edf_equals_the_sweep(mne_data):
+def test_replay_of_real_edf_equals_the_sweep(mne_data, wait_until):
     """The same on the real PhysioNet EDF (S001R04), cropped to 14 s to keep the test short."""
     cfg = PseudoOnlineConfig(step_s=0.25)
     event_map = {"T1": "left_hand", "T2": "right_hand", "T0": "rest"}
@@ -268,7 +258,7 @@ def test_replay_of_real_edf_equals_the_sweep(mne_data):
     model, _ = train_decoder(spec.pipeline, [run_from_raw(train)], cfg)
     test = read_recording(folder / "S001R04.edf", event_map)
     test.crop(0, 14.0)
-    _check_replay_equals_sweep(test, model, _unique("replay-edf"))
+    _check_replay_equals_sweep(test, model, _unique("replay-edf"), wait_until)
 
 
 def test_read_recording_checks_the_file_and_the_event_map(tmp_path):

@@ -264,15 +264,6 @@ def _short_protocol(imagery_s=0.4):
     return _protocol(trials=2, timing=timing)
 
 
-def _wait_for(predicate, what, timeout=DEADLINE):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
 def _open_marker_inlet(name, timeout=DEADLINE):
     from mne_lsl.lsl import StreamInlet, resolve_streams
 
@@ -298,7 +289,7 @@ def _pull_until(inlet, last_marker, timeout=DEADLINE):
     return received
 
 
-def test_markers_over_lsl_drive_the_simulated_amplifier():
+def test_markers_over_lsl_drive_the_simulated_amplifier(wait_until):
     """End to end: runner -> LSL marker outlet -> (inlet, simulated amplifier).
 
     The simulator applies a class from the first sample at or after the marker's timestamp
@@ -341,10 +332,11 @@ def test_markers_over_lsl_drive_the_simulated_amplifier():
         finally:
             inlet._del()
         # The simulator got every marker and pushed the samples past the end of the run.
-        _wait_for(lambda: len(arrivals) == len(runner.schedule), "the simulator's markers")
+        wait_until(lambda: len(arrivals) == len(runner.schedule), DEADLINE,
+                   "the simulator's markers", interval=0.01)
         end_sample = (runner.end_time - amp.start_time) * amp.sfreq
-        _wait_for(lambda: amp.samples_pushed > end_sample + amp.chunk_size,
-                  "the samples after the run")
+        wait_until(lambda: amp.samples_pushed > end_sample + amp.chunk_size, DEADLINE,
+                   "the samples after the run", interval=0.01)
     finally:
         runner.stop()
         amp.stop()

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -40,16 +39,8 @@ iti_max_s = 0.5
 """
 
 
-def _wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
-def test_sigkill_mid_run_is_recovered_with_what_was_written(tmp_path, wait_written):
+def test_sigkill_mid_run_is_recovered_with_what_was_written(tmp_path, wait_written,
+                                                            wait_until):
     import pyxdf
     from mne_lsl.lsl import local_clock
 
@@ -63,8 +54,8 @@ def test_sigkill_mid_run_is_recovered_with_what_was_written(tmp_path, wait_writt
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
     state = None
     try:
-        _wait_for(lambda: log.exists() and "run_started" in log.read_text()
-                  or app.poll() is not None, 120, "the run to start")
+        wait_until(lambda: log.exists() and "run_started" in log.read_text()
+                   or app.poll() is not None, 120, "the run to start", interval=0.05)
         assert app.poll() is None, app.stderr.read().decode()
         (state_path,) = find_recordings(root)
         xdf = state_path.with_name(read_state(state_path)["xdf"])

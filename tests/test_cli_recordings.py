@@ -1,0 +1,204 @@
+"""The application's own recordings through `bci-app replay`, `train --file` and
+`pseudo-online FILE`: one reader (:func:`bci_app.session.runs.read_recording_file`), the same
+class names as the GUI sees.
+
+One short calibration run is recorded on the simulator and converted to BIDS as a session
+does it. Its BrainVision file alone names the events by their codes (``Stimulus/S  1``); the
+BIDS run's ``events.tsv`` names them by class. The known answers come from the protocol: its
+classes, its trials per class, its timing. A plain copy of the same run (FIF, PhysioNet-style
+``T0/T1/T2`` annotations) must give the same answers through ``--event-map``.
+"""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bci_app.cli import main
+from bci_app.cli_common import EXIT_ERROR, EXIT_USAGE
+from bci_app.decoding.persistence import load_model
+
+CLASSES = ["left_hand", "right_hand"]
+TRIALS_PER_CLASS = 3
+BASELINE_S, IMAGERY_S = 2.5, 1.5
+PROTOCOL = f"""name = "Short left/right calibration"
+run_type = "calibration"
+classes = {CLASSES!r}
+trials_per_class = {TRIALS_PER_CLASS}
+seed = 11
+[timing]
+baseline_s = {BASELINE_S}
+fixation_s = 0.2
+cue_s = 0.2
+imagery_s = {IMAGERY_S}
+iti_min_s = 0.4
+iti_max_s = 0.5
+""".replace("'", '"')
+#: The plain copy's annotations, as PhysioNet names them, and the map back to the classes.
+PLAIN = {"idle": "T0", "left_hand": "T1", "right_hand": "T2"}
+EVENT_MAP = [f"{code}={name}" for name, code in PLAIN.items()]
+#: Training window and calibration crops (the defaults: from 0.5 s after the cue, every 0.5 s).
+WINDOW_S, CROP_OFFSET_S, CROP_STEP_S = 1.0, 0.5, 0.5
+
+
+def _crops(period_s):
+    """Calibration crops of WINDOW_S that fit in a period."""
+    return int((period_s - CROP_OFFSET_S - WINDOW_S) // CROP_STEP_S) + 1
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    """The BIDS run recorded by the application, its class order, and a plain FIF copy."""
+    import mne_bids
+
+    from bci_app.session import record_run
+
+    base = tmp_path_factory.mktemp("recording")
+    (base / "short_lr.toml").write_text(PROTOCOL)
+    rec = record_run(base / "short_lr.toml", base / "recordings", "01", "01", skill=1.0,
+                     amp_seed=1, artifacts=False)
+    assert rec.status == "complete", rec.error
+    raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(rec.bids_path),
+                                 verbose="ERROR")
+    raw.load_data(verbose="ERROR")
+    raw.annotations.description = np.array([PLAIN.get(d, d)
+                                            for d in raw.annotations.description])
+    plain = base / "plain_raw.fif"
+    raw.save(plain, fmt="double", verbose="ERROR")
+    return {"bids": rec.bids_path, "plain": plain, "markers": [m for _, m in rec.markers],
+            "trials": [m for _, m in rec.markers if m in CLASSES]}
+
+
+def test_the_protocol_was_recorded_as_asked(recording):
+    assert Counter(recording["trials"]) == {c: TRIALS_PER_CLASS for c in CLASSES}
+    with open(recording["bids"].with_name(
+            recording["bids"].name.replace("_eeg.vhdr", "_events.tsv")), newline="") as f:
+        events = [row["trial_type"] for row in csv.DictReader(f, delimiter="\t")]
+    assert events == recording["markers"]
+
+
+def test_reader_keeps_the_bids_events_and_maps_a_plain_file(recording):
+    from bci_app.acquisition.replay import read_recording
+    from bci_app.session.runs import read_recording_file
+
+    raw = read_recording_file(recording["bids"])
+    assert list(raw.annotations.description) == recording["markers"]
+    imagery = [d for d, desc in zip(raw.annotations.duration, raw.annotations.description)
+               if desc in CLASSES]
+    np.testing.assert_allclose(imagery, IMAGERY_S, atol=1.0 / raw.info["sfreq"])
+    # The BrainVision file alone names the events by their codes: what the reader avoids.
+    assert not set(CLASSES) & set(read_recording(recording["bids"]).annotations.description)
+    plain = read_recording_file(recording["plain"], dict(e.split("=") for e in EVENT_MAP))
+    assert list(plain.annotations.description) == recording["markers"]
+    # The same samples (BrainVision's and FIF's calibration factors round differently).
+    np.testing.assert_allclose(plain.get_data(), raw.get_data(), rtol=1e-6, atol=0)
+
+
+def _train(path, out, *extra):
+    code = main(["train", "--model", "mdm", "--file", str(path), "--window", str(WINDOW_S),
+                 "--out", str(out), *extra])
+    return code, (load_model(out) if code == 0 else None)
+
+
+def test_train_file_learns_the_recorded_classes(recording, tmp_path, capsys):
+    code, trained = _train(recording["bids"], tmp_path / "bids.bcimodel")
+    assert code == 0
+    assert trained.classes == ["idle"] + CLASSES
+    # One crop per trial of each class; idle crops from the baseline, at most as many as
+    # the largest class.
+    per_trial = _crops(IMAGERY_S)
+    assert trained.trained_on["windows_per_class"] == {
+        "idle": min(_crops(BASELINE_S), per_trial * TRIALS_PER_CLASS),
+        **{c: per_trial * TRIALS_PER_CLASS for c in CLASSES}}
+    code, plain = _train(recording["plain"], tmp_path / "plain.bcimodel",
+                         "--event-map", *EVENT_MAP)
+    assert code == 0
+    assert plain.classes == trained.classes
+    assert plain.trained_on["windows_per_class"] == trained.trained_on["windows_per_class"]
+    assert plain.trained_on["training_accuracy"] == trained.trained_on["training_accuracy"]
+    capsys.readouterr()
+    assert _train(recording["plain"], tmp_path / "none.bcimodel")[0] == EXIT_ERROR
+    assert "left_hand" in capsys.readouterr().err
+
+
+def _pseudo_online(path, out, models_dir, *extra):
+    code = main(["pseudo-online", "--dataset", str(path), "--models", str(models_dir),
+                 "--only", "MDM", "--calibration-trials", "4", "--window", str(WINDOW_S),
+                 "--step", "0.25", "--out", str(out), "--no-progress", *extra])
+    return code, out
+
+
+def test_pseudo_online_file_scores_the_recorded_trials(recording, tmp_path, models_dir,
+                                                       capsys):
+    code, out = _pseudo_online(recording["bids"], tmp_path / "bids", models_dir)
+    assert code == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    # Calibrated on the first 4 trials, scored on the others.
+    assert len(metrics) == 1 and metrics["n_trials"].iloc[0] == len(recording["trials"]) - 4
+    pred = pd.read_csv(out / "predictions.csv")
+    scored = set(pred.loc[pred["scored"], "true"])
+    assert scored - {"idle"} == set(recording["trials"][4:])
+    code, plain_out = _pseudo_online(recording["plain"], tmp_path / "plain", models_dir,
+                                     "--event-map", *EVENT_MAP)
+    assert code == 0
+    plain = pd.read_csv(plain_out / "predictions.csv")
+    columns = ["time", "first_sample", "last_sample", "true", "label", "decision", "scored"]
+    pd.testing.assert_frame_equal(plain[columns], pred[columns])
+    np.testing.assert_allclose(plain.filter(like="p_"), pred.filter(like="p_"), rtol=1e-4)
+    capsys.readouterr()
+    # Workers read a file themselves, with the plain reader: a BIDS run stays here.
+    code, _ = _pseudo_online(recording["bids"], tmp_path / "cluster", models_dir,
+                             "--local-cluster", "1")
+    assert code == EXIT_USAGE
+    assert "without --scheduler and --local-cluster" in capsys.readouterr().err
+
+
+def _holds(seq, part):
+    """True if ``part`` appears in ``seq`` as a contiguous run."""
+    return any(seq[k:k + len(part)] == part for k in range(len(seq) - len(part) + 1))
+
+
+def test_replay_publishes_the_recorded_class_markers(recording):
+    """`bci-app replay --loop` in its own process until one whole pass was received, then
+    Ctrl-C (code 0): the markers are the recording's events, by class name."""
+    from mne_lsl.lsl import StreamInlet
+
+    from bci_app.acquisition.lsl import find_stream
+
+    one_pass = recording["markers"]
+    name = f"cli-replay-bids-{uuid.uuid4().hex[:8]}"
+    app = subprocess.Popen(
+        [sys.executable, "-m", "bci_app", "replay", str(recording["bids"]), "--name", name,
+         "--loop"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    got = []
+    try:
+        markers = find_stream(f"{name}-annotations", None, timeout=60)
+        inlet = StreamInlet(markers.sinfo)
+        inlet.open_stream(timeout=60)
+        try:
+            deadline = time.monotonic() + 180
+            while not _holds(got, one_pass) and time.monotonic() < deadline:
+                values, _ = inlet.pull_chunk(timeout=0.2)
+                got += [v[0] for v in values]
+        finally:
+            inlet._del()
+        assert app.poll() is None, app.communicate()[1]
+        app.send_signal(signal.SIGINT)
+        _, err = app.communicate(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.communicate()
+    assert app.returncode == 0, err
+    assert _holds(got, one_pass), (got, one_pass)
+    assert Counter(m for m in one_pass if m in CLASSES) == {c: TRIALS_PER_CLASS
+                                                             for c in CLASSES}
