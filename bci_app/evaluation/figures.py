@@ -46,13 +46,27 @@ def timeline_png(frame, title):
         return base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
+def chance_caption(metrics):
+    """One line: accuracy, nMCC and ITR of ``metrics`` each with its chance levels (those
+    of :func:`~bci_app.evaluation.scoring.run_metrics` that ``metrics`` holds)."""
+    def fmt(key, digits=2):
+        value = metrics.get(key, float("nan"))
+        return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+    return (f"accuracy {fmt('accuracy')} (majority {fmt('majority_accuracy')}, shuffled "
+            f"{fmt('shuffled_accuracy')}); nMCC {fmt('nmcc')} (shuffled "
+            f"{fmt('shuffled_nmcc')}); ITR {fmt('itr_bits_per_min', 1)} bits/min (shuffled "
+            f"{fmt('shuffled_itr_bits_per_min', 1)})")
+
+
 def confusion_png(metrics, title):
-    """The confusion matrix of :func:`~bci_app.evaluation.scoring.window_scores` (counts,
-    coloured by row fraction), as a base64 PNG."""
+    """The confusion matrix of :func:`~bci_app.evaluation.scoring.run_metrics` (counts,
+    coloured by row fraction) under its scores and their chance levels
+    (:func:`chance_caption`), as a base64 PNG."""
     plt = _pyplot()
     cm = np.asarray(metrics["confusion"], dtype=float)
     classes = metrics["classes"]
-    fig, ax = plt.subplots(figsize=(3.6, 3.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(3.6, 3.8), layout="constrained")
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(cm.shape[0]):
@@ -64,6 +78,7 @@ def confusion_png(metrics, title):
     ax.set_xlabel("decision")
     ax.set_ylabel("cued")
     ax.set_title(title, fontsize=9)
+    fig.supxlabel(chance_caption(metrics).replace("; ", "\n"), fontsize=7)
     return png_base64(fig)
 
 

@@ -1,9 +1,44 @@
-"""Score tables and plots of evaluation results."""
+"""Score tables and plots of evaluation results, each score next to its chance level."""
 
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..errors import DataError
+
+
+def paradigm_chance(results):
+    """The chance level of MOABB scores, and the metric.
+
+    MOABB scores 2 classes with ROC-AUC, whose chance is 0.5 whatever the class balance,
+    and more classes with accuracy, whose chance is 1 / n_classes: the paradigms' classes
+    are cued equally often (with unbalanced classes, the majority share would be the one).
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        MOABB results with a ``paradigm`` column (one of
+        :data:`~bci_app.processing.paradigms.PARADIGMS`) or an ``n_classes`` column.
+
+    Returns
+    -------
+    chance : float
+    metric : str
+        ``"ROC-AUC"`` or ``"accuracy"``.
+    """
+    from ..processing.paradigms import PARADIGMS
+
+    if "n_classes" in results:
+        n_classes = int(results["n_classes"].iloc[0])
+    elif "paradigm" in results and results["paradigm"].iloc[0] in PARADIGMS:
+        n_classes = len(PARADIGMS[results["paradigm"].iloc[0]][0])
+    else:
+        raise DataError("the results name neither their paradigm nor their number of "
+                        "classes: the chance level is unknown (give a 'paradigm' column).")
+    if n_classes == 2:
+        return 0.5, "ROC-AUC"
+    return 1.0 / n_classes, "accuracy"
 
 
 def score_table(results):
@@ -12,38 +47,52 @@ def score_table(results):
     Parameters
     ----------
     results : pandas.DataFrame
-        MOABB results (columns ``pipeline``, ``subject``, ``score``).
+        MOABB results (columns ``pipeline``, ``subject``, ``score``, ``paradigm``).
 
     Returns
     -------
     table : pandas.DataFrame
         Rows: pipelines (best mean first); columns: subjects (score averaged over sessions),
-        then ``mean`` and ``sd`` over subjects.
+        then ``mean`` and ``sd`` over subjects. ``table.attrs`` holds ``chance`` and
+        ``metric`` (:func:`paradigm_chance`).
     """
     per_subject = results.groupby(["pipeline", "subject"])["score"].mean().unstack("subject")
     per_subject.columns = [str(c) for c in per_subject.columns]
     table = per_subject.copy()
     table["mean"] = per_subject.mean(axis=1)
     table["sd"] = per_subject.std(axis=1, ddof=1) if per_subject.shape[1] > 1 else 0.0
-    return table.sort_values("mean", ascending=False)
+    table = table.sort_values("mean", ascending=False)
+    table.attrs["chance"], table.attrs["metric"] = paradigm_chance(results)
+    return table
+
+
+def _text_table(header, rows):
+    """Fixed-width text: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(r, widths))) for r in [header] + rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
 
 
 def format_score_table(table, digits=3):
-    """Render :func:`score_table` as fixed-width text (scores, then ``mean ± sd``)."""
+    """Render :func:`score_table` as fixed-width text (scores, ``mean ± sd``, then the
+    chance level)."""
     subjects = [c for c in table.columns if c not in ("mean", "sd")]
-    header = ["pipeline"] + [f"S{s}" for s in subjects] + ["mean ± sd"]
+    chance = table.attrs.get("chance", float("nan"))
+    header = ["pipeline"] + [f"S{s}" for s in subjects] + ["mean ± sd", "chance"]
     rows = []
     for name, row in table.iterrows():
         cells = [str(name)] + [f"{row[s]:.{digits}f}" if pd.notna(row[s]) else "-"
                                for s in subjects]
         sd = row["sd"] if pd.notna(row["sd"]) else 0.0
         cells.append(f"{row['mean']:.{digits}f} ± {sd:.{digits}f}")
+        cells.append(f"{chance:.{digits}f}")
         rows.append(cells)
-    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                       enumerate(zip(r, widths))) for r in [header] + rows]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    note = (f"\nscore: {table.attrs.get('metric', 'score')}; chance: "
+            + ("0.5 for ROC-AUC whatever the class balance" if table.attrs.get("metric") ==
+               "ROC-AUC" else "the accuracy of always deciding the most frequent class"))
+    return _text_table(header, rows) + note
 
 
 def plot_scores(results, path, title=None):
@@ -72,12 +121,12 @@ def plot_scores(results, path, title=None):
     for j, s in enumerate(subjects):
         ax.scatter(x + jitter[j], table[s], s=18, color=cmap(j % cmap.N), label=f"S{s}",
                    zorder=3)
-    metric = "ROC-AUC" if results.get("n_classes", pd.Series([2])).iloc[0] == 2 else "accuracy"
-    chance = 0.5 if metric == "ROC-AUC" else 1.0 / results["n_classes"].iloc[0]
-    ax.axhline(chance, color="k", ls="--", lw=0.8, label="chance")
+    chance, metric = table.attrs["chance"], table.attrs["metric"]
+    ax.axhline(chance, color="k", ls="--", lw=0.8, label=f"chance ({chance:.2f})")
     ax.set_xticks(x, table.index, rotation=30, ha="right")
     ax.set_ylabel(f"score ({metric})")
-    ax.set_ylim(min(0.3, float(np.nanmin(table[subjects].to_numpy())) - 0.05), 1.0)
+    ax.set_ylim(min(0.3, chance - 0.05, float(np.nanmin(table[subjects].to_numpy())) - 0.05),
+                1.0)
     ax.set_title(title or "Score per pipeline and subject")
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     path = Path(path)
@@ -87,8 +136,29 @@ def plot_scores(results, path, title=None):
     return path
 
 
-def metrics_table(metrics, columns=("nmcc", "itr_bits_per_min", "accuracy", "offline_accuracy",
-                                    "latency_median_s")):
+#: The columns of :func:`format_metrics_table`: (header, metric key, decimals), each score
+#: followed by its chance levels.
+SCORE_COLUMNS = (
+    ("nMCC", "nmcc", 3), ("shuffled", "shuffled_nmcc", 3),
+    ("ITR b/min", "itr_bits_per_min", 2), ("shuffled", "shuffled_itr_bits_per_min", 2),
+    ("acc", "accuracy", 3), ("majority", "majority_accuracy", 3),
+    ("shuffled", "shuffled_accuracy", 3),
+    ("offline acc", "offline_accuracy", 3), ("majority", "offline_majority_accuracy", 3),
+    ("detected", "detected_fraction", 2), ("shuffled", "shuffled_detected_fraction", 2),
+    ("latency s", "latency_median_s", 2), ("shuffled", "shuffled_latency_median_s", 2),
+)
+
+#: What the columns of :func:`format_metrics_table` are.
+SCORES_NOTE = (
+    "nMCC: (MCC + 1) / 2 over the test windows, idle included (0.5: chance). ITR: mutual\n"
+    "information of the confusion matrix (Nykopp), one decision per window length.\n"
+    "majority: always deciding the most frequent class. shuffled: the decisions permuted\n"
+    "within each run, mean of {n} permutations. detected: fraction of all cues confirmed by\n"
+    "{k} decisions in a row of the cued class within the imagery period; latency: median\n"
+    "over the detected cues, from the cue to the confirming decision.")
+
+
+def metrics_table(metrics, columns=tuple(key for _, key, _ in SCORE_COLUMNS)):
     """Pipeline x subject table of pseudo-online metrics (mean over sessions).
 
     Returns
@@ -104,24 +174,24 @@ def metrics_table(metrics, columns=("nmcc", "itr_bits_per_min", "accuracy", "off
 
 
 def format_metrics_table(metrics, digits=3):
-    """Text table: one row per pipeline; nMCC and ITR per subject, then means."""
+    """Text table (``scores.txt``): one row per pipeline, nMCC per subject, then the mean
+    of each score over subjects next to its chance levels (:data:`SCORE_COLUMNS`), and
+    what they are."""
+    from .metrics import N_SHUFFLES
+    from .scoring import MIN_CONSECUTIVE
+
     subjects = sorted(metrics["subject"].unique(), key=lambda s: (len(str(s)), str(s)))
     mean = metrics.groupby("pipeline").mean(numeric_only=True)
     per = metrics.groupby(["pipeline", "subject"])[["nmcc"]].mean()["nmcc"].unstack("subject")
-    header = (["pipeline"] + [f"S{s}" for s in subjects] +
-              ["nMCC", "ITR b/min", "acc", "offline acc", "latency s"])
+    header = ["pipeline"] + [f"S{s}" for s in subjects] + [h for h, _, _ in SCORE_COLUMNS]
     rows = []
     for name in mean.sort_values("nmcc", ascending=False).index:
         m = mean.loc[name]
         rows.append([str(name)] + [f"{per.loc[name, s]:.{digits}f}" for s in subjects] + [
-            f"{m['nmcc']:.{digits}f}", f"{m['itr_bits_per_min']:.1f}",
-            f"{m['accuracy']:.{digits}f}", f"{m['offline_accuracy']:.{digits}f}",
-            f"{m['latency_median_s']:.2f}"])
-    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                       enumerate(zip(r, widths))) for r in [header] + rows]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+            f"{m[key]:.{min(d, digits)}f}" if key in m and pd.notna(m[key]) else "-"
+            for _, key, d in SCORE_COLUMNS])
+    return (_text_table(header, rows) + "\n\n"
+            + SCORES_NOTE.format(n=N_SHUFFLES, k=MIN_CONSECUTIVE))
 
 
 def plot_timeline(predictions, path, title=None, max_seconds=None):

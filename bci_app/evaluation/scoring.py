@@ -23,10 +23,20 @@ expects idle) that some window is attributed to. A window of truth ``v`` is attr
 the latest event of value ``v`` it overlaps. The trial's decision is the majority of the
 decisions of its windows; a tie is no decision (a miss).
 
-Window scores: accuracy, nMCC, Wolpaw ITR and confusion matrix over the scored windows, classes
-``idle`` + the task classes; the Wolpaw rate counts one decision per step
-(``itr_bits_per_min``) and, conservatively, one per window length
-(``itr_bits_per_min_nonoverlap``); ``chance_accuracy`` is the majority-class rate.
+Window scores: accuracy, nMCC, ITR and confusion matrix over the scored windows, classes
+``idle`` + the task classes (:func:`bci_app.evaluation.metrics.decision_metrics`: bits per
+decision are the mutual information of the confusion matrix, counted at one decision per
+window length; ``itr_bits_per_min_overlapping`` counts one per step).
+
+Detection latency: for each task trial (a cue), the time from its onset to the decision that
+confirms its detection, the last of :data:`MIN_CONSECUTIVE` decisions in a row equal to the
+cued class, searched within the cue's event only (its imagery period);
+``detected_fraction`` is over all task trials, ``latency_median_s`` over the detected ones.
+
+Chance, next to every score: ``majority_*`` (always deciding the most frequent truth) and
+``shuffled_*`` (the run's decisions permuted, :func:`bci_app.evaluation.metrics.shuffle_indices`,
+then scored by the same rules: windows, trials and latency; the mean over the
+permutations; pooled runs are each permuted within themselves).
 """
 
 from dataclasses import dataclass, field
@@ -41,7 +51,22 @@ from ..processing.labels import (
     task_classes,
 )
 from ..protocol.runner import marker_annotations
-from .metrics import decision_metrics
+from .metrics import (
+    confusion_stack,
+    decision_metrics,
+    detection_latencies,
+    label_codes,
+    latency_summary,
+    mcc_of_confusion,
+    mutual_information_bits,
+    per_minute,
+    shuffle_indices,
+)
+
+#: Decisions in a row equal to the cued class that confirm its detection.
+MIN_CONSECUTIVE = 2
+#: Seconds of decisions between two shuffled chance levels of a run in progress.
+CHANCE_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,10 @@ class Trial:
         Majority of the decisions of the trial's windows; None on a tie.
     windows : int
         Windows attributed to the trial.
+    duration : float
+        Event duration (the imagery period of a task trial), s.
+    event : int
+        Index of the trial's event in the run's events.
     """
 
     onset: float
@@ -67,6 +96,8 @@ class Trial:
     truth: str
     decision: str | None
     windows: int
+    duration: float = float("nan")
+    event: int = -1
 
     @property
     def correct(self):
@@ -105,7 +136,8 @@ def trial_decisions(events, trial, decisions, complete_before=None):
             continue
         top = np.flatnonzero(counts == counts.max())
         out.append(Trial(float(onset), str(label), IDLE if is_idle_name(label) else str(label),
-                         str(values[top[0]]) if top.size == 1 else None, int(counts.sum())))
+                         str(values[top[0]]) if top.size == 1 else None, int(counts.sum()),
+                         float(duration), int(i)))
     return sorted(out, key=lambda t: t.onset)
 
 
@@ -114,8 +146,17 @@ def trial_accuracy(trials):
     return float(np.mean([t.correct for t in trials])) if trials else float("nan")
 
 
+def majority_share(values):
+    """Share of the most frequent value (NaN without values): the accuracy of always
+    deciding it."""
+    values = np.asarray(values).astype(str)
+    if values.size == 0:
+        return float("nan")
+    return float(np.unique(values, return_counts=True)[1].max() / values.size)
+
+
 def window_scores(truth, decisions, classes, step_s, window_s):
-    """Scores of the scored windows.
+    """Scores of the scored windows, with the majority-class baseline.
 
     Parameters
     ----------
@@ -130,16 +171,20 @@ def window_scores(truth, decisions, classes, step_s, window_s):
     -------
     metrics : dict
         :func:`~bci_app.evaluation.metrics.decision_metrics` (``accuracy``, ``nmcc``,
-        ``itr_bits``, ``itr_bits_per_min`` at one decision per step, ``confusion``,
-        ``classes``...), plus ``itr_bits_per_min_nonoverlap`` (one decision per window
-        length) and ``chance_accuracy`` (majority-class rate).
+        ``itr_bits``, ``itr_bits_per_min`` at one decision per window length,
+        ``confusion``, ``classes``...), and the same scores of the decoder that always
+        decides the most frequent truth: ``majority_accuracy``, ``majority_nmcc`` (0.5),
+        ``majority_itr_bits_per_min`` (0).
     """
     truth = np.asarray(truth).astype(str)
-    m = decision_metrics(truth, np.asarray(decisions).astype(str),
-                         classes=[IDLE] + task_classes(classes),
-                         decisions_per_min=60.0 / float(step_s))
-    m["itr_bits_per_min_nonoverlap"] = m["itr_bits"] * 60.0 / float(window_s)
-    m["chance_accuracy"] = float(np.unique(truth, return_counts=True)[1].max() / truth.size)
+    cls = [IDLE] + task_classes(classes)
+    m = decision_metrics(truth, np.asarray(decisions).astype(str), classes=cls,
+                         window_s=window_s, step_s=step_s)
+    values, counts = np.unique(truth, return_counts=True)
+    constant = decision_metrics(truth, np.full(truth.shape, values[counts.argmax()]),
+                                classes=cls, window_s=window_s, step_s=step_s)
+    m.update({f"majority_{k}": constant[k]
+              for k in ("accuracy", "nmcc", "itr_bits_per_min")})
     return m
 
 
@@ -154,12 +199,16 @@ class RunScore:
     trials_done, trials_correct : int
         Trials counted, and those decided right.
     metrics : dict | None
-        :func:`window_scores` (None before any scored window).
+        :func:`run_metrics` of this run (None before any scored window).
     truth : ndarray of object
         Per decision: its window's truth (None: not scored).
     decisions : ndarray of object
         The decisions, normalised.
     trials : list of Trial
+    times : ndarray of float
+        Per decision: the time of its window's last sample, s.
+    trial_index : ndarray of int
+        Per decision: the event index of the trial its window belongs to (-1: none).
     """
 
     windows: int = 0
@@ -171,6 +220,9 @@ class RunScore:
     decisions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object),
                                   repr=False)
     trials: list = field(default_factory=list, repr=False)
+    times: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    trial_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int),
+                                    repr=False)
 
     @property
     def window_accuracy(self):
@@ -185,9 +237,113 @@ class RunScore:
         """Boolean mask of the scored decisions."""
         return np.not_equal(self.truth, None).astype(bool)
 
+    @property
+    def cues(self):
+        """The task trials (not the cued rest): those a detection latency is measured on."""
+        return [t for t in self.trials if t.truth != IDLE]
+
+
+def _latencies(score, decisions, labels=None):
+    """:func:`detection_latencies` of a run's cues; ``decisions`` as in the run, or integer
+    codes of ``labels`` (one set per row)."""
+    cues = score.cues
+    targets = [t.truth for t in cues] if labels is None else label_codes(
+        [t.truth for t in cues], labels)
+    return detection_latencies(score.times, None, decisions, [t.onset for t in cues],
+                               targets, MIN_CONSECUTIVE, [t.duration for t in cues])
+
+
+def _trial_hits(score, codes, labels):
+    """Per set of coded decisions (rows of ``codes``), whether each counted trial of the run
+    is decided right (the rule of :func:`trial_decisions`). Shape (n_sets, n_trials)."""
+    n_sets, n_labels, n_trials = codes.shape[0], len(labels), len(score.trials)
+    position = {t.event: k for k, t in enumerate(score.trials)}
+    w = np.flatnonzero([i in position for i in score.trial_index])
+    if not n_trials or not w.size:
+        return np.zeros((n_sets, n_trials), dtype=bool)
+    pos = np.array([position[i] for i in score.trial_index[w]])
+    flat = (np.arange(n_sets)[:, None] * n_trials + pos[None, :]) * n_labels + codes[:, w]
+    votes = np.bincount(flat.ravel(), minlength=n_sets * n_trials * n_labels)
+    votes = votes.reshape(n_sets, n_trials, n_labels)
+    unique = (votes == votes.max(axis=-1, keepdims=True)).sum(axis=-1) == 1
+    truth = label_codes([t.truth for t in score.trials], labels)
+    return unique & (votes.argmax(axis=-1) == truth)
+
+
+def _shuffled(scores, labels, window_s):
+    """The shuffled-decision chance level of pooled runs (each permuted within itself)."""
+    truth, pooled, hits, latencies = [], [], [], []
+    for run, s in enumerate(scores):
+        codes = label_codes(s.decisions.astype(str), labels)
+        perm = codes[shuffle_indices(codes.size, run)]
+        truth.append(label_codes(s.truth[s.scored].astype(str), labels))
+        pooled.append(perm[:, s.scored])
+        hits.append(_trial_hits(s, perm, labels))
+        latencies.append(_latencies(s, perm, labels))
+    cms = confusion_stack(np.concatenate(truth), np.concatenate(pooled, axis=1), len(labels))
+    accuracy = np.trace(cms, axis1=1, axis2=2) / cms.sum(axis=(1, 2))
+    bits = mutual_information_bits(cms)
+    hits = np.concatenate(hits, axis=1)
+    median, detected = latency_summary(np.concatenate(latencies, axis=1))
+    return {
+        "shuffled_accuracy": float(accuracy.mean()),
+        "shuffled_nmcc": float(np.mean((mcc_of_confusion(cms) + 1.0) / 2.0)),
+        "shuffled_itr_bits": float(bits.mean()),
+        "shuffled_itr_bits_per_min": float(bits.mean()) * per_minute(window_s),
+        "shuffled_trial_accuracy": float(hits.mean()) if hits.size else float("nan"),
+        "shuffled_detected_fraction": float(detected.mean()),
+        # mean over the permutations that detect some cue
+        "shuffled_latency_median_s": float(np.nanmean(median)) if np.isfinite(median).any()
+        else float("nan"),
+    }
+
+
+def run_metrics(scores, classes, step_s, window_s, shuffled=True):
+    """Scores of one or more runs pooled, each with its chance levels.
+
+    Parameters
+    ----------
+    scores : list of RunScore
+        Their decisions, truth, times and trials (``metrics`` is not read).
+    classes : sequence of str
+        Cued classes.
+    step_s, window_s : float
+        Decision step and window length, s.
+    shuffled : bool
+        Compute the shuffled-decision chance level (False: no ``shuffled_*`` key).
+
+    Returns
+    -------
+    metrics : dict | None
+        None when no window is scored. Else :func:`window_scores` of the pooled scored
+        windows; ``trial_accuracy``, ``n_trials``, ``majority_trial_accuracy``;
+        ``latency_median_s`` (s, over the detected cues), ``detected_fraction`` (over all
+        cues), ``n_cues``; and ``shuffled_accuracy``, ``shuffled_nmcc``,
+        ``shuffled_itr_bits``, ``shuffled_itr_bits_per_min``, ``shuffled_trial_accuracy``,
+        ``shuffled_detected_fraction``, ``shuffled_latency_median_s``.
+    """
+    truth = [s.truth[s.scored].astype(str) for s in scores]
+    if not sum(t.size for t in truth):
+        return None
+    decisions = np.concatenate([s.decisions[s.scored] for s in scores]).astype(str)
+    m = window_scores(np.concatenate(truth), decisions, classes, step_s, window_s)
+    trials = [t for s in scores for t in s.trials]
+    latency, detected = latency_summary(np.concatenate([_latencies(s, s.decisions)
+                                                        for s in scores]))
+    m.update({
+        "trial_accuracy": trial_accuracy(trials), "n_trials": len(trials),
+        "majority_trial_accuracy": majority_share([t.truth for t in trials]),
+        "latency_median_s": latency, "detected_fraction": detected,
+        "n_cues": sum(len(s.cues) for s in scores),
+    })
+    if shuffled:
+        others = {str(d) for s in scores for d in s.decisions} - set(m["classes"])
+        m.update(_shuffled(scores, m["classes"] + sorted(others), window_s))
+    return m
+
 
 def score_decisions(events, times, decisions, window, sfreq, classes, step_s,
-                    complete_before=None):
+                    complete_before=None, shuffled=True):
     """Score a run's decisions against its events (the rules of this module).
 
     Parameters
@@ -207,22 +363,23 @@ def score_decisions(events, times, decisions, window, sfreq, classes, step_s,
         Decision step, s.
     complete_before : float | None
         See :func:`trial_decisions`.
+    shuffled : bool
+        Compute the shuffled-decision chance level (see :func:`run_metrics`).
 
     Returns
     -------
     score : RunScore
     """
     decisions = normalise_decisions(decisions)
+    times = np.asarray(times, dtype=float)
     truth, trial = label_windows(events, times, window, sfreq, classes)
     scored = np.not_equal(truth, None)
     trials = trial_decisions(events, trial, decisions, complete_before)
-    metrics = None
-    if scored.any():
-        metrics = window_scores(truth[scored], decisions[scored], classes, step_s,
-                                window / float(sfreq))
-    return RunScore(int(scored.sum()), int(np.sum(truth[scored] == decisions[scored])),
-                    len(trials), sum(t.correct for t in trials), metrics, truth, decisions,
-                    trials)
+    score = RunScore(int(scored.sum()), int(np.sum(truth[scored] == decisions[scored])),
+                     len(trials), sum(t.correct for t in trials), None, truth, decisions,
+                     trials, times, trial)
+    score.metrics = run_metrics([score], classes, step_s, window / float(sfreq), shuffled)
+    return score
 
 
 def protocol_events(markers, class_of_marker=None):
@@ -249,7 +406,9 @@ class LiveScorer:
 
     Each :meth:`score` applies :func:`score_decisions` to everything received, so the score
     at the end of a run is the one its recording gets (:mod:`bci_app.evaluation.online_runs`).
-    While the run goes on, a trial counts once no later window can vote on it.
+    While the run goes on, a trial counts once no later window can vote on it, and the
+    shuffled-decision chance level (the costliest part) is recomputed once per
+    :data:`CHANCE_EVERY_S` of decisions, the scores in between carrying the latest one.
 
     Parameters
     ----------
@@ -270,6 +429,7 @@ class LiveScorer:
         self.sfreq, self.window, self.step_s = float(sfreq), int(window), float(step_s)
         self.class_of_marker = dict(class_of_marker or {})
         self._times, self._decisions = [], []
+        self._chance, self._chance_time = None, -np.inf
 
     def add(self, times, decisions):
         """Decisions received (a batch), with the times of their windows' last samples."""
@@ -296,6 +456,16 @@ class LiveScorer:
         if times.size == 0:
             return RunScore()
         complete = None if final else times[-1] - (self.window - 1) / self.sfreq
-        return score_decisions(protocol_events(markers, self.class_of_marker), times,
-                               np.concatenate(self._decisions), self.window, self.sfreq,
-                               self.classes, self.step_s, complete_before=complete)
+        due = final or self._chance is None or times[-1] - self._chance_time >= CHANCE_EVERY_S
+        score = score_decisions(protocol_events(markers, self.class_of_marker), times,
+                                np.concatenate(self._decisions), self.window, self.sfreq,
+                                self.classes, self.step_s, complete_before=complete,
+                                shuffled=due)
+        if score.metrics is not None:
+            if due:
+                self._chance = {k: v for k, v in score.metrics.items()
+                                if k.startswith("shuffled_")}
+                self._chance_time = times[-1]
+            else:
+                score.metrics.update(self._chance)
+        return score

@@ -18,6 +18,8 @@ from .._logging import logger
 from .._utils import atomic_write
 from ..errors import DataError
 from ..evaluation.figures import confusion_png, r2_png, timeline_png
+from ..evaluation.metrics import N_SHUFFLES
+from ..evaluation.scoring import MIN_CONSECUTIVE
 from . import runs as _runs
 
 
@@ -101,48 +103,91 @@ def _header(session):
             + ["</table>"])
 
 
-_RUN_COLUMNS = ("run", "type", "protocol", "status", "trials", "window accuracy",
-                "chance (majority)", "trial accuracy", "nMCC", "ITR (bits/min)",
-                "ITR, 1 decision per window (bits/min)", "recording (BIDS)")
-_LEFT = (1, 2, 3, 11)
+#: The scores of an online run in the table of runs: (group header, metrics key, decimals,
+#: chance keys). Each score is followed by its chance levels.
+_SCORES = (
+    ("window accuracy", "accuracy", 2, ("majority_accuracy", "shuffled_accuracy")),
+    ("trial accuracy", "trial_accuracy", 2,
+     ("majority_trial_accuracy", "shuffled_trial_accuracy")),
+    ("nMCC", "nmcc", 2, ("shuffled_nmcc",)),
+    ("ITR (bits/min)", "itr_bits_per_min", 2, ("shuffled_itr_bits_per_min",)),
+    ("cues detected", "detected_fraction", 2, ("shuffled_detected_fraction",)),
+    ("detection latency (s)", "latency_median_s", 2, ("shuffled_latency_median_s",)),
+)
+_CHANCE = {"majority": "chance (majority)", "shuffled": "chance (shuffled)"}
+#: Kept in the summary (report_summary.json, the GUI's table) for each scored online run.
+SUMMARY_KEYS = tuple(k for _, key, _, chance in _SCORES for k in (key,) + chance) + (
+    "itr_bits_per_min_overlapping",)
+
+
+def _runs_header():
+    """Two header rows: the run's columns and the score groups, then value and chances."""
+    run_cols = ("run", "type", "protocol", "status", "trials")
+    top = "".join(f"<th rowspan='2' class='l'>{c}</th>" for c in run_cols)
+    top += "".join(f"<th colspan='{1 + len(chance)}'>{html.escape(head)}</th>"
+                   for head, _, _, chance in _SCORES)
+    top += ("<th rowspan='2'>ITR, one decision per step (overlapping windows, bits/min)</th>"
+            "<th rowspan='2' class='l'>recording (BIDS)</th>")
+    sub = "".join("<th>run</th>" + "".join(f"<th>{_CHANCE[c.split('_')[0]]}</th>"
+                                           for c in chance)
+                  for _, _, _, chance in _SCORES)
+    return f"<tr>{top}</tr><tr>{sub}</tr>"
 
 
 def _runs_table(runs, online_results):
     """The table of runs (HTML parts) and the summary of the scored online runs."""
-    parts = ["<h2>Runs</h2><table><tr>" + "".join(
-        f"<th class='l'>{c}</th>" if i in _LEFT else f"<th>{c}</th>"
-        for i, c in enumerate(_RUN_COLUMNS)) + "</tr>"]
+    parts = ["<h2>Runs</h2><table>" + _runs_header()]
+    n_scores = sum(1 + len(chance) for _, _, _, chance in _SCORES) + 1
     summary = {}
     for run in runs:
         res = online_results.get(run.index, {})
         m = res.get("metrics")
         row = [str(run.index), html.escape(run.run_type), html.escape(run.protocol),
                html.escape(run.status), str(run.n_trials)]
+        left = {1, 2, 3}
         if m:
-            row += [_fmt(m["accuracy"]), _fmt(m["chance_accuracy"]),
-                    _fmt(res["trial_accuracy"]), _fmt(m["nmcc"]),
-                    _fmt(m["itr_bits_per_min"], 1), _fmt(m["itr_bits_per_min_nonoverlap"], 1)]
-            summary[run.index] = {
-                "accuracy": m["accuracy"], "nmcc": m["nmcc"],
-                "itr_bits_per_min": m["itr_bits_per_min"],
-                "itr_bits_per_min_nonoverlap": m["itr_bits_per_min_nonoverlap"],
-                "chance_accuracy": m["chance_accuracy"], "windows": res["score"].windows,
-                "trial_accuracy": res["trial_accuracy"], "n_trials": res["n_trials"]}
+            for _, key, digits, chance in _SCORES:
+                row += [_fmt(m[k], digits) for k in (key,) + chance]
+            row.append(_fmt(m["itr_bits_per_min_overlapping"], 2))
+            summary[run.index] = {k: m[k] for k in SUMMARY_KEYS}
+            summary[run.index].update(windows=res["score"].windows, n_trials=res["n_trials"])
         else:
-            row += [html.escape(res.get("error", ""))] + [""] * 5
+            left.add(len(row))
+            row += [html.escape(res.get("error", ""))] + [""] * (n_scores - 1)
+        left.add(len(row))
         row.append(html.escape(Path(run.bids_path).name if run.bids_path
                                else (run.error or "not converted")))
         parts.append("<tr>" + "".join(
-            f"<td class='l'>{c}</td>" if i in _LEFT else f"<td>{c}</td>"
+            f"<td class='l'>{c}</td>" if i in left else f"<td>{c}</td>"
             for i, c in enumerate(row)) + "</tr>")
-    parts.append("</table><p class='note'>Online runs are scored as they were live: each "
-                 "decision's window takes the majority label of its samples (rest and "
-                 "inter-trial periods are idle; fixation, cue and pauses are not scored); a "
-                 "trial is decided by the majority of its windows (a tie is a miss). Chance: "
-                 "the accuracy of always deciding the most frequent label. ITR counts one "
-                 "decision per step (overlapping windows: optimistic) or one per window "
-                 "length (conservative).</p>")
+    parts.append(f"</table><p class='note'>"
+                 f"{_RUNS_NOTE.format(k=MIN_CONSECUTIVE, n=N_SHUFFLES)}</p>")
     return parts, summary
+
+
+_RUNS_NOTE = (
+    "Online runs are scored as they were live: each decision's window takes the majority "
+    "label of its samples (rest and inter-trial periods are idle; fixation, cue and pauses "
+    "are not scored); a trial is decided by the majority of its windows (a tie is a miss). "
+    "ITR: the mutual information between cue and decision (from the confusion matrix), one "
+    "decision per window length; the figure at one decision per step counts overlapping, "
+    "not independent, windows. A cue is detected when {k} decisions in a row name it within "
+    "its imagery period; the latency runs from the cue to the decision that confirms it "
+    "(median over the detected cues). Chance (majority): always deciding the most frequent "
+    "label. Chance (shuffled): the run's decisions in a random order, scored the same way "
+    "(mean of {n} permutations).")
+
+
+#: The training scores (mean over the calibration folds): (header, key, decimals).
+_TRAINING_COLUMNS = (
+    ("offline accuracy", "offline_accuracy", 2),
+    ("chance (majority)", "offline_majority_accuracy", 2),
+    ("pseudo-online accuracy", "accuracy", 2), ("chance (majority)", "majority_accuracy", 2),
+    ("chance (shuffled)", "shuffled_accuracy", 2),
+    ("pseudo-online nMCC", "nmcc", 2), ("chance (shuffled)", "shuffled_nmcc", 2),
+    ("ITR (bits/min)", "itr_bits_per_min", 2),
+    ("chance (shuffled)", "shuffled_itr_bits_per_min", 2),
+)
 
 
 def _training_section(meta):
@@ -150,21 +195,19 @@ def _training_section(meta):
     if not training:
         return []
     parts = ["<h2>Training (cross-validation on the calibration runs)</h2>"
-             "<table><tr><th class='l'>pipeline</th><th>offline accuracy</th>"
-             "<th>pseudo-online accuracy</th><th>pseudo-online nMCC</th>"
-             "<th>ITR (bits/min)</th></tr>"]
+             "<table><tr><th class='l'>pipeline</th>"
+             + "".join(f"<th>{h}</th>" for h, _, _ in _TRAINING_COLUMNS) + "</tr>"]
     for s in training.get("scores", []):
-        parts.append(f"<tr><td class='l'>{html.escape(s['pipeline'])}</td>"
-                     f"<td>{_fmt(s['offline_accuracy'])}</td><td>{_fmt(s['accuracy'])}</td>"
-                     f"<td>{_fmt(s['nmcc'])}</td><td>{_fmt(s['itr_bits_per_min'], 1)}</td>"
-                     "</tr>")
+        parts.append(f"<tr><td class='l'>{html.escape(s['pipeline'])}</td>" + "".join(
+            f"<td>{_fmt(s.get(key, float('nan')), d)}</td>" for _, key, d in _TRAINING_COLUMNS)
+            + "</tr>")
     parts.append("</table>")
     if meta.get("model"):
         parts.append(f"<p>Decoder used for online runs: "
                      f"<code>{html.escape(Path(meta['model']).name)}</code></p>")
     parts.append("<p class='note'>Offline: one epoch per trial, task classes only. "
                  "Pseudo-online: sliding windows over the held-out data, rest included; "
-                 "nMCC 0.5 is chance.</p>")
+                 "nMCC 0.5 is chance; ITR as in the table of runs. n/a: not computed.</p>")
     return parts
 
 
@@ -195,8 +238,8 @@ def build_report(session, path=None):
     -------
     path : Path
     summary : dict
-        Per online run: accuracy, chance accuracy, trial accuracy, nMCC, ITR (per step and
-        per window length), windows and trials scored (for the GUI's table).
+        Per online run: the scores of :data:`SUMMARY_KEYS` (each with its chance levels),
+        windows and trials scored (for the GUI's table).
     """
     parts = _header(session)
     runs = session.runs

@@ -6,7 +6,12 @@ The labels of windows themselves are tested in tests/processing/test_labels.py.
 import numpy as np
 import pytest
 
-from bci_app.evaluation.scoring import LiveScorer, protocol_events, score_decisions
+from bci_app.evaluation.scoring import (
+    LiveScorer,
+    protocol_events,
+    run_metrics,
+    score_decisions,
+)
 
 TASKS = ["left_hand", "right_hand"]
 
@@ -52,16 +57,72 @@ def test_score_of_a_hand_built_run():
     # Gorodkin: c = 8, s = 13, t = p = (4, 4, 5): (8*13 - 57) / (169 - 57) = 47 / 112
     assert m["mcc"] == pytest.approx(47 / 112)
     assert m["nmcc"] == pytest.approx((1 + 47 / 112) / 2)
-    assert m["chance_accuracy"] == pytest.approx(5 / 13)
-    p, n = 8 / 13, 3
-    bits = np.log2(n) + p * np.log2(p) + (1 - p) * np.log2((1 - p) / (n - 1))
-    assert m["itr_bits_per_min"] == pytest.approx(bits * 120)  # a decision every 0.5 s
-    assert m["itr_bits_per_min_nonoverlap"] == pytest.approx(bits * 60)  # 1 s windows
+    # the majority class (right_hand, 5 of 13): its accuracy, MCC 0, no information
+    assert m["majority_accuracy"] == pytest.approx(5 / 13)
+    assert (m["majority_nmcc"], m["majority_itr_bits_per_min"]) == (0.5, 0.0)
+    # bits per decision: I(truth; decision) of the confusion matrix, by hand
+    cm = np.array([[3, 1, 0], [0, 2, 2], [1, 1, 3]]) / 13
+    rows, cols = cm.sum(1), cm.sum(0)
+    bits = sum(cm[i, j] * np.log2(cm[i, j] / (rows[i] * cols[j]))
+               for i in range(3) for j in range(3) if cm[i, j])
+    assert m["itr_bits"] == pytest.approx(bits)
+    # the seven non-zero cells: c_ij / 13 * log2(c_ij * 13 / (r_i * k_j)), r = k = (4, 4, 5)
+    assert bits == pytest.approx((3 * np.log2(39 / 16) + np.log2(13 / 16) + 2 * np.log2(26 / 16)
+                                  + 2 * np.log2(26 / 20) + 2 * np.log2(13 / 20)
+                                  + 3 * np.log2(39 / 25)) / 13)
+    assert m["itr_bits_per_min"] == pytest.approx(bits * 60)  # one decision per 1 s window
+    assert m["itr_bits_per_min_overlapping"] == pytest.approx(bits * 120)  # every 0.5 s
+    # Latency: the left cue (3-5 s) never gets two left decisions in a row within it; the
+    # right cue (7-9 s) is confirmed by the second right decision, at 7.9 s.
+    assert (m["n_cues"], m["detected_fraction"], m["latency_median_s"]) == \
+        (2, 0.5, pytest.approx(0.9))
     # Left trial: 2 left / 2 right -> a tie, no decision (a miss); right trial: 3 of 5.
     assert [(t.label, t.decision, t.windows) for t in score.trials] == [
         ("left_hand", None, 4), ("right_hand", "right_hand", 5)]
     assert (score.trials_done, score.trials_correct) == (2, 1)
-    assert score.trial_accuracy == 0.5
+    assert score.trial_accuracy == m["trial_accuracy"] == 0.5
+    assert m["majority_trial_accuracy"] == 0.5
+
+
+def test_shuffled_chance_of_a_hand_built_run():
+    """The run's 18 decisions permuted: 7 idle, 5 left, 6 right land on the scored windows
+    (truth 4 idle, 4 left, 5 right); the expected accuracy is (4*7 + 4*5 + 5*6) / 18 / 13."""
+    events, rows = _hand_run()
+    times, _, decisions = zip(*rows)
+    m = score_decisions(events, times, decisions, 10, 10.0, TASKS, 0.5).metrics
+    assert (4 * 7 + 4 * 5 + 5 * 6) / 18 / 13 == pytest.approx(1 / 3)
+    assert m["shuffled_accuracy"] == pytest.approx(1 / 3, abs=0.03)  # mean of 100
+    assert m["shuffled_itr_bits_per_min"] == pytest.approx(m["shuffled_itr_bits"] * 60)
+    again = score_decisions(events, times, decisions, 10, 10.0, TASKS, 0.5).metrics
+    assert {k: v for k, v in again.items() if k.startswith("shuffled")} == \
+        {k: v for k, v in m.items() if k.startswith("shuffled")}  # a fixed seed
+
+
+def _one_cue_run(label, decision):
+    """A 20 s run at 10 Hz cueing ``label`` throughout, decided ``decision`` every 0.5 s."""
+    times = np.arange(1.0, 20.0, 0.5)
+    return score_decisions([(0.0, 20.0, label)], times, [decision] * times.size, 10, 10.0,
+                           TASKS, 0.5)
+
+
+def test_pooled_runs_are_shuffled_within_themselves():
+    """Two runs, each decided right by a constant decoder: permuting within each run changes
+    nothing (a permutation across runs would halve the accuracy)."""
+    runs = [_one_cue_run("left_hand", "left_hand"), _one_cue_run("right_hand", "right_hand")]
+    m = run_metrics(runs, TASKS, 0.5, 1.0)
+    assert (m["accuracy"], m["itr_bits"], m["trial_accuracy"]) == (1.0, 1.0, 1.0)
+    assert (m["shuffled_accuracy"], m["shuffled_itr_bits"], m["shuffled_trial_accuracy"]) == \
+        (1.0, 1.0, 1.0)
+    assert m["shuffled_itr_bits_per_min"] == 60.0
+    # Each cue is confirmed by the second decision after its onset: 1.5 s.
+    assert (m["latency_median_s"], m["detected_fraction"]) == (1.5, 1.0)
+    assert (m["shuffled_latency_median_s"], m["shuffled_detected_fraction"]) == (1.5, 1.0)
+    # One run alone: a constant decoder of a single class transmits nothing.
+    alone = runs[0].metrics
+    assert (alone["itr_bits"], alone["shuffled_itr_bits"]) == (0.0, 0.0)
+    wrong = _one_cue_run("left_hand", "right_hand").metrics
+    assert (wrong["detected_fraction"], wrong["shuffled_detected_fraction"]) == (0.0, 0.0)
+    assert np.isnan(wrong["latency_median_s"]) and np.isnan(wrong["shuffled_latency_median_s"])
 
 
 def test_a_cued_rest_class_is_idle_and_its_trials_expect_idle():
@@ -85,11 +146,13 @@ def test_live_scorer_fed_batch_by_batch_ends_with_the_whole_run_score():
     times = np.array([r[0] for r in rows]) + 100.0
     decisions = [r[2] for r in rows]
     live = LiveScorer(TASKS, 10.0, 10, 0.5, class_of_marker)
-    done = []
+    done, chance = [], []
     for k in range(0, len(times), 3):
         live.add(times[k:k + 3], decisions[k:k + 3])
         now = times[min(k + 2, len(times) - 1)] + 0.05
-        done.append(live.score([m for m in markers if m[0] <= now]).trials_done)
+        score = live.score([m for m in markers if m[0] <= now])
+        done.append(score.trials_done)
+        chance.append(score.metrics and score.metrics["shuffled_accuracy"])
     final = live.score(markers, final=True)
     whole = score_decisions(protocol_events(markers, class_of_marker), times, decisions, 10,
                             10.0, TASKS, 0.5)
@@ -100,6 +163,11 @@ def test_live_scorer_fed_batch_by_batch_ends_with_the_whole_run_score():
     # (3-5 s) from the batch ending with the window 6.5-7.4 s (the window 4.5-5.4 s still
     # overlaps it), the right trial (7-9 s) from the window 9.5-10.4 s.
     assert done == [0, 0, 0, 1, 1, 2]
+    # The shuffled chance level is computed with the first scored window, then once 2 s of
+    # decisions have come since: batches end at 2.4, 3.9, 5.4, 7.4, 8.9 and 10.4 s, so it
+    # is computed at 2.4, 5.4, 7.4 and 10.4 s and carried over at 3.9 and 8.9 s.
+    assert None not in chance
+    assert chance[1] == chance[0] != chance[2] != chance[3] == chance[4] != chance[5]
 
 
 def test_no_decision_no_score():

@@ -107,9 +107,25 @@ class OnlineView(RunView):
             self._curves[c].setData(x, p[sel, k])
 
     def _on_score(self, score):
-        w = score.window_accuracy
-        tr = score.trial_accuracy
-        self.score_label.setText(
-            f"Run accuracy: windows {'-' if np.isnan(w) else f'{100 * w:.0f} %'} "
-            f"({score.windows}); trials {score.trials_correct}/{score.trials_done}"
-            + ("" if np.isnan(tr) else f" ({100 * tr:.0f} %)"))
+        self.score_label.setText(live_score_text(score))
+
+
+def _pct(value):
+    return "-" if value is None or not np.isfinite(value) else f"{100 * value:.0f} %"
+
+
+def live_score_text(score):
+    """The running score of an online run
+    (:class:`~bci_app.evaluation.scoring.RunScore`), each accuracy next to its chance
+    levels: always deciding the most frequent label, and the decisions shuffled."""
+    text = (f"Run accuracy: windows {_pct(score.window_accuracy)} ({score.windows}); trials "
+            f"{score.trials_correct}/{score.trials_done}"
+            + ("" if np.isnan(score.trial_accuracy) else f" ({_pct(score.trial_accuracy)})"))
+    m = score.metrics
+    if m:
+        text += (f"\nChance: windows {_pct(m['majority_accuracy'])} (majority), "
+                 f"{_pct(m['shuffled_accuracy'])} (shuffled)")
+        if score.trials_done:
+            text += (f"; trials {_pct(m['majority_trial_accuracy'])} (majority), "
+                     f"{_pct(m['shuffled_trial_accuracy'])} (shuffled)")
+    return text

@@ -134,10 +134,13 @@ class ReplayView(QtWidgets.QWidget):
         m = result["metrics"]
         self.status.setText(
             f"Pseudo-online sweep: {result['n_windows']} windows; accuracy "
-            f"{m['accuracy']:.2f} (chance {m['chance_accuracy']:.2f}), nMCC {m['nmcc']:.2f}, "
-            f"trials {result['score'].trials_correct}/{result['n_trials']}, ITR "
-            f"{m['itr_bits_per_min']:.1f} bits/min "
-            f"({m['itr_bits_per_min_nonoverlap']:.1f} at one decision per window)."
+            f"{m['accuracy']:.2f} (chance: majority {m['majority_accuracy']:.2f}, shuffled "
+            f"{m['shuffled_accuracy']:.2f}), nMCC {m['nmcc']:.2f} (shuffled "
+            f"{m['shuffled_nmcc']:.2f}), trials {result['score'].trials_correct}/"
+            f"{result['n_trials']} (shuffled {m['shuffled_trial_accuracy']:.2f}), ITR "
+            f"{m['itr_bits_per_min']:.2f} bits/min at one decision per window (shuffled "
+            f"{m['shuffled_itr_bits_per_min']:.2f}), cues detected "
+            f"{m['detected_fraction']:.2f} (shuffled {m['shuffled_detected_fraction']:.2f})."
             if m else f"Swept {result['n_windows']} windows (no task events to score).")
         pix = QtGui.QPixmap()
         pix.loadFromData(base64.b64decode(result["timeline_png"]))

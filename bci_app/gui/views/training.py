@@ -10,8 +10,16 @@ from .common import group, guarded, show_error
 #: Pipelines ticked by default (fast to train, robust with little data).
 DEFAULT_PIPELINES = ("MDM", "CSP+LDA", "TS+LR")
 
-_COLUMNS = ("Pipeline", "Offline accuracy", "Pseudo-online accuracy", "Pseudo-online nMCC",
-            "ITR (bits/min)")
+#: The score table: (header, score key); each score followed by its chance level (n/a
+#: where the scores do not hold it).
+_SCORE_COLUMNS = (
+    ("Offline accuracy", "offline_accuracy"), ("chance (majority)", "offline_majority_accuracy"),
+    ("Pseudo-online accuracy", "accuracy"), ("chance (majority)", "majority_accuracy"),
+    ("chance (shuffled)", "shuffled_accuracy"),
+    ("Pseudo-online nMCC", "nmcc"), ("chance (shuffled)", "shuffled_nmcc"),
+    ("ITR (bits/min)", "itr_bits_per_min"), ("chance (shuffled)", "shuffled_itr_bits_per_min"),
+)
+_COLUMNS = ("Pipeline",) + tuple(h for h, _ in _SCORE_COLUMNS)
 
 
 class TrainingView(QtWidgets.QWidget):
@@ -145,8 +153,7 @@ class TrainingView(QtWidgets.QWidget):
         self._paths = dict(result.paths)
         self.table.setRowCount(len(result.scores))
         for r, s in enumerate(result.scores):
-            values = [s["pipeline"], s["offline_accuracy"], s["accuracy"], s["nmcc"],
-                      s["itr_bits_per_min"]]
+            values = [s["pipeline"]] + [s.get(key, float("nan")) for _, key in _SCORE_COLUMNS]
             for c, v in enumerate(values):
                 text = v if isinstance(v, str) else ("n/a" if not np.isfinite(v)
                                                      else f"{v:.2f}")
