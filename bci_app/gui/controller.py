@@ -101,8 +101,7 @@ class SessionController(QtCore.QObject):
         self._scorer = None
         self._score_runner = None
         self._score_final = False
-        self._training_cancel = None
-        self._training_thread = None
+        self._training = None  # TrainingJob
         self._starting = False
         tag = uuid.uuid4().hex[:6]
         self.stream_prefix = f"bci-app-{tag}"  # of the runs' marker and prediction streams
@@ -200,10 +199,9 @@ class SessionController(QtCore.QObject):
 
     def open_replay(self, path, event_map=None):
         """Replay a recording in real time as the source (same views as a live stream)."""
-        from ..acquisition.replay import Replay
-        from ..session.runs import read_recording_file
+        from ..acquisition.replay import Replay, read_recording
 
-        raw = read_recording_file(path, event_map)  # BIDS runs with their events
+        raw = read_recording(path, event_map)  # BIDS runs with their events
         self.close_source()
         self.replay = Replay(raw, name=f"bci-app-replay-{uuid.uuid4().hex[:6]}")
         self.replay.path = Path(path)
@@ -458,67 +456,32 @@ class SessionController(QtCore.QObject):
         return calibration_runs(self.session, infos, self.bad_channels)
 
     def start_training(self, specs, window_s=2.0, step_s=0.1):
-        """Cross-validate and train ``specs`` on a worker thread."""
-        from ..session.training import TrainingRequest, run_training
+        """Cross-validate and train ``specs`` on a worker thread
+        (:class:`~bci_app.session.training.TrainingJob`); the models are saved with the
+        session, then :attr:`trainingFinished` (or :attr:`trainingFailed`) follows."""
+        from ..session.training import TrainingJob
 
-        if self._training_thread is not None and self._training_thread.is_alive():
+        if self._training is not None and self._training.is_alive:
             raise BCIAppError("Training is already running.")
-        infos = self.session.runs_of_type("calibration") if self.session else []
-        if not infos:
-            raise DataError("No calibration run in this session yet: record one in the "
-                            "'Calibration' step first.")
-        classes = tuple(self._session_classes())
-        cancel = threading.Event()
-        self._training_cancel = cancel
-        session = self.session
+        if self.session is None:
+            raise DataError("No session is open: create or open one in 'Patient & "
+                            "session' first.")
+        self._training = TrainingJob(
+            self.session, specs, bad_channels=self.bad_channels, window_s=window_s,
+            step_s=step_s, on_progress=self.trainingProgress.emit,
+            on_finished=self._on_trained, on_failed=self.trainingFailed.emit).start()
 
-        def work():
-            from threadpoolctl import threadpool_limits
-
-            try:
-                self.trainingProgress.emit(0, 1, "reading the calibration runs (BIDS)")
-                runs = self.calibration_runs(infos)
-                request = TrainingRequest(runs, list(specs), classes, window_s=window_s,
-                                          step_s=step_s)
-                with threadpool_limits(limits=1):
-                    result = run_training(request, progress=self.trainingProgress.emit,
-                                          cancel=cancel)
-            except Exception as exc:
-                logger.exception("training failed")
-                self.trainingFailed.emit(str(exc))
-                return
-            self._store_training(result, session, infos)
-
-        self._training_thread = threading.Thread(target=work, daemon=True,
-                                                 name="bci-app-training")
-        self._training_thread.start()
-
-    def _session_classes(self):
-        for info in self.session.runs_of_type("calibration"):
-            if info.classes:
-                return info.classes
-        return ["left_hand", "right_hand"]
-
-    def _store_training(self, result, session, infos):
-        """Save every trained model with the session (worker thread), then notify."""
-        from ..session.training import save_training
-
-        try:
-            save_training(session, result, infos, self.bad_channels)
-        except Exception as exc:
-            logger.exception("saving models failed")
-            self.trainingFailed.emit(f"The models could not be saved: {exc}")
-            return
+    def _on_trained(self, result):
         self.training_result = result
         self.trainingFinished.emit(result)
 
     def cancel_training(self):
-        if self._training_cancel is not None:
-            self._training_cancel.set()
+        if self._training is not None:
+            self._training.cancel()
 
     def wait_training(self, timeout=None):
-        if self._training_thread is not None:
-            self._training_thread.join(timeout)
+        if self._training is not None:
+            self._training.join(timeout)
 
     def select_model(self, path):
         """Use the model in ``path`` (a ``.bcimodel``) for online runs."""

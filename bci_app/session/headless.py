@@ -246,8 +246,7 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
     """
     from ..online.train_model import train_model
     from ..processing.calibration import PseudoOnlineConfig
-    from ..processing.labels import IDLE_NAMES
-    from .training import calibration_runs
+    from .training import calibration_runs, task_classes
 
     store = RecordingStore(root)
     sess = store.open_session(subject, session, create=False)
@@ -266,14 +265,8 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
                             f"(runs: {sorted(by_number)}).")
         chosen = [by_number[int(r)] for r in runs]
     if cfg is None:
-        classes = []
-        for r in chosen:
-            for c in r.classes:
-                if c not in classes and c.lower() not in IDLE_NAMES:
-                    classes.append(c)
-        if not classes:
-            raise DataError("training: the runs' protocols name no task class.")
-        cfg = PseudoOnlineConfig(classes=tuple(classes), window_s=window_s, step_s=step_s)
+        cfg = PseudoOnlineConfig(classes=task_classes(chosen), window_s=window_s,
+                                 step_s=step_s)
     spec = find_model(model)
     recs = calibration_runs(sess, chosen)
     trained = train_model(spec, recs, cfg, trained_on={

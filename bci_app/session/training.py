@@ -192,3 +192,113 @@ def save_training(session, result, infos, bad_channels=()):
     session.update(training={"scores": result.scores, "runs": [i.index for i in infos],
                              "models": {k: str(v) for k, v in saved.items()}})
     return saved
+
+
+def task_classes(infos):
+    """The task classes of calibration runs: every class their protocols name, in order,
+    idle names (``rest``, ``idle``...) left out.
+
+    Raises
+    ------
+    DataError
+        If the runs name no task class.
+    """
+    from ..processing.labels import IDLE_NAMES
+
+    classes = []
+    for info in infos:
+        for c in info.classes or ():
+            if c not in classes and c.lower() not in IDLE_NAMES:
+                classes.append(c)
+    if not classes:
+        raise DataError(f"training: the protocols of runs {[i.index for i in infos]} name no "
+                        "task class; record a calibration run with a motor-imagery protocol.")
+    return tuple(classes)
+
+
+class TrainingJob:
+    """Train pipelines on a session's calibration runs on a worker thread, and save them.
+
+    The worker reads the runs back from BIDS (:func:`calibration_runs`), runs
+    :func:`run_training` (one BLAS thread: the machine stays responsive), then
+    :func:`save_training`. No Qt: the callbacks come from the worker thread.
+
+    Parameters
+    ----------
+    session : Session
+    specs : list of ModelSpec
+    infos : list of RunInfo | None
+        The calibration runs (default: every usable one of the session).
+    bad_channels : sequence of str
+    window_s, step_s : float
+    on_progress : callable | None
+        ``on_progress(done, total, text)``.
+    on_finished : callable | None
+        ``on_finished(result)`` (a saved :class:`TrainingResult`).
+    on_failed : callable | None
+        ``on_failed(text)`` (also on cancel).
+
+    Raises
+    ------
+    DataError
+        If the session has no calibration run (at construction: nothing starts).
+    """
+
+    def __init__(self, session, specs, infos=None, bad_channels=(), window_s=2.0,
+                 step_s=0.1, on_progress=None, on_finished=None, on_failed=None):
+        self.session, self.specs = session, list(specs)
+        self.infos = session.runs_of_type("calibration") if infos is None else list(infos)
+        if not self.infos:
+            raise DataError("No calibration run in this session yet: record one in the "
+                            "'Calibration' step first.")
+        self.classes = task_classes(self.infos)
+        self.bad_channels = list(bad_channels)
+        self.window_s, self.step_s = float(window_s), float(step_s)
+        self.on_progress = on_progress or (lambda *a: None)
+        self.on_finished = on_finished or (lambda result: None)
+        self.on_failed = on_failed or (lambda text: None)
+        self._cancel = threading.Event()
+        self._thread = None
+        self.result = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._work, daemon=True,
+                                        name="bci-app-training")
+        self._thread.start()
+        return self
+
+    def cancel(self):
+        """Stop at the next step (a fit in progress finishes first)."""
+        self._cancel.set()
+
+    def join(self, timeout=None):
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def is_alive(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    def _work(self):
+        from threadpoolctl import threadpool_limits
+
+        try:
+            self.on_progress(0, 1, "reading the calibration runs (BIDS)")
+            runs = calibration_runs(self.session, self.infos, self.bad_channels)
+            request = TrainingRequest(runs, self.specs, self.classes,
+                                      window_s=self.window_s, step_s=self.step_s)
+            with threadpool_limits(limits=1):
+                result = run_training(request, progress=self.on_progress,
+                                      cancel=self._cancel)
+        except Exception as exc:
+            logger.exception("training failed")
+            self.on_failed(str(exc))
+            return
+        try:
+            save_training(self.session, result, self.infos, self.bad_channels)
+        except Exception as exc:
+            logger.exception("saving models failed")
+            self.on_failed(f"The models could not be saved: {exc}")
+            return
+        self.result = result
+        self.on_finished(result)
