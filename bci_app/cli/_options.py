@@ -138,11 +138,25 @@ def add_decision(parser, smoothing):
 
 
 def decision_settings(args):
-    """``{"smoothing": int, "threshold": float}`` from :func:`add_decision`'s options."""
+    """``{"smoothing": int, "threshold": float}`` from :func:`add_decision`'s options.
+
+    With ``--idle threshold``, the threshold must be able to decide idle for the classes of
+    ``--paradigm`` (:func:`bci_app.online.engine.check_idle_threshold`): a UsageError if not.
+    """
     def value(x):
         return x.value() if isinstance(x, EngineDefault) else x
 
-    return {"smoothing": int(value(args.smoothing)), "threshold": float(value(args.threshold))}
+    settings = {"smoothing": int(value(args.smoothing)),
+                "threshold": float(value(args.threshold))}
+    if getattr(args, "idle", None) == "threshold" and getattr(args, "paradigm", None):
+        from ..errors import ConfigError
+        from ..online.engine import check_idle_threshold
+
+        try:
+            check_idle_threshold(settings["threshold"], len(PARADIGMS[args.paradigm][0]))
+        except ConfigError as err:
+            raise UsageError(str(err)) from err
+    return settings
 
 
 def add_event_map(parser, help):

@@ -15,7 +15,9 @@ import numpy as np
 from ..errors import DataError
 
 #: Scores averaged over the folds (keys of :func:`evaluate_session`'s metrics).
-SCORE_KEYS = ("offline_accuracy", "accuracy", "nmcc", "itr_bits_per_min", "latency_median_s")
+SCORE_KEYS = ("offline_accuracy", "offline_majority_accuracy", "accuracy", "majority_accuracy",
+              "shuffled_accuracy", "nmcc", "shuffled_nmcc", "itr_bits_per_min",
+              "shuffled_itr_bits_per_min", "latency_median_s", "detected_fraction")
 
 
 class Fold(NamedTuple):

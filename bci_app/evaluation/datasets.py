@@ -15,6 +15,14 @@ the annotations, where the pseudo-online evaluation reads ``baseline``/``idle``/
 idle and leaves the rest out of scoring (:mod:`bci_app.processing.labels`). The class
 ``both_hands`` is read as ``hands`` (the name used by the ``hands-feet`` paradigm).
 
+The events are the recording's own. MOABB's default data path rewrites a run's annotations to
+its epoch ``interval`` (PhysionetMI: every event lasts 3.0 s, while the EDF files say 4.1 s for
+a cue); ``get_data()`` of the datasets made here (:func:`resolve_dataset`, :class:`SyntheticMI`,
+:class:`RecordingsDataset`) gives each run's events as recorded instead
+(:class:`RecordedEvents`): onsets and durations from the annotations of the run's file, and a
+dataset's trial timing (:data:`TRIAL_TIMING`) only where the file holds no durations. MOABB's
+paradigms (``bci-app evaluate``) epoch from their own processing pipeline and are not affected.
+
 Importing this module imports MOABB (seconds): keep it out of the GUI's start-up path.
 """
 
@@ -25,6 +33,8 @@ from pathlib import Path
 import mne
 import numpy as np
 from moabb.datasets.base import BaseDataset, LocalBIDSDataset
+from moabb.datasets.bids_interface import StepType
+from moabb.datasets.preprocessing import FixedPipeline, FixedTransformer
 from moabb.datasets.utils import stim_channels_with_selected_ids
 
 from .._logging import logger
@@ -35,8 +45,79 @@ from ..acquisition.simulation import (
 )
 from ..errors import ConfigError, DataError
 from ..processing.paradigms import PARADIGMS
+from ..processing.runs import recorded_annotations
 
 EVALUATIONS = ("within-session", "cross-session", "cross-subject")
+
+# -- the events as recorded ----------------------------------------------------------------
+#: Task period of a trial, (start, stop) in s from its recorded event, for the datasets whose
+#: files hold no event durations (keyed by dataset code); other datasets use their MOABB
+#: ``interval``, with a warning. PhysioNet's EDF files carry their durations; its cue lasts
+#: 4.1 s (the entry is used only if a file has none).
+TRIAL_TIMING = {"PhysionetMotorImagery": (0.0, 4.1)}
+
+
+class RecordedEvents(FixedTransformer):
+    """MOABB processing step: a run's events as recorded
+    (:func:`~bci_app.processing.runs.recorded_annotations`).
+
+    Parameters
+    ----------
+    event_id : dict
+    timing : (float, float)
+        Task period after an event whose duration the files do not hold.
+    code : str
+        The dataset, named in the warning given when ``timing`` is used.
+    """
+
+    def __init__(self, event_id, timing, code):
+        super().__init__()
+        self.event_id = dict(event_id)
+        self.timing = tuple(float(t) for t in timing)
+        self.code = code
+
+    def transform(self, raw, y=None):
+        annotations, n_timed = recorded_annotations(raw, self.event_id, self.timing)
+        if n_timed:
+            logger.warning("%s: %d event(s) of a run without a recorded duration: their task "
+                           "period is %s s after the event (TRIAL_TIMING, or MOABB's interval)",
+                           self.code, n_timed, list(self.timing))
+        raw.set_annotations(annotations)
+        return raw
+
+
+def recorded_events_pipeline(event_id, interval, code):
+    """The processing pipeline of ``get_data()`` that keeps the events as recorded."""
+    timing = TRIAL_TIMING.get(code, tuple(interval))
+    return FixedPipeline([(StepType.RAW, RecordedEvents(event_id, timing, code))])
+
+
+class _RecordedEventsDefault:
+    """``dataset._create_process_pipeline`` of a MOABB dataset made here (picklable)."""
+
+    def __init__(self, dataset):
+        self.event_id, self.interval, self.code = (dict(dataset.event_id),
+                                                   list(dataset.interval), dataset.code)
+
+    def __call__(self):
+        return recorded_events_pipeline(self.event_id, self.interval, self.code)
+
+
+def keep_recorded_events(dataset):
+    """Make ``dataset.get_data()`` give the runs' events as recorded (see the module notes).
+
+    Only the default processing of ``get_data()`` changes (MOABB's paradigms pass their own).
+
+    Parameters
+    ----------
+    dataset : moabb.datasets.base.BaseDataset
+
+    Returns
+    -------
+    dataset : the same object
+    """
+    dataset._create_process_pipeline = _RecordedEventsDefault(dataset)
+    return dataset
 
 
 class SyntheticMI(BaseDataset):
@@ -87,9 +168,15 @@ class SyntheticMI(BaseDataset):
                                                self.n_trials, seed=seed)
                 raw = simulate_mi_raw(schedule, ch_names=self.ch_names, sfreq=self.sfreq,
                                       skill=self.skill(subject), seed=seed)
+                recorded = raw.annotations.copy()  # the stimulation channel drops durations
                 runs[str(run)] = stim_channels_with_selected_ids(raw, self.event_id)
+                runs[str(run)].set_annotations(recorded)
             data[str(session)] = runs
         return data
+
+    def _create_process_pipeline(self):
+        """``get_data()`` gives the events as simulated (see the module notes)."""
+        return recorded_events_pipeline(self.event_id, self.interval, self.code)
 
     def data_path(self, subject, path=None, force_update=False, update_path=None,
                   verbose=None):
@@ -209,6 +296,11 @@ class RecordingsDataset(LocalBIDSDataset):
                 runs[_moabb_label(bids_path.run or str(j), j)] = raw
             data[_moabb_label(session, k)] = runs
         return data
+
+    def _create_process_pipeline(self):
+        """``get_data()`` gives the events as recorded in ``events.tsv``, the markers
+        (fixation, cues, idle...) included (see the module notes)."""
+        return recorded_events_pipeline(self.event_id, self.interval, self.code)
 
     def __repr__(self):
         return (f"<RecordingsDataset {self.bids_root} subjects={self.subject_list} "
@@ -372,6 +464,8 @@ def resolve_dataset(name, subjects=None, paradigm="left-right", data_path=None):
     if missing:
         raise ConfigError(f"{name} has no class(es) {missing} for paradigm {paradigm!r}; "
                           f"its classes are {sorted(dataset.event_id)}.")
+    if not isinstance(dataset, (SyntheticMI, RecordingsDataset)):
+        keep_recorded_events(dataset)
     return dataset
 
 

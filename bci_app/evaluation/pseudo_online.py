@@ -5,7 +5,8 @@ like a real calibration (cue-locked crops of the first runs, or of the first tri
 the :class:`~bci_app.online.engine.WindowedDecoder` sweeps the later data with overlapping
 windows, exactly as it would run live. Every window is labelled from the recording's events
 with an explicit idle class for everything that is not task time; the decisions are scored
-with nMCC, Wolpaw ITR, accuracy, confusion matrix and detection latency. The same split is
+with nMCC, the information-based ITR, accuracy, confusion matrix and detection latency, each
+beside its chance level (:mod:`bci_app.evaluation.scoring`). The same split is
 also scored offline on one cue-locked epoch per trial, so the offline/pseudo-online gap shows.
 
 The calibration windows are those of :mod:`bci_app.processing.calibration`, the ones a
@@ -23,13 +24,19 @@ from sklearn.base import clone
 
 from .._logging import logger
 from ..errors import DataError
-from ..online.engine import WindowedDecoder, class_probabilities, fit_decoder_model
+from ..online.engine import (
+    WindowedDecoder,
+    check_idle_threshold,
+    class_probabilities,
+    fit_decoder_model,
+)
 from ..processing.calibration import calibration_set, task_events
 from ..processing.labels import IDLE
+from ..processing.runs import acquisition_order
 from ..processing.windows import window_samples
-from .metrics import detection_latencies, nmcc
+from .metrics import nmcc
 from .recordings import dataset_sessions
-from .scoring import score_decisions, trial_accuracy, window_scores
+from .scoring import score_decisions
 
 
 def _calibration_stops(runs, cfg):
@@ -58,6 +65,31 @@ def _calibration_stops(runs, cfg):
     return stops
 
 
+def _check_calibration_classes(runs, stops, y, cfg, where):
+    """Every task class of the test part must be in the calibration windows ``y``."""
+    classes = (IDLE,) + tuple(cfg.classes)
+    tested = {}  # class -> test runs holding it
+    for run, stop in zip(runs, stops):
+        for onset, _, label in task_events(run, classes):
+            if onset * run.sfreq >= stop and run.name not in tested.get(label, []):
+                tested.setdefault(label, []).append(run.name)
+    missing = [c for c in cfg.classes if c in tested and c not in set(y)]
+    if not missing:
+        return
+    hint = "more --calibration-runs"
+    for k in range(1, len(runs)):  # the fewest first runs that hold every tested class
+        if set(tested) <= {e[2] for r in runs[:k] for e in task_events(r, classes)}:
+            hint = f"--calibration-runs {k} (the first runs that hold every class)"
+            break
+    raise DataError(
+        f"{where}: the calibration (run(s) {[r.name for r, s in zip(runs, stops) if s]} of "
+        f"{[r.name for r in runs]}, in acquisition order) has no window of class(es) "
+        f"{missing}, which the test run(s) contain ("
+        + "; ".join(f"{c}: runs {tested[c]}" for c in missing)
+        + f"): the model could never decide them. Give {hint}, or more "
+        "--calibration-trials, or a --paradigm without these classes.")
+
+
 def _offline_epochs(model, data, run, events, cfg, window):
     """Offline score of the same split: one cue-locked epoch per test trial, task classes
     only. Returns the true and predicted classes."""
@@ -82,7 +114,6 @@ def _test_run(decoder, model, run, data, stop, train_end, cfg):
     frame : pandas.DataFrame
         One row per window (without the pipeline/subject/session columns).
     score : RunScore
-    latencies : ndarray | None
     offline : (list, list)
         True and predicted classes of the offline epochs.
     """
@@ -102,31 +133,27 @@ def _test_run(decoder, model, run, data, stop, train_end, cfg):
         frame[f"p_{c}"] = pred.smoothed[:, k]
     events = [e for e in task_events(run, (IDLE,) + tuple(cfg.classes)) if e[0] * sfreq >= stop]
     if not events:
-        return frame, score, None, ([], [])
-    latencies = detection_latencies(pred.times, None, pred.decisions,
-                                    np.array([e[0] for e in events]), [e[2] for e in events])
-    return frame, score, latencies, _offline_epochs(model, data, run, events, cfg, window)
+        return frame, score, ([], [])
+    return frame, score, _offline_epochs(model, data, run, events, cfg, window)
 
 
-def _pipeline_metrics(scores, latencies, offline, cfg, step_s, window_s):
-    """Pooled scores of one pipeline over the test runs of a session."""
-    truth = np.concatenate([s.truth[s.scored] for s in scores]).astype(str)
-    if truth.size == 0:
+def _pipeline_metrics(scores, offline, cfg, step_s, window_s):
+    """Pooled scores of one pipeline over the test runs of a session, with their chance
+    levels: :func:`~bci_app.evaluation.scoring.run_metrics` of the runs' scores (windows,
+    trials, detection latency from the runs' task trials), and
+    the offline epoch score next to its majority-class rate."""
+    from .scoring import majority_share, run_metrics
+
+    m = run_metrics(scores, cfg.classes, step_s, window_s)
+    if m is None:
         raise DataError("no test window fell in a scored period (task or idle time).")
-    decisions = np.concatenate([s.decisions[s.scored] for s in scores])
-    m = window_scores(truth, decisions, cfg.classes, step_s, window_s)
-    trials = [t for s in scores for t in s.trials]
-    latencies = np.concatenate(latencies) if latencies else np.array([np.nan])
     off_true, off_pred = offline
     m.update({
-        "n_windows": int(truth.size),
-        "trial_accuracy": trial_accuracy(trials), "n_trials": len(trials),
-        "latency_median_s": float(np.nanmedian(latencies)) if np.isfinite(latencies).any()
-        else float("nan"),
-        "detected_fraction": float(np.mean(np.isfinite(latencies))),
+        "n_windows": int(sum(s.windows for s in scores)),
         "offline_accuracy": float(np.mean(np.asarray(off_true) == np.asarray(off_pred)))
         if off_true else float("nan"),
         "offline_nmcc": float(nmcc(off_true, off_pred)) if off_true else float("nan"),
+        "offline_majority_accuracy": majority_share(off_true),
     })
     return m
 
@@ -137,7 +164,8 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
     Parameters
     ----------
     runs : list of Run
-        In time order.
+        Evaluated in acquisition order (:func:`~bci_app.processing.runs.acquisition_order`):
+        the first ones calibrate.
     pipelines : dict of name -> sklearn pipeline (unfitted)
     cfg : PseudoOnlineConfig
     subject, session : str
@@ -150,11 +178,26 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
     metrics : list of dict
         One per pipeline: pseudo-online metrics and the offline epoch score of the same split.
     calibration : pandas.DataFrame
-        The calibration windows: run index, first and last (exclusive) sample, label.
+        The calibration windows: run index (in acquisition order), first and last
+        (exclusive) sample, label.
+
+    Raises
+    ------
+    DataError
+        The calibration lacks a task class of the test runs, or leaves nothing to test.
+    ConfigError
+        With idle decided by the threshold, a threshold that can never decide idle.
     """
     cfg.check()
+    if cfg.idle == "threshold":
+        check_idle_threshold(cfg.threshold, len(cfg.classes))
     if not runs:
         raise DataError(f"subject {subject} session {session}: no runs.")
+    ordered = acquisition_order(runs)
+    if [r.name for r in ordered] != [r.name for r in runs]:
+        logger.info("subject %s session %s: runs in acquisition order %s (given as %s)",
+                    subject, session, [r.name for r in ordered], [r.name for r in runs])
+    runs = ordered
     sfreq, ch_names = runs[0].sfreq, runs[0].ch_names
     for run in runs:
         if run.sfreq != sfreq or run.ch_names != ch_names:
@@ -163,6 +206,7 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
     window, step = window_samples(sfreq, cfg.window_s, cfg.step_s)
     stops = _calibration_stops(runs, cfg)
     X, y, train_spans, filtered = calibration_set(runs, stops, cfg)
+    _check_calibration_classes(runs, stops, y, cfg, f"subject {subject} session {session}")
     logger.info("subject %s session %s: %d calibration windows %s", subject, session, len(y),
                 dict(zip(*np.unique(y, return_counts=True))))
     rows, metrics = [], []
@@ -170,27 +214,26 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
         model = fit_decoder_model(clone(pipeline), X, y, sfreq, ch_names)
         decoder = WindowedDecoder(model, sfreq, ch_names, cfg.window_s, cfg.step_s,
                                   cfg.l_freq, cfg.h_freq, smoothing=cfg.smoothing,
-                                  threshold=cfg.threshold)
-        scores, lat, off_true, off_pred = [], [], [], []
+                                  threshold=cfg.threshold,
+                                  idle_by_threshold=cfg.idle == "threshold")
+        scores, off_true, off_pred = [], [], []
         for i, (run, data, stop) in enumerate(zip(runs, filtered, stops)):
             if stop >= run.n_samples:
                 continue
             train_end = max((b for ti, _, b in train_spans if ti == i), default=0)
-            frame, score, latencies, (o_true, o_pred) = _test_run(
+            frame, score, (o_true, o_pred) = _test_run(
                 decoder, model, run, data, stop, train_end, cfg)
             frame.insert(0, "session", session)
             frame.insert(0, "subject", subject)
             frame.insert(0, "pipeline", name)
             rows.append(frame)
             scores.append(score)
-            if latencies is not None:
-                lat.append(latencies)
             off_true += o_true
             off_pred += o_pred
         if not scores:
             raise DataError(f"subject {subject} session {session}: no test data after the "
                             "calibration part.")
-        m = _pipeline_metrics(scores, lat, (off_true, off_pred), cfg, step / sfreq,
+        m = _pipeline_metrics(scores, (off_true, off_pred), cfg, step / sfreq,
                               window / sfreq)
         m.update({"pipeline": name, "subject": subject, "session": session,
                   "n_calibration_windows": int(len(y)), "window_s": cfg.window_s,
@@ -241,6 +284,11 @@ def plot_subject_timeline(predictions, subject, code, out_dir):
 def finish_pseudo_online(predictions, metrics, code, out_dir=None):
     """Concatenate the per-session outputs and write ``predictions.csv`` and ``metrics.csv``.
 
+    ``metrics.csv`` has one row per pipeline, subject and session: each score with its
+    chance levels (``majority_*``: always deciding the most frequent truth; ``shuffled_*``:
+    the decisions permuted within each run, see :mod:`bci_app.evaluation.scoring`), and the
+    confusion matrix with its ``classes``.
+
     Parameters
     ----------
     predictions : list of pandas.DataFrame
@@ -264,7 +312,10 @@ def finish_pseudo_online(predictions, metrics, code, out_dir=None):
         out_dir.mkdir(parents=True, exist_ok=True)
         predictions.to_csv(out_dir / "predictions.csv", index=False)
         flat = metrics.drop(columns=["confusion", "classes"]).copy()
+        flat["classes"] = metrics["classes"].map(str)
         flat["confusion"] = metrics["confusion"].map(str)
+        first = [c for c in ("dataset", "pipeline", "subject", "session") if c in flat]
+        flat = flat[first + [c for c in flat.columns if c not in first]]
         flat.to_csv(out_dir / "metrics.csv", index=False)
     return predictions, metrics
 

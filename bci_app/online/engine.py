@@ -15,7 +15,7 @@ import numpy as np
 from ..decoding.channels import SelectChannels, bind_recording_info
 from ..errors import ConfigError, DataError
 from ..processing.filters import CausalFilter
-from ..processing.labels import IDLE
+from ..processing.labels import IDLE, task_classes
 from ..processing.windows import StreamWindower, sliding_windows, window_samples
 
 # Decision defaults, defined once for every caller (command line, sessions, GUI,
@@ -27,6 +27,33 @@ DEFAULT_SMOOTHING = 1
 ONLINE_SMOOTHING = 4
 #: Largest smoothed probability below which the decision is idle (0: never idle by it).
 DEFAULT_THRESHOLD = 0.0
+
+
+def check_idle_threshold(threshold, n_task_classes):
+    """Check that a confidence threshold can decide idle for a model of task classes only.
+
+    The largest of ``n`` class probabilities is never below ``1/n``: a threshold at or
+    below it never decides idle, and every idle moment would be decided as a task.
+
+    Parameters
+    ----------
+    threshold : float
+    n_task_classes : int
+        Classes of the model (no idle class among them).
+
+    Raises
+    ------
+    ConfigError
+        If ``threshold <= 1 / n_task_classes``.
+    """
+    bound = 1.0 / max(int(n_task_classes), 1)
+    if not threshold > bound:
+        raise ConfigError(
+            f"decision: threshold (--threshold) {threshold:g} can never decide idle with "
+            f"{n_task_classes} task classes and idle decided by the threshold (--idle "
+            f"threshold): the largest of {n_task_classes} probabilities is at least "
+            f"1/{n_task_classes} = {bound:.4g}. Give a threshold above {bound:.4g}, or make "
+            "idle a class of the model (--idle class).")
 
 
 def _lsl_clock():
@@ -73,14 +100,19 @@ class DecisionRule:
         If the largest smoothed probability is below it, the decision is ``idle``.
     idle_label : str
         Label of "no command".
+    idle_by_threshold : bool
+        Idle is decided by the threshold only (the classes are tasks): the threshold must
+        be able to decide it (:func:`check_idle_threshold`).
     """
 
     def __init__(self, classes, smoothing=DEFAULT_SMOOTHING, threshold=DEFAULT_THRESHOLD,
-                 idle_label=IDLE):
+                 idle_label=IDLE, idle_by_threshold=False):
         if int(smoothing) < 1:
             raise ConfigError(f"decision: smoothing must be >= 1 window, got {smoothing}.")
         if not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"decision: threshold must be in [0, 1], got {threshold}.")
+        if idle_by_threshold:
+            check_idle_threshold(threshold, len(task_classes(classes)))
         self.classes = np.asarray([str(c) for c in classes])
         self.smoothing = int(smoothing)
         self.threshold = float(threshold)
@@ -200,11 +232,13 @@ class WindowedDecoder:
         Confidence below which the decision is ``idle``.
     batch_size : int
         Windows decoded per call in :meth:`sweep`.
+    idle_by_threshold : bool
+        Idle is decided by the threshold only (see :class:`DecisionRule`).
     """
 
     def __init__(self, model, sfreq, ch_names=None, window_s=2.0, step_s=0.25, l_freq=8.0,
                  h_freq=35.0, notch=None, smoothing=DEFAULT_SMOOTHING,
-                 threshold=DEFAULT_THRESHOLD, batch_size=256):
+                 threshold=DEFAULT_THRESHOLD, batch_size=256, idle_by_threshold=False):
         if not hasattr(model, "classes_"):
             raise ConfigError("the decoder needs a fitted classifier (it has no classes_).")
         self.model = model
@@ -214,7 +248,8 @@ class WindowedDecoder:
         self.window_s, self.step_s = window_s, step_s
         self.classes = np.asarray([str(c) for c in model.classes_])
         self.filter = CausalFilter(self.sfreq, l_freq, h_freq, notch=notch)
-        self.rule = DecisionRule(self.classes, smoothing, threshold)
+        self.rule = DecisionRule(self.classes, smoothing, threshold,
+                                 idle_by_threshold=idle_by_threshold)
         self.batch_size = int(batch_size)
         self._check_model_info()
         self._windower = None

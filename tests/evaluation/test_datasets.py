@@ -1,7 +1,9 @@
+import mne
 import numpy as np
 import pytest
 
 from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
+from bci_app.errors import ConfigError, DataError
 from bci_app.evaluation.datasets import (
     RecordingsDataset,
     SyntheticMI,
@@ -11,7 +13,6 @@ from bci_app.evaluation.datasets import (
     resolve_dataset,
 )
 from bci_app.evaluation.recordings import dataset_sessions
-from bci_app.errors import ConfigError, DataError
 
 
 def test_synthetic_dataset_is_deterministic_and_has_two_sessions():
@@ -24,6 +25,10 @@ def test_synthetic_dataset_is_deterministic_and_has_two_sessions():
     assert "C3" in raw.ch_names and "STIM" in raw.ch_names
     counts = {d: int(np.sum(raw.annotations.description == d)) for d in ds.event_id}
     assert counts == {"left_hand": 3, "right_hand": 3, "feet": 3}
+    # the events as simulated: 4 s of imagery, the rest periods between them
+    tasks = np.isin(raw.annotations.description, list(ds.event_id))
+    assert set(raw.annotations.duration[tasks]) == {4.0}
+    assert np.sum(raw.annotations.description == "rest") == 10
 
 
 def test_synthetic_epochs_through_moabb_paradigm():
@@ -99,3 +104,21 @@ def test_a_folder_that_is_not_recordings(tmp_path):
         resolve_dataset(str(tmp_path), None, "left-right")
     with pytest.raises(DataError, match="not a recordings folder"):
         recordings_dataset(tmp_path)
+
+
+def test_physionet_runs_carry_the_events_of_their_edf_files(mne_data):
+    """Onsets and durations of every event as the EDF file holds them (T0 rest, T1/T2 cues
+    of 4.1 s), not MOABB's 3 s interval; runs know their file."""
+    from bci_app.processing.runs import acquisition_order
+
+    ds = resolve_dataset("PhysionetMI", [1], "left-right")
+    ((_, runs),) = list(dataset_sessions(ds, 1))
+    names = {"T0": "rest", "T1": "left_hand", "T2": "right_hand"}
+    for run in acquisition_order(runs):
+        edf = mne.read_annotations(run.source)
+        assert run.events == [(float(o), float(d), names[t]) for o, d, t in
+                              zip(edf.onset, edf.duration, edf.description)]
+    assert [r.source.rsplit("/", 1)[-1] for r in acquisition_order(runs)] == [
+        "S001R04.edf", "S001R08.edf", "S001R12.edf"]
+    durations = {d for r in runs for _, d, lab in r.events if lab != "rest"}
+    assert durations == {4.1}  # every cue of subject 1
