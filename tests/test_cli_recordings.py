@@ -1,6 +1,6 @@
 """The application's own recordings through `bci-app replay`, `train --file` and
-`pseudo-online FILE`: one reader (:func:`bci_app.session.runs.read_recording_file`), the same
-class names as the GUI sees.
+`pseudo-online FILE` (in this process or on a Dask cluster): one reader
+(:func:`bci_app.acquisition.replay.read_recording`), the same class names as the GUI sees.
 
 One short calibration run is recorded on the simulator and converted to BIDS as a session
 does it. Its BrainVision file alone names the events by their codes (``Stimulus/S  1``); the
@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from bci_app.cli import main
-from bci_app.cli_common import EXIT_ERROR, EXIT_USAGE
+from bci_app.cli_common import EXIT_ERROR
 from bci_app.decoding.persistence import load_model
 
 CLASSES = ["left_hand", "right_hand"]
@@ -86,17 +86,19 @@ def test_the_protocol_was_recorded_as_asked(recording):
 
 
 def test_reader_keeps_the_bids_events_and_maps_a_plain_file(recording):
-    from bci_app.acquisition.replay import read_recording
-    from bci_app.session.runs import read_recording_file
+    import mne
 
-    raw = read_recording_file(recording["bids"])
+    from bci_app.acquisition.replay import read_recording
+
+    raw = read_recording(recording["bids"])
     assert list(raw.annotations.description) == recording["markers"]
     imagery = [d for d, desc in zip(raw.annotations.duration, raw.annotations.description)
                if desc in CLASSES]
     np.testing.assert_allclose(imagery, IMAGERY_S, atol=1.0 / raw.info["sfreq"])
     # The BrainVision file alone names the events by their codes: what the reader avoids.
-    assert not set(CLASSES) & set(read_recording(recording["bids"]).annotations.description)
-    plain = read_recording_file(recording["plain"], dict(e.split("=") for e in EVENT_MAP))
+    alone = mne.io.read_raw_brainvision(recording["bids"], verbose="error")
+    assert not set(CLASSES) & set(alone.annotations.description)
+    plain = read_recording(recording["plain"], dict(e.split("=") for e in EVENT_MAP))
     assert list(plain.annotations.description) == recording["markers"]
     # The same samples (BrainVision's and FIF's calibration factors round differently).
     np.testing.assert_allclose(plain.get_data(), raw.get_data(), rtol=1e-6, atol=0)
@@ -136,8 +138,7 @@ def _pseudo_online(path, out, models_dir, *extra):
     return code, out
 
 
-def test_pseudo_online_file_scores_the_recorded_trials(recording, tmp_path, models_dir,
-                                                       capsys):
+def test_pseudo_online_file_scores_the_recorded_trials(recording, tmp_path, models_dir):
     code, out = _pseudo_online(recording["bids"], tmp_path / "bids", models_dir)
     assert code == 0
     metrics = pd.read_csv(out / "metrics.csv")
@@ -153,12 +154,22 @@ def test_pseudo_online_file_scores_the_recorded_trials(recording, tmp_path, mode
     columns = ["time", "first_sample", "last_sample", "true", "label", "decision", "scored"]
     pd.testing.assert_frame_equal(plain[columns], pred[columns])
     np.testing.assert_allclose(plain.filter(like="p_"), pred.filter(like="p_"), rtol=1e-4)
-    capsys.readouterr()
-    # Workers read a file themselves, with the plain reader: a BIDS run stays here.
-    code, _ = _pseudo_online(recording["bids"], tmp_path / "cluster", models_dir,
-                             "--local-cluster", "1")
-    assert code == EXIT_USAGE
-    assert "without --scheduler and --local-cluster" in capsys.readouterr().err
+
+
+def test_pseudo_online_file_on_a_cluster_equals_this_process(recording, tmp_path, models_dir):
+    """A worker of a Dask cluster reads the BIDS run itself, with the same reader: the
+    recorded class names, and the predictions of the same evaluation run here."""
+    pytest.importorskip("distributed", reason="the cluster extra is not installed")
+    code, here = _pseudo_online(recording["bids"], tmp_path / "here", models_dir)
+    assert code == 0
+    code, cluster = _pseudo_online(recording["bids"], tmp_path / "cluster", models_dir,
+                                   "--local-cluster", "1")
+    assert code == 0
+    pred = pd.read_csv(cluster / "predictions.csv")
+    assert set(pred["true"].dropna()) == {"idle", *CLASSES}  # the other periods: no label
+    assert set(pred.loc[pred["scored"], "true"]) - {"idle"} == set(recording["trials"][4:])
+    for name in ("predictions.csv", "metrics.csv"):
+        assert (here / name).read_bytes() == (cluster / name).read_bytes(), name
 
 
 def _holds(seq, part):

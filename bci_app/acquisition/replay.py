@@ -9,10 +9,13 @@ real-time speed:
   optional event map, e.g. ``T1 -> left_hand``), stamped at their onsets. The string encoding
   carries no duration; the next marker ends a period.
 
-Channel names are tidied the way MNE's PhysioNet helper does (trailing dots removed, case of
-the standard 10-05 names restored: ``Fc5.`` -> ``FC5``), so models bound to standard names
-accept the replayed stream; :func:`read_recording` does the same for pseudo-online sweeps of a
-file, so a replay and a sweep see identical channels and samples.
+The file is read by :func:`read_recording`, the one reader of a recording file (replay,
+training, pseudo-online sweeps, here or on the workers of a cluster, and the GUI): a BIDS run,
+the application's own recordings among them, keeps the class names and durations of its
+``events.tsv``; channel names are tidied the way MNE's PhysioNet helper does (trailing dots
+removed, case of the standard 10-05 names restored: ``Fc5.`` -> ``FC5``), so models bound to
+standard names accept the replayed stream, and a replay and a sweep of a file see identical
+channels, samples and events.
 """
 
 import time
@@ -45,28 +48,58 @@ def standard_channel_names(names):
         new = standard.get(clean.lower(), clean)
         if new != name:
             mapping[name] = new
-    if len(set(mapping.get(n, n) for n in names)) != len(names):
+    if len({mapping.get(n, n) for n in names}) != len(names):
         return {}  # tidying would merge two channels: keep the names as they are
     return mapping
 
 
-def read_recording(path, event_map=None, eeg_only=True):
-    """Read a recording file for replay or a pseudo-online sweep.
+def is_bids_recording(path):
+    """True if ``path`` is the EEG file of a BIDS run (``sub-..._eeg.<ext>`` with its
+    ``_events.tsv`` beside it)."""
+    path = Path(path)
+    suffix = f"_eeg{path.suffix}"
+    return (path.name.startswith("sub-") and path.name.endswith(suffix)
+            and path.with_name(path.name[:-len(suffix)] + "_events.tsv").is_file())
+
+
+def read_bids_recording(path):
+    """A BIDS run's EEG file as an MNE Raw, as recorded: every channel, events from
+    ``events.tsv`` (preloaded)."""
+    import mne_bids
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such recording (moved or deleted?).")
+    try:
+        raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(path),
+                                     verbose="ERROR")
+        raw.load_data(verbose="ERROR")
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read as a BIDS recording ({exc}).") from exc
+    return raw
+
+
+def read_recording(path, event_map=None):
+    """Read a recording file as every command and view reads it (replay, training, sweeps).
+
+    A BIDS run (:func:`is_bids_recording`: the application's own recordings among them) is
+    read through mne-bids, so its events keep their names (``left_hand``, ``idle``...) and
+    durations as ``events.tsv`` gives them; any other file as ``mne.io.read_raw`` reads it.
+    Either way: EEG channels only, channel names in the standard 10-05 spelling
+    (:func:`standard_channel_names`), annotations renamed by ``event_map``.
 
     Parameters
     ----------
     path : str | Path
-        Any format ``mne.io.read_raw`` reads.
+        A BIDS run's EEG file, or any format ``mne.io.read_raw`` reads.
     event_map : dict | None
         Annotation description -> new description (e.g. ``{"T1": "left_hand"}``). Every key
         must exist in the file.
-    eeg_only : bool
-        Keep EEG channels only.
 
     Returns
     -------
     raw : mne.io.Raw
-        Preloaded, channel names standardised, annotations renamed.
+        Preloaded, EEG channels only, channel names standardised, annotations renamed.
 
     Raises
     ------
@@ -78,16 +111,18 @@ def read_recording(path, event_map=None, eeg_only=True):
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such recording file.")
-    try:
-        raw = mne.io.read_raw(path, preload=True, verbose="error")
-    except Exception as err:
-        raise DataError(f"{path}: MNE cannot read this file ({err}). Give an EDF, BDF, GDF, "
-                        "FIF, BrainVision or EEGLAB recording.") from err
-    if eeg_only:
-        if "eeg" not in raw.get_channel_types(unique=True):
-            raise DataError(f"{path}: no EEG channel (types: "
-                            f"{sorted(set(raw.get_channel_types()))}).")
-        raw.pick("eeg")
+    if is_bids_recording(path):
+        raw = read_bids_recording(path)
+    else:
+        try:
+            raw = mne.io.read_raw(path, preload=True, verbose="error")
+        except Exception as err:
+            raise DataError(f"{path}: MNE cannot read this file ({err}). Give an EDF, BDF, "
+                            "GDF, FIF, BrainVision or EEGLAB recording.") from err
+    if "eeg" not in raw.get_channel_types(unique=True):
+        raise DataError(f"{path}: no EEG channel (types: "
+                        f"{sorted(set(raw.get_channel_types()))}).")
+    raw.pick("eeg")
     mapping = standard_channel_names(raw.ch_names)
     if mapping:
         raw.rename_channels(mapping, verbose="error")

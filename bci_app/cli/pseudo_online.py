@@ -3,7 +3,6 @@
 import time
 from pathlib import Path
 
-from ..errors import UsageError
 from . import _options as opt
 
 NAME = "pseudo-online"
@@ -49,30 +48,13 @@ def _config(args):
         l_freq=args.fmin, h_freq=args.fmax, **opt.decision_settings(args))
 
 
-def _evaluate_file(specs, cfg, args, event_map, out):
-    """Metrics of a recording file read in this process with the application's reader
-    (a BIDS run keeps its events: the application's own recordings, their class names)."""
-    from .._logging import quieted_dependencies
-    from ..evaluation.pseudo_online import run_pseudo_online
-    from ..session.runs import read_recording_run
-
-    run = read_recording_run(args.dataset, event_map)
-    with quieted_dependencies(args.verbose < 2):
-        _, metrics = run_pseudo_online(specs, [run], cfg, out_dir=out,
-                                       progress=not args.no_progress)
-    return metrics
-
-
-def _evaluate_tasks(specs, cfg, args, event_map, out, is_file):
+def _evaluate(specs, cfg, args, event_map, out):
     """Metrics computed task by task: here, or on each worker of a cluster, which read the
-    dataset (or the file) themselves."""
+    dataset (or the file) themselves (a file with the application's reader: a BIDS run keeps
+    the class names and durations of its events)."""
     from ..evaluation.distributed import pseudo_online_distributed
-    from ..session.runs import is_bids_recording
 
-    if is_file and is_bids_recording(args.dataset):
-        raise UsageError(f"--dataset {args.dataset}: a BIDS run is evaluated in this process "
-                         "(its events are read from events.tsv); run it without --scheduler "
-                         "and --local-cluster, or give its recordings folder as --dataset.")
+    is_file = Path(args.dataset).is_file()
     with opt.executor_from(args) as executor:
         _, metrics = pseudo_online_distributed(
             specs, cfg, dataset=None if is_file else args.dataset, subjects=args.subjects,
@@ -92,12 +74,8 @@ def run(args):
     cfg = _config(args)
     event_map = opt.parse_event_map(args.event_map)
     out = Path(args.out)
-    is_file = Path(args.dataset).is_file()
     start = time.perf_counter()
-    if is_file and not (args.scheduler or args.local_cluster):
-        metrics = _evaluate_file(specs, cfg, args, event_map, out)
-    else:
-        metrics = _evaluate_tasks(specs, cfg, args, event_map, out, is_file)
+    metrics = _evaluate(specs, cfg, args, event_map, out)
     text = format_metrics_table(metrics)
     (out / "scores.txt").write_text(text + "\n", encoding="utf-8")
     print(f"\npseudo-online, window {cfg.window_s} s, step {cfg.step_s} s, idle={cfg.idle}: "

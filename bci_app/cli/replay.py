@@ -30,13 +30,13 @@ def run(args):
 
     from ..acquisition.lsl import use_loopback
     from ..acquisition.replay import Replay
-    from ..session.runs import read_recording_file
 
-    raw = read_recording_file(args.file, opt.parse_event_map(args.event_map))
+    replay = Replay(args.file, name=args.name, chunk_size=args.chunk_size,
+                    repeat=np.inf if args.loop else args.repeat,
+                    event_map=opt.parse_event_map(args.event_map))
+    raw = replay.raw
     if not args.network:
         use_loopback()
-    replay = Replay(raw, name=args.name, chunk_size=args.chunk_size,
-                    repeat=np.inf if args.loop else args.repeat)
     with replay:
         print(f"replaying {args.file} as {replay.name!r}: {len(raw.ch_names)} channels at "
               f"{raw.info['sfreq']:g} Hz, {replay.duration:.1f} s"

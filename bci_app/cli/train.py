@@ -46,7 +46,7 @@ def add_parser(subparsers):
 
 
 def _file_runs(args):
-    from ..session.runs import read_recording_run
+    from ..evaluation.recordings import read_recording_run
 
     event_map = opt.parse_event_map(args.event_map)
     runs = [read_recording_run(f, event_map) for f in args.file]

@@ -2,10 +2,13 @@
 
 The runs themselves (:class:`~bci_app.processing.runs.Run`, :func:`run_from_raw`) are
 :mod:`bci_app.processing.runs`; here are the two sources of an evaluation's sessions: a MOABB
-dataset's subject (:func:`dataset_sessions`) and a recording file (:func:`file_session`).
+dataset's subject (:func:`dataset_sessions`) and a recording file (:func:`file_session`,
+one run read by :func:`read_recording_run`).
 """
 
-from ..processing.runs import run_from_raw
+from pathlib import Path
+
+from ..processing.runs import acquisition_order, run_from_raw
 
 
 def dataset_sessions(dataset, subject):
@@ -15,20 +18,23 @@ def dataset_sessions(dataset, subject):
     ------
     session : str
     runs : list of Run
-        In the dataset's run order (time order for the datasets we read).
+        In acquisition order (:func:`~bci_app.processing.runs.acquisition_order`), whatever
+        order the dataset gives them in (MOABB gives a paradigm's runs grouped by task).
     """
     data = dataset.get_data(subjects=[subject])[subject]
     for session, runs in data.items():
-        yield str(session), [run_from_raw(raw, name=str(name), meta={"subject": subject})
-                             for name, raw in runs.items()]
+        yield str(session), acquisition_order(
+            [run_from_raw(raw, name=str(name), meta={"subject": subject})
+             for name, raw in runs.items()])
 
 
-def file_session(path, event_map=None):
-    """A recording file (any format MNE reads) as one session of one run.
+def read_recording_run(path, event_map=None):
+    """A recording file as one run named after the file.
 
-    The file is read as :func:`bci_app.acquisition.replay.read_recording` reads it for a
-    real-time replay (EEG channels, standard channel names), so a sweep and a replay of the
-    same file see the same samples.
+    The file is read by :func:`bci_app.acquisition.replay.read_recording`, the reader of a
+    real-time replay, of ``bci-app train --file`` and of the GUI: a BIDS run keeps the
+    class names and durations of its ``events.tsv``; EEG channels only, standard channel
+    names.
 
     Parameters
     ----------
@@ -39,11 +45,19 @@ def file_session(path, event_map=None):
 
     Returns
     -------
-    runs : list of Run
+    run : Run
     """
-    from pathlib import Path
-
     from ..acquisition.replay import read_recording
 
-    raw = read_recording(path, event_map)
-    return [run_from_raw(raw, name=Path(path).stem)]
+    return run_from_raw(read_recording(path, event_map), name=Path(path).stem)
+
+
+def file_session(path, event_map=None):
+    """A recording file as one session of one run (:func:`read_recording_run`): what the
+    task of a pseudo-online evaluation of a file reads, in this process or on a worker.
+
+    Returns
+    -------
+    runs : list of Run
+    """
+    return [read_recording_run(path, event_map)]

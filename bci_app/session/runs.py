@@ -182,93 +182,12 @@ class RunInfo:
             return {}
 
 
-def is_bids_recording(path):
-    """True if ``path`` is the EEG file of a BIDS run (``sub-..._eeg.<ext>`` with its
-    ``_events.tsv`` beside it)."""
-    path = Path(path)
-    suffix = f"_eeg{path.suffix}"
-    return (path.name.startswith("sub-") and path.name.endswith(suffix)
-            and path.with_name(path.name[:-len(suffix)] + "_events.tsv").is_file())
-
-
-def read_bids_recording(path):
-    """A BIDS run's EEG file as an MNE Raw (preloaded; events from ``events.tsv``)."""
-    import mne_bids
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such recording (moved or deleted?).")
-    try:
-        raw = mne_bids.read_raw_bids(mne_bids.get_bids_path_from_fname(path),
-                                     verbose="ERROR")
-        raw.load_data(verbose="ERROR")
-    except Exception as exc:
-        raise DataError(f"{path}: cannot be read as a BIDS recording ({exc}).") from exc
-    return raw
-
-
 def load_run_recording(run):
-    """The BIDS recording of a run (:class:`RunInfo`) as an MNE Raw (preloaded)."""
+    """The BIDS recording of a run (:class:`RunInfo`) as an MNE Raw, as recorded (every
+    channel, events from ``events.tsv``; preloaded)."""
+    from ..acquisition.replay import read_bids_recording
+
     if not run.bids_path:
         raise DataError(f"Run {run.index}: no BIDS recording yet (status {run.status}"
                         f"{': ' + run.error if run.error else ''}).")
     return read_bids_recording(run.bids_path)
-
-
-def read_recording_file(path, event_map=None):
-    """A recording file as every command and view reads it (replay, training, sweep).
-
-    A BIDS run (:func:`is_bids_recording`: the application's own recordings among them) is
-    read through mne-bids, so its events keep their names (``left_hand``, ``idle``...) and
-    durations as ``events.tsv`` gives them; any other file as
-    :func:`bci_app.acquisition.replay.read_recording` reads it. Either way: EEG channels
-    only, channel names in the standard 10-05 spelling, annotations renamed by
-    ``event_map``.
-
-    Parameters
-    ----------
-    path : str | Path
-    event_map : dict | None
-        Annotation description -> new description (e.g. ``{"T1": "left_hand"}``); every
-        key must exist in the recording.
-
-    Returns
-    -------
-    raw : mne.io.Raw
-        Preloaded.
-
-    Raises
-    ------
-    DataError
-        Missing or unreadable file, no EEG channel, an event map naming annotations the
-        recording does not have.
-    """
-    from ..acquisition.replay import (
-        apply_event_map,
-        read_recording,
-        standard_channel_names,
-    )
-
-    if not is_bids_recording(path):
-        return read_recording(path, event_map)
-    raw = read_bids_recording(path)
-    if "eeg" not in raw.get_channel_types(unique=True):
-        raise DataError(f"{path}: no EEG channel in this BIDS recording (types: "
-                        f"{sorted(set(raw.get_channel_types()))}).")
-    raw.pick("eeg")
-    mapping = standard_channel_names(raw.ch_names)
-    if mapping:
-        raw.rename_channels(mapping, verbose="error")
-    return apply_event_map(raw, event_map, path)
-
-
-def read_recording_run(path, event_map=None):
-    """A recording file (:func:`read_recording_file`) as one run named after the file.
-
-    Returns
-    -------
-    run : bci_app.processing.runs.Run
-    """
-    from ..processing.runs import run_from_raw
-
-    return run_from_raw(read_recording_file(path, event_map), name=Path(path).stem)

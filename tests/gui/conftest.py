@@ -1,7 +1,7 @@
 """Fixtures of the GUI tests: a main window on a temporary store, screenshots, waits."""
 
+import functools
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -68,17 +68,7 @@ def connected(window, qtbot):
 
 
 @pytest.fixture
-def wait_until(qtbot):
-    """``wait_until(predicate, timeout, what)``: process Qt events until it is true.
-
-    Waits are for events, never for a fixed time; the deadline is generous because the
-    machine may be loaded (it only bounds a failing test)."""
-    def wait(predicate, timeout=60.0, what="a condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            qtbot.wait(20)
-        pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-    return wait
+def wait_until(wait_until, qtbot):
+    """The shared ``wait_until(predicate, timeout, what)`` (tests/conftest.py), processing Qt
+    events while it waits."""
+    return functools.partial(wait_until, pause=lambda s: qtbot.wait(int(s * 1000)))

@@ -1,6 +1,5 @@
 """Fixtures of the session tests: watching an XDF file while LabRecorder writes it."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,18 @@ def written_so_far(xdf_path):
             len(by_type["eeg"]["time_stamps"]))
 
 
+class _LastRead:
+    """What a wait saw last, shown when it fails."""
+
+    def __init__(self, describe):
+        self.describe = describe
+
+    def __str__(self):
+        return self.describe()
+
+
 @pytest.fixture(scope="session")
-def wait_written():
+def wait_written(wait_until):
     """``wait_written(xdf_path, n_markers, timeout)``: wait until LabRecorder has written
     ``n_markers`` markers and some EEG to the file; returns (markers, n EEG samples) then.
 
@@ -31,14 +40,14 @@ def wait_written():
     is recorded up to here", instead of a fixed sleep.
     """
     def wait(xdf_path, n_markers, timeout=60.0):
-        deadline = time.monotonic() + timeout
-        seen = None
-        while time.monotonic() < deadline:
-            seen = written_so_far(xdf_path) if Path(xdf_path).is_file() else None
-            if seen is not None and len(seen[0]) >= n_markers and seen[1] > 0:
-                return seen
-            time.sleep(0.2)
-        pytest.fail(f"{xdf_path} did not hold {n_markers} markers within {timeout} s "
-                    f"(last read: {seen})")
+        seen = [None]
+
+        def written():
+            seen[0] = written_so_far(xdf_path) if Path(xdf_path).is_file() else None
+            return seen[0] is not None and len(seen[0][0]) >= n_markers and seen[0][1] > 0
+
+        wait_until(written, timeout, interval=0.2, what=_LastRead(
+            lambda: f"{xdf_path} to hold {n_markers} markers (last read: {seen[0]})"))
+        return seen[0]
 
     return wait

@@ -112,12 +112,11 @@ class ReplayView(QtWidgets.QWidget):
         def work():
             try:
                 from ...evaluation.online_runs import sweep_run
-                from ...processing.runs import run_from_raw
-                from ...session.runs import read_recording_file
+                from ...evaluation.recordings import read_recording_run
 
                 # A BIDS run is read with its events (events.tsv), any other file as MNE
                 # reads it; the sweep and its score are the core's.
-                run = run_from_raw(read_recording_file(path, event_map), name=Path(path).stem)
+                run = read_recording_run(path, event_map)
                 self._swept.emit(sweep_run(trained, run,
                                            title=f"{Path(path).name}: pseudo-online sweep"))
             except Exception as exc:
