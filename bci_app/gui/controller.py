@@ -76,6 +76,7 @@ class SessionController(QtCore.QObject):
     modelChanged = QtCore.Signal(object)          # Path | None
     error = QtCore.Signal(str, str)               # title, message
     _runSaved = QtCore.Signal(object, object)     # RunInfo, list of error texts (internal)
+    _recordingFault = QtCore.Signal(object, str)  # RunOrchestrator, text (internal)
 
     def __init__(self, root="recordings", models_dir=None, parent=None):
         super().__init__(parent)
@@ -109,6 +110,7 @@ class SessionController(QtCore.QObject):
         self.protocolEvent.connect(self._on_protocol_event)
         self.predictions.connect(self._on_predictions)
         self._runSaved.connect(self._on_run_saved)
+        self._recordingFault.connect(self._on_recording_fault)
 
     # -- recovery -----------------------------------------------------------------------------
     def start_recovery(self):
@@ -296,6 +298,7 @@ class SessionController(QtCore.QObject):
             stream_prefix=self.stream_prefix,
             on_event=lambda s, t, lab, ts: self.protocolEvent.emit(s, t, lab, ts))
         orch.on_predictions = self._forwarder(orch)
+        orch.on_fault = lambda text: self._recordingFault.emit(orch, text)
         orch.on_decoder_status = self._decoder_status
         self._start_score(orch.runner, orch.windowed)
         self._starting = True
@@ -356,6 +359,13 @@ class SessionController(QtCore.QObject):
         """Stop the run now; the recording is kept (status ``aborted``)."""
         if self.active is not None:
             self.active.abort()
+            self._finish_run()
+
+    def _on_recording_fault(self, orch, text):
+        """The recording failed mid-run: the protocol has stopped; save the run."""
+        self.error.emit("The recording stopped", f"Run {orch.info.index}: {text} The run was "
+                        "stopped; what was recorded is kept.")
+        if self.active is orch:
             self._finish_run()
 
     def _on_protocol_event(self, state, trial, label, ts):

@@ -13,7 +13,11 @@ adapter that forwards the callbacks below to the display):
    protocol starts, ``lead_s`` later;
 2. during the run: :meth:`~RunOrchestrator.pause`, :meth:`~RunOrchestrator.resume`,
    :meth:`~RunOrchestrator.abort`, :meth:`~RunOrchestrator.wait` and
-   :meth:`~RunOrchestrator.check` (a part stopped on an error);
+   :meth:`~RunOrchestrator.fault` (a part stopped on an error). The recording is watched
+   (:class:`~bci_app.session.supervision.RecordingSupervisor`: recorder process, free disk,
+   file growth): on a problem the protocol stops at once, the session log says why
+   (``recording_fault``) and ``on_fault(text)`` is called; before the start, the disk must
+   hold the run's expected size;
 3. :meth:`~RunOrchestrator.finish` (blocks a few seconds): ``tail_s`` more of EEG, the
    recorder stops, the decoder and the runner stop, the recording is converted to BIDS and
    the run's record is saved with its status (:mod:`bci_app.session.runs`).
@@ -26,7 +30,7 @@ Callbacks come from the threads of the parts (runner, decoder), never from the c
 ``on_event(state, trial, label, timestamp)`` for each protocol transition,
 ``on_predictions(predictions)`` for each batch of decisions (until the decoder stops, so
 the last batch of a run is delivered too), ``on_decoder_status(event)`` for the decoder's
-input status.
+input status, ``on_fault(text)`` when the recording fails during the run.
 """
 
 import logging
@@ -39,6 +43,7 @@ from ..online.engine import DEFAULT_THRESHOLD, ONLINE_SMOOTHING
 from .layout import task_label
 from .recorder import RecordedStream
 from .runs import ABORTED, COMPLETE, FAILED, INTERRUPTED
+from .supervision import RecordingSupervisor, check_free_space, expected_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +123,11 @@ class RunOrchestrator:
         LabRecorderCLI executable (default: the bundled one).
     stream_timeout, lead_s, tail_s : float
         See :data:`STREAM_TIMEOUT_S`, :data:`LEAD_S`, :data:`TAIL_S`.
-    on_event, on_predictions, on_decoder_status : callable | None
+    on_event, on_predictions, on_decoder_status, on_fault : callable | None
         See the module's docstring.
+    supervision : dict | None
+        Settings of the :class:`~bci_app.session.supervision.RecordingSupervisor`
+        (``interval_s``, ``stall_s``, ``min_free_bytes``, ``disk_usage``).
 
     Attributes
     ----------
@@ -140,7 +148,7 @@ class RunOrchestrator:
                  smoothing=ONLINE_SMOOTHING, threshold=DEFAULT_THRESHOLD, seed=None,
                  stream_prefix="bci-app", labrecorder=None, stream_timeout=STREAM_TIMEOUT_S,
                  lead_s=LEAD_S, tail_s=TAIL_S, on_event=None, on_predictions=None,
-                 on_decoder_status=None):
+                 on_decoder_status=None, on_fault=None, supervision=None):
         from ..protocol import ProtocolRunner
 
         online = trained is not None
@@ -152,7 +160,10 @@ class RunOrchestrator:
         self.labrecorder, self.stream_timeout = labrecorder, float(stream_timeout)
         self.lead_s, self.tail_s = float(lead_s), float(tail_s)
         self.on_event, self.on_predictions = on_event, on_predictions
-        self.on_decoder_status = on_decoder_status
+        self.on_decoder_status, self.on_fault = on_decoder_status, on_fault
+        self.supervision = dict(supervision or {})
+        self.supervisor = None
+        self.recording_fault = None
         self.info = session.new_run(
             protocol.run_type, protocol.name, task=task_label(protocol),
             n_trials=protocol.n_trials, model=self.model_path,
@@ -205,11 +216,14 @@ class RunOrchestrator:
                 self.decoder = self._start_decoder()
                 streams.append(RecordedStream("predictions", self.decoder.publish,
                                               "Predictions"))
+            self._check_disk()
             # Every stream exists: record them before the protocol starts.
             self.recorder = self.session.start_recording(
                 self.protocol, streams, model=self.model_path,
                 amplifier=self.source.amplifier, run=self.info,
                 labrecorder=self.labrecorder, timeout=self.stream_timeout + 5)
+            self.supervisor = RecordingSupervisor(
+                self.recorder, self._on_recording_fault, **self.supervision).start()
             if not runner.wait_for_consumers(self.stream_timeout):
                 raise StreamError(f"the recorder did not connect to the marker stream "
                                   f"{runner.outlet_name!r} within {self.stream_timeout:g} s.")
@@ -246,9 +260,32 @@ class RunOrchestrator:
         elif kind == "status" and self.on_decoder_status is not None:
             self.on_decoder_status(payload)
 
+    def _check_disk(self):
+        """Refuse to start when the disk cannot hold the run (nothing recorded yet)."""
+        amp = self.source.amplifier
+        n_channels = amp.get("n_channels") or len(amp.get("channels") or ()) or 64
+        duration = self.expected_duration() + self.tail_s
+        needed = expected_bytes(duration, n_channels, amp.get("sfreq") or 1000.0)
+        options = {k: v for k, v in self.supervision.items()
+                   if k in ("min_free_bytes", "disk_usage")}
+        if "min_free_bytes" in options:
+            options["min_free"] = options.pop("min_free_bytes")
+        check_free_space(self.session.root, needed, **options)
+
+    def _on_recording_fault(self, text):
+        """The recording failed during the run (supervisor thread): stop the protocol,
+        say why; :meth:`finish` saves what was recorded as interrupted."""
+        self.recording_fault = f"recording stopped: {text}"
+        self.session.log("recording_fault", run=self.info.index, reason=text)
+        self.runner.abort()
+        if self.on_fault is not None:
+            self.on_fault(self.recording_fault)
+
     def _fail_start(self, exc):
         """Stop every part; keep what was recorded as a failed run."""
         logger.error("run %d could not start: %s", self.info.index, exc)
+        if self.supervisor is not None:
+            self.supervisor.stop()
         self._stop_parts()
         if self.recorder is not None:
             self.info.status = FAILED
@@ -284,6 +321,8 @@ class RunOrchestrator:
 
     def fault(self):
         """The error that stopped a part of the run (its text), or None."""
+        if self.recording_fault is not None:
+            return self.recording_fault
         parts = ((self.source.simulator, "simulated amplifier"),
                  (self.decoder, "online decoder"), (self.runner, "protocol runner"))
         for part, name in parts:
@@ -317,6 +356,7 @@ class RunOrchestrator:
             self.abort()
             self.session.log("run_aborted", run=self.info.index,
                              reason="interrupted by the user")
+        problem = problem or self.recording_fault
         self.finish(fault=problem)
         if problem is not None:
             raise StreamError(f"run {self.info.index}: {problem} The recording is kept: "
@@ -342,6 +382,9 @@ class RunOrchestrator:
             if self._finished:
                 return self.info
             self._finished = True
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        fault = fault or self.recording_fault
         if fault is None:
             time.sleep(max(0.0, self.tail_s))  # a moment of EEG after the last marker
         try:

@@ -188,6 +188,14 @@ class XDFRecorder:
     def is_running(self):
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def exit_code(self):
+        """LabRecorderCLI's exit code once it has ended (None while it runs or before
+        :meth:`start`)."""
+        if self._process is None:
+            return self.returncode
+        return self._process.poll()
+
     def _log_lines(self):
         try:
             return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -303,7 +311,7 @@ class XDFRecorder:
             if self._process.poll() is not None:
                 self._abort_start()
                 raise StreamError(f"recorder {self.path.name}: LabRecorderCLI exited with "
-                                  f"code {self._process.returncode} before recording; its "
+                                  f"code {self.returncode} before recording; its "
                                   f"output: {' | '.join(lines[-5:]) or '(none)'}")
             if time.monotonic() > deadline:
                 self._abort_start()

@@ -105,3 +105,28 @@ def test_run_interrupted_by_a_crash_is_recovered_at_start(connected, qtbot, wait
     raw = load_run_recording(saved)
     assert raw.n_times > 100 and "run_aborted" not in raw.annotations.description
     again.controller.shutdown()
+
+
+def test_a_recorder_dying_mid_run_stops_the_run_and_says_so(connected, qtbot, wait_until):
+    """LabRecorder killed during a calibration run: the protocol stops at once, the
+    therapist is told why, and what was recorded is saved (status interrupted)."""
+    import os
+    import signal
+
+    win, c = connected, connected.controller
+    view = _start(win, qtbot, trials=6)
+    _wait_mid_run(c, wait_until)
+    errors = []
+    c.error.connect(lambda title, text: errors.append((title, text)))
+    with qtbot.waitSignal(c.runFinished, timeout=60000) as finished:
+        os.kill(c.recorder.pid, signal.SIGKILL)
+    run = finished.args[0]
+    assert errors and errors[0][0] == "The recording stopped" and "LabRecorder" in errors[0][1]
+    assert run.status == "interrupted" and "LabRecorder" in run.error
+    raw = load_run_recording(run)
+    assert raw.n_times > 100
+    log = saved_log(c)
+    assert [e["event"] for e in log].count("recording_fault") == 1
+    stopped = [e for e in log if e["event"] == "run_stopped"][-1]
+    assert stopped["aborted"] is True and "LabRecorder" in stopped["fault"]  # not run on
+    assert view.panel.start_button.isEnabled()
