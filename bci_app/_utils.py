@@ -6,7 +6,8 @@ session settings, run records, recorder state files, saved models...) uses
 :func:`atomic_write`; every wall-clock timestamp written to a file (session log, run
 records, state files, model metadata) comes from :func:`now_iso`; every part that calls
 back its listeners from its own thread (protocol runner, EEG input, online decoder) keeps
-them in :class:`Subscribers`.
+them in :class:`Subscribers`; a file several programs may rewrite at once (a recordings
+folder's participants.tsv) is guarded by a :class:`FolderLock`.
 """
 
 import datetime as _dt
@@ -119,3 +120,106 @@ def atomic_write(path, data, encoding="utf-8"):
             pass
         raise
     return path
+
+
+#: Seconds to wait for a :class:`FolderLock` held by another program.
+LOCK_TIMEOUT_S = 60.0
+
+
+class FolderLock:
+    """A lock shared by the threads of this process and by every other process.
+
+    Reentrant within a thread. Across processes it is an exclusive lock on a file
+    (``flock`` on POSIX, ``msvcrt.locking`` on Windows), released by the operating system
+    if its holder dies: a crash never leaves a folder locked.
+
+    Parameters
+    ----------
+    path : str | Path
+        The lock file (created if missing; it holds the pid of the last holder).
+    timeout : float
+        Seconds to wait for another program before giving up.
+    error : type
+        Exception raised then (its message names the file and the holder's pid).
+    """
+
+    def __init__(self, path, timeout=LOCK_TIMEOUT_S, error=TimeoutError):
+        self.path = Path(path)
+        self.timeout = float(timeout)
+        self.error = error
+        self._rlock = threading.RLock()
+        self._depth = 0
+        self._fd = None
+
+    def acquire(self):
+        self._rlock.acquire()
+        try:
+            if self._depth == 0:
+                self._fd = self._lock_file()
+            self._depth += 1
+        except BaseException:
+            self._rlock.release()
+            raise
+
+    def release(self):
+        self._depth -= 1
+        if self._depth == 0:
+            fd, self._fd = self._fd, None
+            try:
+                _unlock(fd)
+            finally:
+                os.close(fd)
+        self._rlock.release()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+    def _lock_file(self):
+        import time
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                _try_lock(fd)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() \
+                        if hasattr(os, "pread") else ""
+                    os.close(fd)
+                    raise self.error(
+                        f"{self.path}: locked by another program"
+                        f"{f' (pid {holder})' if holder else ''} for over "
+                        f"{self.timeout:g} s; close it or wait until it has finished.")
+                time.sleep(0.05)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError:  # the pid is only a courtesy for the message above
+            pass
+        return fd
+
+
+if os.name == "nt":  # pragma: no cover - Windows
+    import msvcrt
+
+    def _try_lock(fd):
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fd):
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _try_lock(fd):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd):
+        fcntl.flock(fd, fcntl.LOCK_UN)

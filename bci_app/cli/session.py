@@ -77,7 +77,8 @@ def add_parser(subparsers):
     who.add_argument("--notes", default="", help="free notes")
     p.add_argument("--recover", action="store_true",
                    help="only recover interrupted runs of --root (stop orphan recorders, "
-                        "convert to BIDS) and exit")
+                        "convert to BIDS; runs whose conversion failed are converted "
+                        "again) and exit")
     opt.add_network(p)
     opt.add_verbose(p)
     return p
@@ -99,7 +100,7 @@ def run(args):
         use_loopback()
     if args.recover:
         store = RecordingStore(args.root)
-        items = store.recover()
+        items = store.recover(retry_failed=True)
         for item in items:
             what = item.bids_path or f"not converted ({item.error})"
             print(f"recovered {item.xdf_path}"

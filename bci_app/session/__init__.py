@@ -37,7 +37,8 @@ Modules, each importing only those listed before it (no cycle):
 :mod:`._proc` (processes), :mod:`.layout` (labels and paths), :mod:`.runs` (RunInfo),
 :mod:`.xdf` (reading an XDF run), :mod:`.state` (recording state files),
 :mod:`.session_log`, :mod:`.participants`, :mod:`._labrecorder` (the LabRecorderCLI
-program), :mod:`.recorder` (recording with it), :mod:`.bids` (one XDF to BIDS),
+program), :mod:`.recorder` (recording with it), :mod:`.supervision` (disk space, watching a
+recording), :mod:`.bids` (one XDF to BIDS),
 :mod:`.recovery` (interrupted runs), :mod:`.sessions`, :mod:`.store`, then
 :mod:`.orchestrator`, :mod:`.headless` and :mod:`.report`.
 """

@@ -17,6 +17,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from .._logging import logger
@@ -40,6 +41,7 @@ from .state import (
     state_path_for,
     update_state,
 )
+from .supervision import check_free_space
 from .xdf import XdfRun, load_xdf_run  # noqa: F401 - XdfRun: what write_run writes
 
 #: Event codes written to events.tsv ("value" column) for the protocol's classes and markers.
@@ -246,9 +248,16 @@ def convert_recording(state_path, interrupted=None):
                            class_of_marker=info.get("class_of_marker"),
                            line_freq=info.get("line_freq", 50.0), meas_date=started)
         status = _run_status(run, interrupted)
-        bids_path = write_run(run, root, info["subject"], info["session"], info["task"],
-                              info["run"], replace=replace,
-                              sidecar=_sidecar(state, run, status, xdf_path, root))
+        # Room for the BIDS copy first: a write cut by a full disk would leave the folder's
+        # shared files (README, dataset_description.json...) truncated.
+        check_free_space(root, run.raw.n_times * len(run.raw.ch_names) * 4,
+                         min_free=CONVERSION_RESERVE_BYTES, purpose="its BIDS copy",
+                         error=DataError, keep="the XDF recording is kept: convert it "
+                         "later with `bci-app session --recover`")
+        with _shared_files_kept(root):
+            bids_path = write_run(run, root, info["subject"], info["session"], info["task"],
+                                  info["run"], replace=replace,
+                                  sidecar=_sidecar(state, run, status, xdf_path, root))
     except Exception as exc:
         update_state(state_path, status=FAILED,
                      error=f"conversion failed: {type(exc).__name__}: {exc}")
@@ -265,6 +274,34 @@ def convert_recording(state_path, interrupted=None):
             status=status, markers=len(run.markers),
             duration_s=round(run.raw.n_times / run.raw.info["sfreq"], 3))
     return bids_path
+
+
+#: Bytes kept free beyond a run's BIDS copy when converting (sidecars, logs, state files).
+CONVERSION_RESERVE_BYTES = 2**20
+#: Files of the recordings folder that every conversion may rewrite in place.
+_SHARED_FILES = ("dataset_description.json", "README", "README.md", "participants.tsv",
+                 "participants.json")
+
+
+@contextmanager
+def _shared_files_kept(root):
+    """Put the folder's shared files back as they were if the conversion fails midway."""
+    before = {}
+    for name in _SHARED_FILES:
+        path = Path(root) / name
+        if path.is_file():
+            before[path] = path.read_bytes()
+    try:
+        yield
+    except BaseException:
+        for path, data in before.items():
+            try:
+                if not path.is_file() or path.read_bytes() != data:
+                    atomic_write(path, data)
+            except OSError as exc:
+                logger.error("%s could not be restored after a failed conversion (%s); "
+                             "its previous content was %d bytes.", path, exc, len(data))
+        raise
 
 
 def _run_status(run, interrupted):

@@ -74,6 +74,11 @@ def ensure_dataset(root):
     return root
 
 
+#: Longest subject or session label: every file name of a run holds both, with the task
+#: and run, and must stay well under the 255 bytes file systems allow.
+MAX_LABEL = 32
+
+
 def check_label(value, what):
     """A BIDS label (letters and digits only) as a string.
 
@@ -88,6 +93,10 @@ def check_label(value, what):
     if not _LABEL.match(text):
         raise ConfigError(f"{what} {value!r}: a BIDS label holds only letters and digits "
                           "(e.g. 01, P03); no spaces, dashes or underscores.")
+    if len(text) > MAX_LABEL:
+        raise ConfigError(f"{what} {text[:20]}... ({len(text)} characters): a label has at "
+                          f"most {MAX_LABEL} (file names are built from it); use a short "
+                          "code such as P03.")
     return text
 
 

@@ -21,6 +21,7 @@ from .bids import convert_recording
 from .layout import ensure_dataset
 from .session_log import SessionLog
 from .state import (
+    FAILED,
     RECORDING,
     STOPPED,
     find_recordings,
@@ -52,7 +53,7 @@ class Recovered:
     error: str | None = None
 
 
-def recover(root, convert=True, force=False):
+def recover(root, convert=True, force=False, retry_failed=False):
     """Find interrupted recordings, stop their orphan recorders, convert them to BIDS.
 
     Parameters
@@ -64,21 +65,27 @@ def recover(root, convert=True, force=False):
     force : bool
         Also handle recordings whose owner process is still alive (e.g. a test that plays
         both roles). Never use it while another instance of the application records.
+    retry_failed : bool
+        Also convert again the recordings whose conversion failed (state ``"failed"``, XDF
+        file kept), e.g. after the disk was freed or the folder unlocked.
 
     Returns
     -------
     recovered : list of Recovered
     """
     out = []
-    for path in find_recordings(root, status=(RECORDING, STOPPED)):
+    statuses = (RECORDING, STOPPED) + ((FAILED,) if retry_failed else ())
+    for path in find_recordings(root, status=statuses):
         try:
             state = read_state(path)
         except DataError as exc:
             logger.warning("%s", exc)
             continue
-        if not force and owner_alive(state):
-            continue
+        if not force and state.get("status") != FAILED and owner_alive(state):
+            continue  # its application is still recording or converting it
         item = Recovered(path, path.with_name(state.get("xdf", "")))
+        if state.get("status") == FAILED and not item.xdf_path.is_file():
+            continue  # nothing recorded to convert
         if state.get("status") == RECORDING:
             item.orphan_stopped = stop_orphan(path)
             update_state(path, status=STOPPED, stopped=now_iso(), interrupted=True,

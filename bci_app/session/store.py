@@ -15,6 +15,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from .._logging import logger
+from .._utils import FolderLock
 from ..errors import ConfigError, DataError
 from .layout import check_label, ensure_dataset
 from .participants import (
@@ -30,12 +31,16 @@ _LOCKS = {}
 _LOCKS_GUARD = threading.Lock()
 
 
+#: The lock file of a recordings folder (hidden: BIDS tools ignore it).
+LOCK_FILE = ".bci-app.lock"
+
+
 def _root_lock(root):
-    """The lock of a recordings folder, shared by every :class:`RecordingStore` of it in
-    this process."""
+    """The lock of a recordings folder: shared by every :class:`RecordingStore` of it in
+    this process, and exclusive across processes (:class:`~bci_app._utils.FolderLock`)."""
     key = str(Path(root).resolve())
     with _LOCKS_GUARD:
-        return _LOCKS.setdefault(key, threading.RLock())
+        return _LOCKS.setdefault(key, FolderLock(Path(key) / LOCK_FILE, error=DataError))
 
 
 class RecordingStore:
@@ -56,9 +61,10 @@ class RecordingStore:
     Attributes
     ----------
     root : Path
-    lock : threading.RLock
+    lock : FolderLock
         Held while participants.tsv may be rewritten (subjects saved, runs converted: the
-        conversion rewrites it). Shared by every store of the same folder in the process.
+        conversion rewrites it). Shared by every store of the same folder, in this process
+        and in others (several sessions recording to one folder at once).
     """
 
     def __init__(self, root="recordings"):
@@ -275,10 +281,11 @@ class RecordingStore:
                                   "exists; open it instead.")
         return self.open_session(subject.id, label, create=True)
 
-    def recover(self, convert=True):
+    def recover(self, convert=True, retry_failed=False):
         """Stop the recorders of runs interrupted by a crash and convert the runs to BIDS.
 
         See :func:`bci_app.session.recovery.recover`; each conversion holds :attr:`lock`.
+        ``retry_failed``: also convert again the runs whose conversion failed.
 
         Returns
         -------
@@ -287,7 +294,7 @@ class RecordingStore:
         """
         from .recovery import convert_recovered, recover
 
-        items = recover(self.root, convert=False)
+        items = recover(self.root, convert=False, retry_failed=retry_failed)
         if convert:
             for item in items:
                 with self.lock:

@@ -53,12 +53,26 @@ def expected_bytes(duration_s, n_channels, sfreq):
     return int(samples * (int(n_channels) * _BYTES_PER_VALUE + _XDF_SAMPLE_OVERHEAD))
 
 
-def check_free_space(folder, needed, min_free=MIN_FREE_BYTES, disk_usage=shutil.disk_usage):
+def check_free_space(folder, needed, min_free=MIN_FREE_BYTES, disk_usage=shutil.disk_usage,
+                     purpose="this run", error=StreamError,
+                     keep="nothing was recorded"):
     """Raise if the disk of ``folder`` cannot hold ``needed`` bytes and keep ``min_free``.
+
+    Parameters
+    ----------
+    folder : str | Path
+        Where the files go (its first existing parent is checked).
+    needed, min_free : int
+        Bytes.
+    disk_usage : callable
+    purpose, keep : str
+        What the space is for, and what happened to the data (for the message).
+    error : type
+        The exception raised.
 
     Raises
     ------
-    StreamError
+    error
         Naming the folder, the space free and the space needed, and what to do.
     """
     folder = Path(folder)
@@ -67,11 +81,10 @@ def check_free_space(folder, needed, min_free=MIN_FREE_BYTES, disk_usage=shutil.
         probe = probe.parent
     free = disk_usage(probe).free
     if free < needed + min_free:
-        raise StreamError(
-            f"not enough disk space for this run in {folder}: {free / 2**20:.0f} MB free, "
-            f"{(needed + min_free) / 2**20:.0f} MB needed (the recording, its BIDS copy and "
-            f"a reserve of {min_free / 2**20:.0f} MB). Free some space or record to "
-            "another disk; nothing was recorded.")
+        raise error(
+            f"not enough disk space for {purpose} in {folder}: {free / 2**20:.1f} MB free, "
+            f"{(needed + min_free) / 2**20:.1f} MB needed (with a reserve of "
+            f"{min_free / 2**20:.0f} MB). Free some space or use another disk; {keep}.")
     return free
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,84 @@ def test_a_run_that_cannot_fit_on_the_disk_does_not_start(small_disk):
         amp.stop()
     assert orch.recorder is None
     assert not list((small_disk / "recordings").rglob("*.xdf"))
+
+
+def test_a_run_whose_conversion_failed_on_a_full_disk_is_converted_by_recover(small_disk):
+    """The disk fills up completely: the run stops, its BIDS conversion fails (no space)
+    but the XDF file is kept; once space is freed and the application closed,
+    ``bci-app session --recover`` converts it."""
+    from bci_app.session import RecordingStore, load_run_recording
+
+    ballast = small_disk / "other_program.bin"
+
+    def fill():  # another program takes every byte left
+        try:
+            with open(ballast, "wb") as f:
+                while True:
+                    f.write(b"\0" * 65536)
+        except OSError:
+            pass
+
+    orch, amp, session = _run(small_disk / "recordings", _on_imagery_of_trial(1, fill),
+                              min_free_bytes=2_000_000)
+    try:
+        orch.start()
+        with pytest.raises(StreamError, match="almost full"):
+            orch.run_to_end()
+    finally:
+        amp.stop()
+    assert orch.info.status == "failed" and "could not be converted" in orch.info.error
+    assert orch.recorder.path.is_file()
+    from bci_app.session.state import read_state, update_state
+
+    # Nothing could be written, not even the recording's state: it still says "recording".
+    assert read_state(orch.recorder.state_path)["status"] == "recording"
+    ballast.unlink()
+    # The application is closed (its process gone), space is free: --recover converts.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    update_state(orch.recorder.state_path, owner_pid=dead.pid, owner_start_ticks=None)
+    root = small_disk / "recordings"
+    done = subprocess.run([sys.executable, "-m", "bci_app", "session", "--recover",
+                           "--root", str(root)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "1 interrupted run(s) recovered" in done.stdout
+    [run] = RecordingStore(root).open_session("01", "01").runs
+    assert Path(run.bids_path).is_file() and load_run_recording(run).n_times > 250
+
+
+def test_a_failed_conversion_is_retried_by_recover_once_space_is_free(small_disk):
+    """Too little space for the BIDS copy (the recording's state could still be written,
+    status "failed"): ``bci-app session --recover`` converts it once space is freed, even
+    while the application that recorded it is still open."""
+    from bci_app.session import RecordingStore, load_run_recording
+    from bci_app.session.state import read_state
+
+    ballast = small_disk / "other_program.bin"
+
+    def fill():  # leave 40 kB: a state file fits, a BIDS copy of the run does not
+        free = shutil.disk_usage(small_disk).free
+        with open(ballast, "wb") as f:
+            f.write(b"\0" * (free - 40_000))
+
+    orch, amp, session = _run(small_disk / "recordings", _on_imagery_of_trial(2, fill),
+                              min_free_bytes=2_000_000)
+    try:
+        orch.start()
+        with pytest.raises(StreamError, match="almost full"):
+            orch.run_to_end()
+    finally:
+        amp.stop()
+    assert orch.info.status == "failed" and "could not be converted" in orch.info.error
+    assert read_state(orch.recorder.state_path)["status"] == "failed"
+    root = small_disk / "recordings"
+    assert RecordingStore(root).recover() == []  # start-up recovery: failed runs stay
+    ballast.unlink()
+    done = subprocess.run([sys.executable, "-m", "bci_app", "session", "--recover",
+                           "--root", str(root)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "1 interrupted run(s) recovered" in done.stdout
+    run = RecordingStore(root).open_session("01", "01").runs[-1]
+    assert Path(run.bids_path).is_file() and load_run_recording(run).n_times > 500
