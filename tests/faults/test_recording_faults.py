@@ -135,17 +135,23 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
-def test_a_disk_filling_up_stops_the_run_before_the_recording_is_cut(small_disk):
-    from bci_app.session import load_xdf_run
+def _run_filling_the_disk(disk, leave, trial=1):
+    """A run on ``disk`` during which another program fills it, leaving ``leave`` bytes
+    (None: every byte taken), at trial ``trial``'s imagery; returns (orch, session)."""
+    ballast = disk / "other_program.bin"
 
-    ballast = small_disk / "other_program.bin"
-
-    def fill():  # another program takes the disk, leaving under 2 MB
-        free = shutil.disk_usage(small_disk).free
+    def fill():
+        if leave is None:
+            try:
+                with open(ballast, "wb") as f:
+                    while True:
+                        f.write(b"\0" * 65536)
+            except OSError:
+                return
         with open(ballast, "wb") as f:
-            f.write(b"\0" * (free - 1_500_000))
+            f.write(b"\0" * (shutil.disk_usage(disk).free - leave))
 
-    orch, amp, session = _run(small_disk / "recordings", _on_imagery_of_trial(1, fill),
+    orch, amp, session = _run(disk / "recordings", _on_imagery_of_trial(trial, fill),
                               min_free_bytes=2_000_000)
     try:
         orch.start()
@@ -153,6 +159,22 @@ def test_a_disk_filling_up_stops_the_run_before_the_recording_is_cut(small_disk)
             orch.run_to_end()
     finally:
         amp.stop()
+    return orch, session, ballast
+
+
+def _recover_with_the_cli(root):
+    """``bci-app session --recover`` in its own process: it must recover one run."""
+    done = subprocess.run([sys.executable, "-m", "bci_app", "session", "--recover",
+                           "--root", str(root)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "1 interrupted run(s) recovered" in done.stdout
+
+
+def test_a_disk_filling_up_stops_the_run_before_the_recording_is_cut(small_disk):
+    from bci_app.session import load_xdf_run
+
+    orch, session, _ = _run_filling_the_disk(small_disk, leave=1_500_000)
     assert _trials_started(orch) < 2 * TRIALS
     assert "almost full" in _fault_entries(session)[0]["reason"]
     raw = load_xdf_run(orch.recorder.path).raw  # intact up to the stop
@@ -177,29 +199,11 @@ def test_a_run_whose_conversion_failed_on_a_full_disk_is_converted_by_recover(sm
     but the XDF file is kept; once space is freed and the application closed,
     ``bci-app session --recover`` converts it."""
     from bci_app.session import RecordingStore, load_run_recording
-
-    ballast = small_disk / "other_program.bin"
-
-    def fill():  # another program takes every byte left
-        try:
-            with open(ballast, "wb") as f:
-                while True:
-                    f.write(b"\0" * 65536)
-        except OSError:
-            pass
-
-    orch, amp, session = _run(small_disk / "recordings", _on_imagery_of_trial(1, fill),
-                              min_free_bytes=2_000_000)
-    try:
-        orch.start()
-        with pytest.raises(StreamError, match="almost full"):
-            orch.run_to_end()
-    finally:
-        amp.stop()
-    assert orch.info.status == "failed" and "could not be converted" in orch.info.error
-    assert orch.recorder.path.is_file()
     from bci_app.session.state import read_state, update_state
 
+    orch, session, ballast = _run_filling_the_disk(small_disk, leave=None)
+    assert orch.info.status == "failed" and "could not be converted" in orch.info.error
+    assert orch.recorder.path.is_file()
     # Nothing could be written, not even the recording's state: it still says "recording".
     assert read_state(orch.recorder.state_path)["status"] == "recording"
     ballast.unlink()
@@ -208,11 +212,7 @@ def test_a_run_whose_conversion_failed_on_a_full_disk_is_converted_by_recover(sm
     dead.wait()
     update_state(orch.recorder.state_path, owner_pid=dead.pid, owner_start_ticks=None)
     root = small_disk / "recordings"
-    done = subprocess.run([sys.executable, "-m", "bci_app", "session", "--recover",
-                           "--root", str(root)], capture_output=True, text=True,
-                          timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    assert "1 interrupted run(s) recovered" in done.stdout
+    _recover_with_the_cli(root)
     [run] = RecordingStore(root).open_session("01", "01").runs
     assert Path(run.bids_path).is_file() and load_run_recording(run).n_times > 250
 
@@ -224,30 +224,13 @@ def test_a_failed_conversion_is_retried_by_recover_once_space_is_free(small_disk
     from bci_app.session import RecordingStore, load_run_recording
     from bci_app.session.state import read_state
 
-    ballast = small_disk / "other_program.bin"
-
-    def fill():  # leave 40 kB: a state file fits, a BIDS copy of the run does not
-        free = shutil.disk_usage(small_disk).free
-        with open(ballast, "wb") as f:
-            f.write(b"\0" * (free - 40_000))
-
-    orch, amp, session = _run(small_disk / "recordings", _on_imagery_of_trial(2, fill),
-                              min_free_bytes=2_000_000)
-    try:
-        orch.start()
-        with pytest.raises(StreamError, match="almost full"):
-            orch.run_to_end()
-    finally:
-        amp.stop()
+    # 40 kB left: a state file fits, a BIDS copy of the run does not.
+    orch, session, ballast = _run_filling_the_disk(small_disk, leave=40_000, trial=2)
     assert orch.info.status == "failed" and "could not be converted" in orch.info.error
     assert read_state(orch.recorder.state_path)["status"] == "failed"
     root = small_disk / "recordings"
     assert RecordingStore(root).recover() == []  # start-up recovery: failed runs stay
     ballast.unlink()
-    done = subprocess.run([sys.executable, "-m", "bci_app", "session", "--recover",
-                           "--root", str(root)], capture_output=True, text=True,
-                          timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    assert "1 interrupted run(s) recovered" in done.stdout
+    _recover_with_the_cli(root)
     run = RecordingStore(root).open_session("01", "01").runs[-1]
     assert Path(run.bids_path).is_file() and load_run_recording(run).n_times > 500
