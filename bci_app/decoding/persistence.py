@@ -12,15 +12,26 @@ Loading never unpickles anything. The types named in ``pipeline.skops`` are chec
 before any object is created: skops trusts builtins, numpy arrays and dtypes and the
 public scikit-learn estimators; on top of that :func:`load_model` trusts only
 
-* estimators (:class:`sklearn.base.BaseEstimator` subclasses) defined in ``bci_app``,
-  ``sklearn`` or ``pyriemann``,
-* scikit-learn's cross-validation splitters, scorers and :class:`~sklearn.utils.Bunch`
+* estimators (:class:`sklearn.base.BaseEstimator` subclasses) defined in
+  ``bci_app.decoding``, ``sklearn``, ``pyriemann`` or ``moabb.pipelines``, or in a package
+  named in ``$BCI_APP_ALLOW_MODULES`` (the allow-list of model files),
+* scikit-learn's cross-validation splitters, scorers (and the metric functions of its
+  named scorers, such as ``balanced_accuracy_score``) and :class:`~sklearn.utils.Bunch`
   (held by fitted grid searches and stacking ensembles).
 
 Any other type, including other classes and functions of numpy and scipy (some of them
 act on the file system when they are garbage-collected or called), is refused with a
 :class:`~bci_app.errors.DataError` naming it, unless the caller, having inspected the
 file, passes its name in ``trusted`` (the check is in :mod:`bci_app.decoding._trust`).
+
+Before anything is decompressed, the zip directories of the file and of the
+``pipeline.skops`` archive inside it are checked against caps (:data:`MAX_MEMBERS`
+members, :data:`MAX_UNCOMPRESSED_BYTES` uncompressed, a compression ratio of at most
+:data:`MAX_COMPRESSION_RATIO` for members over 1 MiB): a file beyond them (a zip bomb) is
+refused with a DataError. :func:`save_model` refuses to write a pipeline beyond them. The
+largest model the shipped pipelines produce on 64 channels (FgMDM on three PhysioNet runs,
+272 windows) holds 69.5 MB in 12 members; the most members is 33 (the grid search), the
+highest ratio 28:1 (``schema.json``).
 
 Public API
 ----------
@@ -36,6 +47,7 @@ read_model_info
     The metadata of a ``.bcimodel`` file, without loading the pipeline.
 """
 
+import contextlib
 import io
 import json
 import logging
@@ -48,7 +60,13 @@ import skops.io as sio
 from .._utils import atomic_write
 from ..errors import ConfigError, DataError
 from ._checks import check_type
-from ._trust import TRUSTED_PACKAGES, _is_trusted_type, _trusted_names
+from ._trust import (
+    ALLOW_MODULES_ENV,
+    TRUSTED_PACKAGES,
+    _is_trusted_type,
+    _trusted_names,
+    allowed_modules,
+)
 from .trained_model import (
     TrainedModel,
     _bci_app_version,
@@ -59,6 +77,9 @@ from .trained_model import (
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "MAX_COMPRESSION_RATIO",
+    "MAX_MEMBERS",
+    "MAX_UNCOMPRESSED_BYTES",
     "MODEL_SUFFIX",
     "TRUSTED_PACKAGES",
     "TrainedModel",
@@ -74,6 +95,15 @@ FORMAT_NAME = "bci-app trained model"
 #: Version of the file layout written by :func:`save_model`; files with a larger version
 #: are refused (they come from a newer bci-app).
 FORMAT_VERSION = 1
+
+#: Most members a model file, or the skops archive in it, may have.
+MAX_MEMBERS = 10_000
+#: Most bytes the members of a model file, or of the skops archive in it, may expand to.
+MAX_UNCOMPRESSED_BYTES = 2**30
+#: Highest compression ratio (uncompressed / compressed) of a member over 1 MiB.
+MAX_COMPRESSION_RATIO = 200
+_RATIO_MIN_BYTES = 2**20
+_MAX_DIRECTORY_BYTES = MAX_MEMBERS * 256
 
 _META_MEMBER = "meta.json"
 _PIPELINE_MEMBER = "pipeline.skops"
@@ -129,6 +159,12 @@ def save_model(trained, path):
                           f"skops format cannot store ({type(err).__name__}: {err}). Keep "
                           "lambdas, open files, threads and generators out of estimators' "
                           "fitted attributes.") from err
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        excess = _excess(zf.infolist())
+    if excess:
+        raise ConfigError(f"{path}: the fitted pipeline of {trained.name!r} is too large to "
+                          f"be loaded back: pipeline.skops has {excess}. Use fewer channels "
+                          "or a smaller model.")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr(_META_MEMBER, json.dumps(meta, indent=2, ensure_ascii=False),
@@ -179,6 +215,52 @@ def _not_a_model(path, head, whole):
                      "file written by bci-app).")
 
 
+def _mib(n):
+    return f"{n / 2**20:.1f} MiB"
+
+
+def _excess(infos):
+    """What in a zip directory (``ZipFile.infolist()``) is beyond the caps, or None."""
+    if len(infos) > MAX_MEMBERS:
+        return f"{len(infos)} members, more than {MAX_MEMBERS}"
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        big = max(infos, key=lambda i: i.file_size)
+        return (f"{_mib(total)} uncompressed (largest member {big.filename}: "
+                f"{_mib(big.file_size)}), more than {_mib(MAX_UNCOMPRESSED_BYTES)}")
+    for i in infos:
+        ratio = i.file_size / max(i.compress_size, 1)
+        if i.file_size > _RATIO_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+            return (f"member {i.filename} with a compression ratio of {ratio:.0f}:1 "
+                    f"({_mib(i.file_size)} from {i.compress_size} bytes), more than "
+                    f"{MAX_COMPRESSION_RATIO}:1")
+    return None
+
+
+@contextlib.contextmanager
+def _checked_zip(path, fileobj, what):
+    """``zipfile.ZipFile(fileobj)`` once its directory is within the caps; a DataError
+    naming ``what`` (a file or a member) if not. The member count and directory size are
+    read from the end record before the directory itself."""
+    def refuse(excess):
+        return DataError(
+            f"{path}: refused without decompressing it: {what} has {excess}. bci-app's "
+            "trained models stay far below these caps (the largest shipped pipeline on 64 "
+            "channels: 70 MB in 12 members, compression ratio 28:1); this file is damaged or "
+            "built to exhaust memory (a zip bomb). Retrain the model.")
+
+    end = zipfile._EndRecData(fileobj)  # None: not a zip, which ZipFile reports below
+    if end is not None and (end[zipfile._ECD_ENTRIES_TOTAL] > MAX_MEMBERS
+                            or end[zipfile._ECD_SIZE] > _MAX_DIRECTORY_BYTES):
+        raise refuse(f"{end[zipfile._ECD_ENTRIES_TOTAL]} members (a directory of "
+                     f"{end[zipfile._ECD_SIZE]} bytes), more than {MAX_MEMBERS}")
+    with zipfile.ZipFile(fileobj) as zf:
+        excess = _excess(zf.infolist())
+        if excess:
+            raise refuse(excess)
+        yield zf
+
+
 def _open_container(path):
     """Return (meta dict, pipeline bytes) of a model file, with clear errors."""
     path = Path(path)
@@ -197,7 +279,7 @@ def _open_container(path):
     corrupted = (f"{path}: the model file is corrupted or truncated (an interrupted copy "
                  "or download?); copy it again, or retrain the model")
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open(path, "rb") as f, _checked_zip(path, f, "the file") as zf:
             names = set(zf.namelist())
             if _META_MEMBER not in names or _PIPELINE_MEMBER not in names:
                 if "schema.json" in names:
@@ -212,6 +294,8 @@ def _open_container(path):
                                 "file written by bci-app.")
             raw_meta = zf.read(_META_MEMBER)
             blob = zf.read(_PIPELINE_MEMBER)
+        with _checked_zip(path, io.BytesIO(blob), _PIPELINE_MEMBER):
+            pass
     except DataError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError,
@@ -298,11 +382,11 @@ def load_model(path, trusted=None):
     if refused:
         raise DataError(
             f"{path}: refused to load: the pipeline holds type(s) bci-app does not trust: "
-            f"{', '.join(refused)}. Only estimators of {', '.join(TRUSTED_PACKAGES)} and "
-            "scikit-learn's helpers are loaded automatically, because loading runs their "
-            "code. If you know where the file comes from and trust these types, load it "
-            f"with load_model(path, trusted={refused!r}); otherwise retrain the model from "
-            "its pipeline file.")
+            f"{', '.join(refused)}. Only estimators of {', '.join(allowed_modules())} "
+            "and scikit-learn's helpers are loaded automatically, because loading runs "
+            "their code. If you know where the file comes from and trust these types, load "
+            f"it with load_model(path, trusted={refused!r}) (or name their package in "
+            f"{ALLOW_MODULES_ENV}); otherwise retrain the model from its pipeline file.")
     try:
         pipeline = sio.loads(blob, trusted=list(found))
     except Exception as err:

@@ -10,13 +10,22 @@ import pytest
 import skops.io as sio
 from numpy.lib import _datasource
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.dummy import DummyClassifier
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from bci_app.acquisition.simulation import DEFAULT_CHANNELS
 from bci_app.decoding import bind_recording_info, read_model_file
+from bci_app.decoding._trust import ALLOW_MODULES_ENV, _is_trusted_type
 from bci_app.decoding.persistence import (
-    FORMAT_VERSION, MODEL_SUFFIX, TrainedModel, load_model, read_model_info, save_model,
+    FORMAT_VERSION,
+    MAX_COMPRESSION_RATIO,
+    MODEL_SUFFIX,
+    TrainedModel,
+    load_model,
+    read_model_info,
+    save_model,
 )
 from bci_app.errors import ConfigError, DataError
 from bci_app.online.engine import WindowedDecoder
@@ -52,7 +61,9 @@ def _fit(stem, X, y):
         grid = {key: values[:1] for key, values in spec.param_grid.items()}
         last = list(spec.param_grid)[-1]
         grid[last] = spec.param_grid[last][:2]
-        pipeline = GridSearchCV(pipeline, grid, cv=StratifiedKFold(2))
+        # scored as bci_app.online.training does: the search holds the metric function
+        pipeline = GridSearchCV(pipeline, grid, cv=StratifiedKFold(2),
+                                scoring="balanced_accuracy")
     return spec, pipeline.fit(X, y)
 
 
@@ -172,6 +183,34 @@ def test_type_outside_allow_list_is_refused_with_its_name(data, tmp_path):
     assert isinstance(load_model(path, trusted=[_Outsider]).pipeline[0], _Outsider)
     with pytest.raises(ConfigError, match="trusted must be a list"):
         load_model(path, trusted=True)
+
+
+def test_packages_allowed_for_model_files_are_trusted(data, tmp_path, monkeypatch):
+    # The user's own package, named in BCI_APP_ALLOW_MODULES for model files, is trusted
+    # for trained models too; bci-app's modules other than bci_app.decoding are not.
+    path = _save_with(_Outsider().fit(data[0]), data, tmp_path)
+    monkeypatch.setenv(ALLOW_MODULES_ENV, f"other.package, {_Outsider.__module__}")
+    assert isinstance(load_model(path).pipeline[0], _Outsider)
+    monkeypatch.delenv(ALLOW_MODULES_ENV)
+    with pytest.raises(DataError, match=ALLOW_MODULES_ENV):
+        load_model(path)
+    assert not _is_trusted_type("bci_app.cli.main")
+    assert _is_trusted_type("bci_app.decoding.mdm.FastMDM")
+
+
+def test_a_pipeline_beyond_the_caps_is_not_saved(tmp_path):
+    # 150,000 constant features: StandardScaler's mean_, var_ and scale_ (1.2 MB each)
+    # compress about 1000:1, beyond MAX_COMPRESSION_RATIO: the file could not be loaded.
+    X, y = np.zeros((4, 150_000)), np.array(["a", "b", "a", "b"])
+    pipeline = make_pipeline(StandardScaler(), DummyClassifier()).fit(X, y)
+    trained = TrainedModel(pipeline=pipeline, name="constant", sfreq=SFREQ,
+                           ch_names=CH_NAMES)
+    path = tmp_path / f"constant{MODEL_SUFFIX}"
+    with pytest.raises(ConfigError, match=f"compression ratio .* more than "
+                                          f"{MAX_COMPRESSION_RATIO}:1") as err:
+        save_model(trained, path)
+    assert str(path) in str(err.value) and "'constant'" in str(err.value)
+    assert not path.exists()
 
 
 def test_non_estimator_types_of_trusted_libraries_are_refused(data, tmp_path):
