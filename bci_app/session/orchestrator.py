@@ -7,8 +7,9 @@ adapter that forwards the callbacks below to the display):
 1. :meth:`~RunOrchestrator.start` (blocks a few seconds): the protocol runner's marker outlet
    opens; a simulated amplifier, if the EEG comes from one, follows the protocol
    (:meth:`~bci_app.acquisition.simulator.SimulatedAmplifier.follow_protocol`); on online
-   runs the :class:`~bci_app.online.live.OnlineDecoder` starts on the EEG stream and
-   publishes its predictions; LabRecorder records the EEG, markers and predictions
+   runs the :class:`~bci_app.online.live.OnlineDecoder` starts on the EEG stream, in its
+   own process (:class:`~bci_app.online.process.DecoderProcess`), and publishes its
+   predictions; LabRecorder records the EEG, markers and predictions
    (:meth:`bci_app.session.Session.start_recording`); once it receives the markers, the
    protocol starts, ``lead_s`` later;
 2. during the run: :meth:`~RunOrchestrator.pause`, :meth:`~RunOrchestrator.resume`,
@@ -239,26 +240,34 @@ class RunOrchestrator:
         return self
 
     def _start_decoder(self):
-        from ..acquisition.stream import EEGInput, MarkerInput
-        from ..online.live import OnlineDecoder
+        """The online decoder, in its own process (:class:`~bci_app.online.process.
+        DecoderProcess`): its latency does not follow the load of the GUI or the machine."""
+        from ..online.process import DecoderProcess
 
-        trained = self.trained
-        eeg = EEGInput(self.source.stream.name, stype=None, channels=trained.ch_names,
-                       sfreq=trained.sfreq, timeout=self.stream_timeout)
-        markers = MarkerInput(self.runner.outlet_name, timeout=self.stream_timeout)
-        online = OnlineDecoder(
-            self.windowed, eeg, markers=markers, log_dir=self.info.log_dir,
-            publish=f"{self.stream_prefix}-predictions-run{self.info.index:02d}")
+        online = DecoderProcess(
+            self.trained, self.source.stream.name, markers_name=self.runner.outlet_name,
+            log_dir=self.info.log_dir,
+            publish=f"{self.stream_prefix}-predictions-run{self.info.index:02d}",
+            smoothing=self.smoothing, threshold=self.threshold,
+            timeout=self.stream_timeout)
         online.subscribe(self._forward)
         online.start()
         return online
 
     def _forward(self, kind, payload):
-        """Decoder worker -> the caller's callbacks."""
+        """Decoder worker -> the caller's callbacks. The decoder's alerts (no decision for a
+        while: bad signal) go to the session log too; they are no fault: the decoder goes
+        on and the run with it (:meth:`fault`)."""
+        from ..online.live import ALERT, RESUMED
+
         if kind == "predictions" and self.on_predictions is not None:
             self.on_predictions(payload)
-        elif kind == "status" and self.on_decoder_status is not None:
-            self.on_decoder_status(payload)
+        elif kind == "status":
+            if payload.status in (ALERT, RESUMED):
+                self.session.log(f"decoder_{payload.status}", run=self.info.index,
+                                 message=payload.message)
+            if self.on_decoder_status is not None:
+                self.on_decoder_status(payload)
 
     def _check_disk(self):
         """Refuse to start when the disk cannot hold the run (nothing recorded yet)."""
@@ -320,7 +329,8 @@ class RunOrchestrator:
         return self.runner.schedule[-1].onset_s + self.lead_s
 
     def fault(self):
-        """The error that stopped a part of the run (its text), or None."""
+        """The error that stopped a part of the run (its text), or None. The decoder's
+        alerts (bad signal, windows without decision) are not faults: it goes on."""
         if self.recording_fault is not None:
             return self.recording_fault
         parts = ((self.source.simulator, "simulated amplifier"),
@@ -407,12 +417,10 @@ class RunOrchestrator:
         """Stop the decoder (keeping its summary) and the runner; any error is logged."""
         if self.decoder is not None:
             try:
+                self.decoder.stop()
+            finally:
                 self.summary = self.decoder.summary()
                 self.info.summary = self.summary
-            except Exception:
-                logger.exception("run %d: the decoder's summary", self.info.index)
-            finally:
-                self.decoder.stop()
         self.runner.stop()
 
     def _save(self, interrupted=None):
