@@ -5,7 +5,8 @@ In the application's process the decoder shares Python's interpreter lock with t
 :class:`DecoderProcess` runs the same :class:`~bci_app.online.live.OnlineDecoder` in a child
 process (``spawn``: the same on every platform) that reads its own LSL inlets, publishes its
 predictions on its LSL outlet (recorded with the run) and writes its logs; it asks the
-operating system for a higher priority when allowed (``nice`` :data:`PRIORITY`). The
+operating system for a higher priority when allowed (real-time round-robin, else a lower
+niceness: :func:`_raise_priority`). The
 parent receives the predictions and status events through a queue and calls its
 subscribers from a reader thread, with the same ``(kind, payload)`` as an
 :class:`~bci_app.online.live.OnlineDecoder` (``"predictions"``, ``"status"``).
@@ -28,19 +29,35 @@ from ..errors import StreamError
 
 logger = logging.getLogger(__name__)
 
-#: Niceness asked for the decoder's process (negative: more CPU than ordinary programs;
-#: refused without the privilege, then the default is kept).
+#: Real-time (round-robin) priority asked for the decoder's process first (1-99; low: above
+#: every ordinary program, below the system's own real-time tasks).
+REALTIME_PRIORITY = 10
+#: Niceness asked for otherwise (negative: more CPU than ordinary programs). Both need the
+#: privilege; without it the default priority is kept (and reported).
 PRIORITY = -5
 #: What the child sends back (kinds of the decoder's subscribers).
 _FORWARDED = ("predictions", "status")
 
 
 def _raise_priority():
+    """Ask for real-time round-robin scheduling (:data:`REALTIME_PRIORITY`), else a lower
+    niceness (:data:`PRIORITY`); threads started afterwards inherit it. Returns what was
+    granted: ``"realtime"``, ``"nice"`` or None (neither is permitted here).
+
+    The decoder sleeps between windows (a few ms of work every step), so real-time
+    scheduling costs other programs nothing but lets it run as soon as its data arrive;
+    the kernel's real-time throttling keeps the machine usable in any case.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(REALTIME_PRIORITY))
+        return "realtime"
+    except (AttributeError, OSError):  # not permitted, or not on this platform
+        pass
     try:
         os.setpriority(os.PRIO_PROCESS, 0, PRIORITY)
-        return True
-    except (AttributeError, OSError):  # not permitted, or not on this platform
-        return False
+        return "nice"
+    except (AttributeError, OSError):
+        return None
 
 
 def _child(trained, eeg_name, settings, out, stop):
@@ -149,8 +166,8 @@ class DecoderProcess:
                                  f"{self.timeout + 30:g} s"
             self._terminate()
             raise StreamError(f"online decoder: {text}")
-        logger.info("decoder process %s started%s", self.pid,
-                    "" if self.priority_raised else " (at normal priority)")
+        logger.info("decoder process %s started (priority: %s)", self.pid,
+                    self.priority_raised or "normal, a higher one is not permitted here")
         return self
 
     def _read(self):
