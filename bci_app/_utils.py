@@ -7,7 +7,8 @@ session settings, run records, recorder state files, saved models...) uses
 records, state files, model metadata) comes from :func:`now_iso`; every part that calls
 back its listeners from its own thread (protocol runner, EEG input, online decoder) keeps
 them in :class:`Subscribers`; a file several programs may rewrite at once (a recordings
-folder's participants.tsv) is guarded by a :class:`FolderLock`.
+folder's participants.tsv) is guarded by a :class:`FolderLock`; ``KEY=VALUE`` lists typed
+by a user (event maps, marker maps) are read by :func:`parse_pairs`.
 """
 
 import datetime as _dt
@@ -18,6 +19,35 @@ import uuid
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
+
+
+def parse_pairs(items, where, form):
+    """``KEY=VALUE`` items as a dict, in order.
+
+    Parameters
+    ----------
+    items : str | iterable of str | None
+        The items; a text is split at commas and white space
+        (``"T1=left_hand, T2=right_hand"``).
+    where : str
+        What holds them, named in the error (e.g. ``"--event-map"``).
+    form : str
+        The expected form, named in the error (e.g. ``"ANNOTATION=CLASS"``).
+
+    Raises
+    ------
+    ValueError
+        An item without ``=``, or with an empty side.
+    """
+    if isinstance(items, str):
+        items = items.replace(",", " ").split()
+    mapping = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"{where}: {item!r} is not {form}.")
+        mapping[key] = value
+    return mapping
 
 
 class Subscribers:

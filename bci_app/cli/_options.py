@@ -5,6 +5,7 @@ names, defaults and help everywhere. Importing this module is cheap (no NumPy, M
 MOABB): ``bci-app --help`` builds every command's parser.
 """
 
+from .._utils import parse_pairs as _parse_pairs
 from ..errors import UsageError
 from ..processing.paradigms import PARADIGMS
 
@@ -148,6 +149,10 @@ def decision_settings(args):
 
     settings = {"smoothing": int(value(args.smoothing)),
                 "threshold": float(value(args.threshold))}
+    if settings["smoothing"] < 1:
+        raise UsageError(f"--smoothing {settings['smoothing']}: give 1 or more windows.")
+    if not 0.0 <= settings["threshold"] <= 1.0:
+        raise UsageError(f"--threshold {settings['threshold']:g}: give a confidence in [0, 1].")
     if getattr(args, "idle", None) == "threshold" and getattr(args, "paradigm", None):
         from ..errors import ConfigError
         from ..online.engine import check_idle_threshold
@@ -182,13 +187,10 @@ def parse_pairs(items, option, form):
     UsageError
         An item without ``=``, or with an empty side.
     """
-    mapping = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise UsageError(f"{option}: {item!r} is not {form}.")
-        mapping[key] = value
-    return mapping
+    try:
+        return _parse_pairs(items, option, form)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
 
 
 def parse_event_map(items):

@@ -8,23 +8,16 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..._utils import parse_pairs
 from ..signal import SignalCheckPanel
 from .common import group, guarded, show_error
 
 
 def parse_event_map(text):
-    """``"T1=left_hand T2=right_hand"`` -> dict (empty text: None)."""
-    items = text.replace(",", " ").split()
-    if not items:
-        return None
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise ValueError(f"Event renaming {item!r}: write ANNOTATION=CLASS, e.g. "
-                             "T1=left_hand T2=right_hand.")
-        out[key] = value
-    return out
+    """``"T1=left_hand T2=right_hand"`` -> dict (empty text: None); ValueError if malformed
+    (:func:`bci_app._utils.parse_pairs`, the reading of ``--event-map`` too)."""
+    return parse_pairs(text, "Event renaming", "ANNOTATION=CLASS, e.g. T1=left_hand "
+                                               "T2=right_hand") or None
 
 
 class ReplayView(QtWidgets.QWidget):
