@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..online.engine import ONLINE_SMOOTHING, WindowedDecoder
+from ..processing.quality import ARTIFACT
 from .figures import timeline_png
 from .scoring import score_decisions
 
@@ -25,6 +26,8 @@ def read_predictions(path):
     onsets : ndarray, shape (n,)
         Time of each decision's window's last sample in the recording, s.
     decisions : ndarray of str, shape (n,)
+        A window without any probability (every ``p_<class>`` n/a: the decoder did not
+        classify it) is ``artifact`` (no decision), whatever its ``decision`` column says.
     proba : ndarray, shape (n, n_classes)
         Smoothed probabilities.
     classes : list of str
@@ -40,9 +43,11 @@ def read_predictions(path):
         raise DataError(f"{path}: no decision was recorded during this run.")
     classes = [c[2:] for c in frame.columns if c.startswith("p_")]
     onsets = frame["onset"].to_numpy(dtype=float)
-    decisions = frame["decision"].astype(str).to_numpy()
+    decisions = frame["decision"].astype(str).to_numpy().astype(object)
     proba = frame[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
-    return onsets, decisions, proba, classes
+    if classes:
+        decisions[np.isnan(proba).all(axis=1)] = ARTIFACT
+    return onsets, decisions.astype(str), proba, classes
 
 
 def timeline_frame(times, truth, proba, proba_classes, pipeline, session, run):
@@ -100,7 +105,9 @@ def score_recorded_run(events, sfreq, onsets, decisions, proba, proba_classes, c
     window = int(round(window_s * sfreq))
     score = score_decisions(events, onsets, decisions, window, sfreq, classes, step_s)
     if score.metrics is None:
-        raise DataError(f"{run_name}: no decision fell in a scored period.")
+        raise DataError(f"{run_name}: no decision fell in a scored period"
+                        + (f" ({score.artifacts} scored windows had none: artifact)."
+                           if score.artifacts else "."))
     frame = timeline_frame(onsets, score.truth, proba, proba_classes, name, "live", run_name)
     return {"score": score, "metrics": score.metrics, "trial_accuracy": score.trial_accuracy,
             "n_trials": score.trials_done, "frame": frame, "model": name}

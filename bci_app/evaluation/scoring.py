@@ -33,10 +33,20 @@ confirms its detection, the last of :data:`MIN_CONSECUTIVE` decisions in a row e
 cued class, searched within the cue's event only (its imagery period);
 ``detected_fraction`` is over all task trials, ``latency_median_s`` over the detected ones.
 
+No decision: a window the decoder did not classify (decision ``artifact``: its signal was
+not EEG, or the model failed on it, :mod:`bci_app.online.engine`) is neither right nor wrong.
+It is left out of the window scores (accuracy, nMCC, bits per decision, confusion), which
+are over the decided windows, and counted beside them: ``n_artifact`` and
+``artifact_fraction`` (of the scored windows). The rates per minute (``*_per_min``) count
+the time of those windows, in which nothing was decided: they are scaled by the decided
+fraction. Trials: artifact windows do not vote; a trial with no decided window has no
+decision (a miss). Detection: an artifact breaks a run of decisions equal to the cue.
+
 Chance, next to every score: ``majority_*`` (always deciding the most frequent truth) and
 ``shuffled_*`` (the run's decisions permuted, :func:`bci_app.evaluation.metrics.shuffle_indices`,
 then scored by the same rules: windows, trials and latency; the mean over the
-permutations; pooled runs are each permuted within themselves).
+permutations; pooled runs are each permuted within themselves; windows without decision
+keep their place, the decisions are permuted among the decided windows).
 """
 
 from dataclasses import dataclass, field
@@ -50,6 +60,7 @@ from ..processing.labels import (
     normalise_decisions,
     task_classes,
 )
+from ..processing.quality import ARTIFACT
 from ..protocol.runner import marker_annotations
 from .metrics import (
     confusion_stack,
@@ -82,9 +93,10 @@ class Trial:
     truth : str
         The decision expected (``idle`` for an idle-named class such as ``rest``).
     decision : str | None
-        Majority of the decisions of the trial's windows; None on a tie.
+        Majority of the decisions of the trial's windows (artifact windows do not vote);
+        None on a tie or without any decided window.
     windows : int
-        Windows attributed to the trial.
+        Windows attributed to the trial (artifact windows included).
     duration : float
         Event duration (the imagery period of a task trial), s.
     event : int
@@ -124,19 +136,19 @@ def trial_decisions(events, trial, decisions, complete_before=None):
         In time order.
     """
     decisions = np.asarray(decisions).astype(str)
-    voted = trial >= 0
-    ids, t_idx = np.unique(trial[voted], return_inverse=True)
+    ids, n_windows = np.unique(trial[trial >= 0], return_counts=True)
+    voted = (trial >= 0) & (decisions != ARTIFACT)
     values, d_idx = np.unique(decisions[voted], return_inverse=True)
     votes = np.zeros((ids.size, values.size), dtype=int)
-    np.add.at(votes, (t_idx, d_idx), 1)
+    np.add.at(votes, (np.searchsorted(ids, trial[voted]), d_idx), 1)
     out = []
-    for i, counts in zip(ids, votes):
+    for i, counts, n in zip(ids, votes, n_windows):
         onset, duration, label = events[i]
         if complete_before is not None and float(onset) + float(duration) > complete_before:
             continue
-        top = np.flatnonzero(counts == counts.max())
+        top = np.flatnonzero(counts == counts.max()) if counts.sum() else ()
         out.append(Trial(float(onset), str(label), IDLE if is_idle_name(label) else str(label),
-                         str(values[top[0]]) if top.size == 1 else None, int(counts.sum()),
+                         str(values[top[0]]) if len(top) == 1 else None, int(n),
                          float(duration), int(i)))
     return sorted(out, key=lambda t: t.onset)
 
@@ -195,7 +207,7 @@ class RunScore:
     Attributes
     ----------
     windows, correct : int
-        Scored windows, and those decided right.
+        Scored windows with a decision, and those decided right.
     trials_done, trials_correct : int
         Trials counted, and those decided right.
     metrics : dict | None
@@ -209,6 +221,8 @@ class RunScore:
         Per decision: the time of its window's last sample, s.
     trial_index : ndarray of int
         Per decision: the event index of the trial its window belongs to (-1: none).
+    artifacts : int
+        Scored windows without decision (``artifact``), left out of ``windows``.
     """
 
     windows: int = 0
@@ -223,6 +237,7 @@ class RunScore:
     times: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     trial_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int),
                                     repr=False)
+    artifacts: int = 0
 
     @property
     def window_accuracy(self):
@@ -236,6 +251,11 @@ class RunScore:
     def scored(self):
         """Boolean mask of the scored decisions."""
         return np.not_equal(self.truth, None).astype(bool)
+
+    @property
+    def decided(self):
+        """Boolean mask of the scored decisions that are decisions (not ``artifact``)."""
+        return self.scored & (np.asarray(self.decisions).astype(str) != ARTIFACT)
 
     @property
     def cues(self):
@@ -265,6 +285,8 @@ def _trial_hits(score, codes, labels):
     flat = (np.arange(n_sets)[:, None] * n_trials + pos[None, :]) * n_labels + codes[:, w]
     votes = np.bincount(flat.ravel(), minlength=n_sets * n_trials * n_labels)
     votes = votes.reshape(n_sets, n_trials, n_labels)
+    if ARTIFACT in labels:  # no vote
+        votes[..., list(labels).index(ARTIFACT)] = 0
     unique = (votes == votes.max(axis=-1, keepdims=True)).sum(axis=-1) == 1
     truth = label_codes([t.truth for t in score.trials], labels)
     return unique & (votes.argmax(axis=-1) == truth)
@@ -275,9 +297,11 @@ def _shuffled(scores, labels, window_s):
     truth, pooled, hits, latencies = [], [], [], []
     for run, s in enumerate(scores):
         codes = label_codes(s.decisions.astype(str), labels)
-        perm = codes[shuffle_indices(codes.size, run)]
-        truth.append(label_codes(s.truth[s.scored].astype(str), labels))
-        pooled.append(perm[:, s.scored])
+        moved = np.flatnonzero(s.decisions.astype(str) != ARTIFACT)
+        perm = np.repeat(codes[None, :], len(shuffle_indices(moved.size, run)), axis=0)
+        perm[:, moved] = codes[moved][shuffle_indices(moved.size, run)]
+        truth.append(label_codes(s.truth[s.decided].astype(str), labels))
+        pooled.append(perm[:, s.decided])
         hits.append(_trial_hits(s, perm, labels))
         latencies.append(_latencies(s, perm, labels))
     cms = confusion_stack(np.concatenate(truth), np.concatenate(pooled, axis=1), len(labels))
@@ -320,12 +344,17 @@ def run_metrics(scores, classes, step_s, window_s, shuffled=True):
         ``latency_median_s`` (s, over the detected cues), ``detected_fraction`` (over all
         cues), ``n_cues``; and ``shuffled_accuracy``, ``shuffled_nmcc``,
         ``shuffled_itr_bits``, ``shuffled_itr_bits_per_min``, ``shuffled_trial_accuracy``,
-        ``shuffled_detected_fraction``, ``shuffled_latency_median_s``.
+        ``shuffled_detected_fraction``, ``shuffled_latency_median_s``. The window scores
+        are over the decided windows; ``n_artifact`` and ``artifact_fraction`` count the
+        scored windows without decision, and the ``*_per_min`` rates are scaled by the
+        decided fraction (see the module's doc).
     """
-    truth = [s.truth[s.scored].astype(str) for s in scores]
+    truth = [s.truth[s.decided].astype(str) for s in scores]
     if not sum(t.size for t in truth):
         return None
-    decisions = np.concatenate([s.decisions[s.scored] for s in scores]).astype(str)
+    n_scored = sum(int(s.scored.sum()) for s in scores)
+    decided = sum(t.size for t in truth) / n_scored
+    decisions = np.concatenate([s.decisions[s.decided] for s in scores]).astype(str)
     m = window_scores(np.concatenate(truth), decisions, classes, step_s, window_s)
     trials = [t for s in scores for t in s.trials]
     latency, detected = latency_summary(np.concatenate([_latencies(s, s.decisions)
@@ -339,6 +368,9 @@ def run_metrics(scores, classes, step_s, window_s, shuffled=True):
     if shuffled:
         others = {str(d) for s in scores for d in s.decisions} - set(m["classes"])
         m.update(_shuffled(scores, m["classes"] + sorted(others), window_s))
+    if decided < 1.0:  # nothing was decided during the artifact windows
+        m.update({k: v * decided for k, v in m.items() if k.endswith("_per_min")})
+    m.update({"n_artifact": n_scored - int(decisions.size), "artifact_fraction": 1.0 - decided})
     return m
 
 
@@ -374,10 +406,11 @@ def score_decisions(events, times, decisions, window, sfreq, classes, step_s,
     times = np.asarray(times, dtype=float)
     truth, trial = label_windows(events, times, window, sfreq, classes)
     scored = np.not_equal(truth, None)
+    decided = scored & (decisions.astype(str) != ARTIFACT)
     trials = trial_decisions(events, trial, decisions, complete_before)
-    score = RunScore(int(scored.sum()), int(np.sum(truth[scored] == decisions[scored])),
+    score = RunScore(int(decided.sum()), int(np.sum(truth[decided] == decisions[decided])),
                      len(trials), sum(t.correct for t in trials), None, truth, decisions,
-                     trials, times, trial)
+                     trials, times, trial, int(scored.sum() - decided.sum()))
     score.metrics = run_metrics([score], classes, step_s, window / float(sfreq), shuffled)
     return score
 

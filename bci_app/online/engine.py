@@ -4,56 +4,38 @@ One engine serves every source. :meth:`WindowedDecoder.push` takes chunks as the
 (live LSL, real-time replay); :meth:`WindowedDecoder.sweep` takes a whole recording and
 decodes all its windows in batches, as fast as the CPU allows. Both give the same windows,
 the same probabilities and the same decisions for the same samples.
+
+Bad signal never becomes a command. Every window is checked before it is classified
+(:func:`bci_app.processing.quality.window_faults`: finite, not flat, plausible amplitude, on
+the channels the model reads); a window that fails, or that the model fails on (an
+exception, non-finite probabilities), gets the decision
+:data:`~bci_app.processing.quality.ARTIFACT` ("no decision") with its reason, NaN
+probabilities, and is never smoothed into the next windows' decisions (the smoothing starts
+again after it). Non-finite samples are held at the channel's last finite value before the
+causal filter, so one burst does not poison the filter's state: decoding resumes once the
+windows are clear of it.
 """
 
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._logging import logger
 from ..decoding.channels import SelectChannels, bind_recording_info
 from ..errors import ConfigError, DataError
 from ..processing.filters import CausalFilter
-from ..processing.labels import IDLE, task_classes
+from ..processing.quality import ARTIFACT, window_faults
 from ..processing.windows import StreamWindower, sliding_windows, window_samples
 
-# Decision defaults, defined once for every caller (command line, sessions, GUI,
-# evaluations). A live run smooths: a steadier command for the user, at the cost of
-# (ONLINE_SMOOTHING - 1) window steps of delay; an evaluation scores each window as it is.
-#: Windows averaged by the decision rule when nothing else is asked (1: no smoothing).
-DEFAULT_SMOOTHING = 1
-#: Windows averaged by the decision rule of a live (closed-loop) run.
-ONLINE_SMOOTHING = 4
-#: Largest smoothed probability below which the decision is idle (0: never idle by it).
-DEFAULT_THRESHOLD = 0.0
-
-
-def check_idle_threshold(threshold, n_task_classes):
-    """Check that a confidence threshold can decide idle for a model of task classes only.
-
-    The largest of ``n`` class probabilities is never below ``1/n``: a threshold at or
-    below it never decides idle, and every idle moment would be decided as a task.
-
-    Parameters
-    ----------
-    threshold : float
-    n_task_classes : int
-        Classes of the model (no idle class among them).
-
-    Raises
-    ------
-    ConfigError
-        If ``threshold <= 1 / n_task_classes``.
-    """
-    bound = 1.0 / max(int(n_task_classes), 1)
-    if not threshold > bound:
-        raise ConfigError(
-            f"decision: threshold (--threshold) {threshold:g} can never decide idle with "
-            f"{n_task_classes} task classes and idle decided by the threshold (--idle "
-            f"threshold): the largest of {n_task_classes} probabilities is at least "
-            f"1/{n_task_classes} = {bound:.4g}. Give a threshold above {bound:.4g}, or make "
-            "idle a class of the model (--idle class).")
+# The decision rule and its defaults (bci_app.online.decision), importable from here too.
+from .decision import (  # noqa: F401
+    DEFAULT_SMOOTHING,
+    DEFAULT_THRESHOLD,
+    ONLINE_SMOOTHING,
+    DecisionRule,
+    check_idle_threshold,
+)
 
 
 def _lsl_clock():
@@ -61,6 +43,23 @@ def _lsl_clock():
     from mne_lsl.lsl import local_clock
 
     return local_clock()
+
+
+def model_channels(model):
+    """Indices of the stream's channels a fitted pipeline reads: those its first step
+    (:class:`~bci_app.decoding.channels.SelectChannels`) picks, in a pipeline or in the best
+    estimator of a grid search; None when it reads them all (or cannot tell)."""
+    est = getattr(model, "best_estimator_", model)
+    steps = getattr(est, "steps", None)
+    if (isinstance(steps, list) and steps and isinstance(steps[0][1], SelectChannels)
+            and hasattr(steps[0][1], "picks_")):
+        return np.asarray(steps[0][1].picks_, dtype=int)
+    return None
+
+
+def _model_error(exc):
+    """The reason of a window the model failed on."""
+    return f"model error: {type(exc).__name__}: {exc}"
 
 
 def class_probabilities(model, windows):
@@ -87,70 +86,6 @@ def class_probabilities(model, windows):
     return e / e.sum(axis=1, keepdims=True)
 
 
-class DecisionRule:
-    """Causal probability smoothing and a confidence threshold.
-
-    Parameters
-    ----------
-    classes : sequence of str
-        Class of each probability column.
-    smoothing : int
-        Average the probabilities of the last ``smoothing`` windows (1: no smoothing).
-    threshold : float
-        If the largest smoothed probability is below it, the decision is ``idle``.
-    idle_label : str
-        Label of "no command".
-    idle_by_threshold : bool
-        Idle is decided by the threshold only (the classes are tasks): the threshold must
-        be able to decide it (:func:`check_idle_threshold`).
-    """
-
-    def __init__(self, classes, smoothing=DEFAULT_SMOOTHING, threshold=DEFAULT_THRESHOLD,
-                 idle_label=IDLE, idle_by_threshold=False):
-        if int(smoothing) < 1:
-            raise ConfigError(f"decision: smoothing must be >= 1 window, got {smoothing}.")
-        if not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"decision: threshold must be in [0, 1], got {threshold}.")
-        if idle_by_threshold:
-            check_idle_threshold(threshold, len(task_classes(classes)))
-        self.classes = np.asarray([str(c) for c in classes])
-        self.smoothing = int(smoothing)
-        self.threshold = float(threshold)
-        self.idle_label = idle_label
-        self.reset()
-
-    def reset(self):
-        """Forget the past windows."""
-        self._history = deque(maxlen=self.smoothing - 1)
-
-    def update(self, proba):
-        """Smooth a batch of consecutive windows' probabilities and decide.
-
-        Parameters
-        ----------
-        proba : ndarray, shape (n_windows, n_classes)
-
-        Returns
-        -------
-        smoothed : ndarray, shape (n_windows, n_classes)
-        decisions : ndarray of str, shape (n_windows,)
-        """
-        proba = np.atleast_2d(np.asarray(proba, dtype=float))
-        if proba.shape[0] == 0:
-            return proba, np.empty(0, dtype=self.classes.dtype)
-        past = np.array(self._history).reshape(-1, proba.shape[1])
-        seq = np.concatenate([past, proba])
-        csum = np.concatenate([np.zeros((1, seq.shape[1])), np.cumsum(seq, axis=0)])
-        end = np.arange(past.shape[0] + 1, seq.shape[0] + 1)
-        start = np.maximum(end - self.smoothing, 0)
-        smoothed = (csum[end] - csum[start]) / (end - start)[:, None]
-        self._history.extend(proba)
-        best = smoothed.argmax(axis=1)
-        decisions = self.classes[best].astype(object)
-        decisions[smoothed[np.arange(len(best)), best] < self.threshold] = self.idle_label
-        return smoothed, decisions.astype(str)
-
-
 @dataclass
 class Predictions:
     """Decoded windows, in time order.
@@ -168,7 +103,8 @@ class Predictions:
     labels : ndarray of str, shape (n,)
         Most probable class of each window (raw probabilities).
     decisions : ndarray of str, shape (n,)
-        Output of the decision rule (a class or ``idle``).
+        Output of the decision rule (a class, ``idle``, or
+        :data:`~bci_app.processing.quality.ARTIFACT`: no decision, see ``reasons``).
     classes : ndarray of str
         Class of each probability column.
     emitted : ndarray, shape (n,)
@@ -177,6 +113,10 @@ class Predictions:
         The same instant on the LSL clock (``mne_lsl.lsl.local_clock``), comparable with
         ``times`` on this machine: ``emitted_lsl - times`` is the latency from the window's
         last sample to its prediction.
+    reasons : ndarray of str, shape (n,)
+        Why a window was not classified (its decision and label are
+        :data:`~bci_app.processing.quality.ARTIFACT`, its probabilities NaN); empty for
+        the others.
     """
 
     times: np.ndarray
@@ -188,10 +128,18 @@ class Predictions:
     classes: np.ndarray
     emitted: np.ndarray
     emitted_lsl: np.ndarray = None
+    reasons: np.ndarray = None
 
     def __post_init__(self):
         if self.emitted_lsl is None:
             self.emitted_lsl = np.full(len(self.times), np.nan)
+        if self.reasons is None:
+            self.reasons = np.full(len(self.times), "", dtype=object)
+
+    @property
+    def artifacts(self):
+        """Boolean mask of the windows not classified (decision ``artifact``)."""
+        return np.asarray(self.decisions).astype(str) == ARTIFACT
 
     def __len__(self):
         return len(self.times)
@@ -203,11 +151,13 @@ class Predictions:
         if not parts:
             return cls(np.empty(0), np.empty(0, dtype=int), np.empty((0, n_classes)),
                        np.empty((0, n_classes)), np.empty(0, dtype=str),
-                       np.empty(0, dtype=str), np.asarray(classes), np.empty(0), np.empty(0))
+                       np.empty(0, dtype=str), np.asarray(classes), np.empty(0), np.empty(0),
+                       np.empty(0, dtype=object))
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                      ("times", "last", "proba", "smoothed", "labels", "decisions")),
                    np.asarray(classes), np.concatenate([p.emitted for p in parts]),
-                   np.concatenate([p.emitted_lsl for p in parts]))
+                   np.concatenate([p.emitted_lsl for p in parts]),
+                   np.concatenate([p.reasons for p in parts]))
 
 
 class WindowedDecoder:
@@ -234,6 +184,10 @@ class WindowedDecoder:
         Windows decoded per call in :meth:`sweep`.
     idle_by_threshold : bool
         Idle is decided by the threshold only (see :class:`DecisionRule`).
+
+    Every window is checked first (see the module's doc): one that is not EEG, or that the
+    model fails on, is decided :data:`~bci_app.processing.quality.ARTIFACT` with its
+    reason (:attr:`Predictions.reasons`).
     """
 
     def __init__(self, model, sfreq, ch_names=None, window_s=2.0, step_s=0.25, l_freq=8.0,
@@ -247,12 +201,18 @@ class WindowedDecoder:
         self.window, self.step = window_samples(self.sfreq, window_s, step_s)
         self.window_s, self.step_s = window_s, step_s
         self.classes = np.asarray([str(c) for c in model.classes_])
+        if ARTIFACT in self.classes:
+            raise ConfigError(f"the model has a class named {ARTIFACT!r}, the decision "
+                              "reserved for windows that are not classified; rename it.")
         self.filter = CausalFilter(self.sfreq, l_freq, h_freq, notch=notch)
         self.rule = DecisionRule(self.classes, smoothing, threshold,
                                  idle_by_threshold=idle_by_threshold)
         self.batch_size = int(batch_size)
         self._check_model_info()
+        self._picks = model_channels(model)
         self._windower = None
+        self._last_finite = None
+        self._errors_logged = set()
         _lsl_clock()  # load the clock now, not on the first decoded window
 
     @classmethod
@@ -298,15 +258,77 @@ class WindowedDecoder:
         self.filter.reset()
         self.rule.reset()
         self._windower = None
+        self._last_finite = None
 
-    def _decode(self, windows, times, last):
-        proba = class_probabilities(self.model, windows)
+    def _hold_non_finite(self, chunk):
+        """``chunk`` with each non-finite sample replaced by its channel's last finite one
+        (0 before any): the filter's state stays finite; the windows holding them are
+        refused by their raw samples anyway."""
+        if self._last_finite is None or self._last_finite.size != chunk.shape[0]:
+            self._last_finite = np.zeros(chunk.shape[0])
+        if chunk.shape[1] == 0:
+            return chunk
+        bad = ~np.isfinite(chunk)
+        if bad.any():
+            idx = np.maximum.accumulate(np.where(bad, -1, np.arange(chunk.shape[1])), axis=1)
+            chunk = np.where(idx >= 0, np.take_along_axis(chunk, np.maximum(idx, 0), axis=1),
+                             self._last_finite[:, None])
+        self._last_finite = chunk[:, -1].copy()
+        return chunk
+
+    def _filter(self, chunk):
+        """Causal filtering of raw samples (non-finite ones held); a state driven out of
+        the numbers (an absurd sample) is dropped: the filter starts again."""
+        filtered = self.filter.process(self._hold_non_finite(chunk))
+        if filtered.size and not np.isfinite(filtered[:, -1]).all():
+            self.filter.reset()
+        return filtered
+
+    def _classify(self, windows):
+        """Probabilities of windows; a window the model fails on gets NaN and its error.
+
+        Returns
+        -------
+        proba : ndarray, shape (n_windows, n_classes)
+        errors : ndarray of str (object), shape (n_windows,)
+        """
+        errors = np.full(len(windows), "", dtype=object)
+        try:
+            proba = np.asarray(class_probabilities(self.model, windows), dtype=float)
+            if proba.shape != (len(windows), len(self.classes)):
+                raise DataError(f"the model gave probabilities of shape {proba.shape} for "
+                                f"{len(windows)} windows of {len(self.classes)} classes.")
+            return proba, errors
+        except Exception as exc:  # any failure of the model is that window's artifact
+            if len(windows) == 1:
+                errors[0] = _model_error(exc)
+                if errors[0] not in self._errors_logged and len(self._errors_logged) < 20:
+                    self._errors_logged.add(errors[0])
+                    logger.warning("decoder: no decision on a window: %s", errors[0],
+                                   exc_info=True)
+                return np.full((1, len(self.classes)), np.nan), errors
+        proba = np.full((len(windows), len(self.classes)), np.nan)
+        for i in range(len(windows)):  # one failing window must not take its batch along
+            proba[i:i + 1], errors[i:i + 1] = self._classify(windows[i:i + 1])
+        return proba, errors
+
+    def _decode(self, windows, raw, times, last):
+        ok, reasons = window_faults(raw, windows, self.sfreq, self.ch_names, self._picks)
+        proba = np.full((len(times), len(self.classes)), np.nan)
+        if ok.all():
+            proba, reasons = self._classify(windows)
+        elif ok.any():
+            proba[ok], reasons[ok] = self._classify(windows[ok])
+        failed = ~np.isfinite(proba).all(axis=1)
+        reasons[failed & (reasons == "")] = "non-finite probabilities from the model"
         smoothed, decisions = self.rule.update(proba)
-        labels = self.classes[proba.argmax(axis=1)] if len(proba) else np.empty(0, str)
+        labels = self.classes[np.nan_to_num(proba, nan=-1.0).argmax(axis=1)].astype(object)
+        labels[failed] = ARTIFACT
         emitted = np.full(len(times), time.time())
         emitted_lsl = np.full(len(times), _lsl_clock())
         return Predictions(np.asarray(times, float), np.asarray(last, int), proba, smoothed,
-                           labels, decisions, self.classes, emitted, emitted_lsl)
+                           labels.astype(str), decisions, self.classes, emitted, emitted_lsl,
+                           reasons)
 
     def push(self, chunk, timestamps):
         """Feed the next chunk; decode the windows it completes.
@@ -327,13 +349,15 @@ class WindowedDecoder:
         if self.ch_names is not None and chunk.shape[0] != len(self.ch_names):
             raise DataError(f"chunk has {chunk.shape[0]} channels, the stream was declared "
                             f"with {len(self.ch_names)}.")
-        if self._windower is None:
-            self._windower = StreamWindower(chunk.shape[0], self.window, self.step)
-        filtered = self.filter.process(chunk)
-        windows, times, last = self._windower.push(filtered, timestamps)
+        n_ch = chunk.shape[0]
+        if self._windower is None:  # raw and filtered samples, windowed together
+            self._windower = StreamWindower(2 * n_ch, self.window, self.step)
+        filtered = self._filter(chunk)
+        windows, times, last = self._windower.push(np.concatenate([chunk, filtered]),
+                                                   timestamps)
         if len(times) == 0:
             return Predictions.concatenate([], self.classes)
-        return self._decode(windows, times, last)
+        return self._decode(windows[:, n_ch:], windows[:, :n_ch], times, last)
 
     def sweep(self, data, timestamps=None, start_sample=0):
         """Decode a whole recording as fast as possible (same result as pushing it).
@@ -356,19 +380,17 @@ class WindowedDecoder:
         if timestamps is None:
             timestamps = np.arange(data.shape[1]) / self.sfreq
         self.reset()
-        filtered = self.filter.process(data)
+        filtered = self._filter(data)
         windows, last = sliding_windows(filtered, self.window, self.step)
+        raw, _ = sliding_windows(data, self.window, self.step)
         # Window starts increase: keep a suffix, as a slice (a boolean mask would copy every
         # window of the recording).
         first = int(np.searchsorted(last - self.window + 1, start_sample, side="left"))
-        windows, last = windows[first:], last[first:]
+        windows, raw, last = windows[first:], raw[first:], last[first:]
         # A pipeline that starts by picking channels copies only those: hand it the strided
         # view (same values and layout after its fancy indexing as from a copy). Otherwise
         # copy each batch into one reused buffer rather than paging in a fresh one per batch.
-        steps = getattr(self.model, "steps", None)
-        picks_first = (isinstance(steps, list) and len(steps) > 0
-                       and isinstance(steps[0][1], SelectChannels)
-                       and hasattr(steps[0][1], "picks_"))
+        picks_first = self._picks is not None
         buffer = None
         parts = []
         for i in range(0, len(last), self.batch_size):
@@ -379,7 +401,7 @@ class WindowedDecoder:
                     buffer = np.empty((min(self.batch_size, len(last)),) + windows.shape[1:])
                 np.copyto(buffer[:len(batch)], batch)
                 batch = buffer[:len(batch)]
-            parts.append(self._decode(batch, timestamps[last[sl]], last[sl]))
+            parts.append(self._decode(batch, raw[sl], timestamps[last[sl]], last[sl]))
         return Predictions.concatenate(parts, self.classes)
 
 
@@ -388,5 +410,13 @@ def fit_decoder_model(pipeline, X, y, sfreq, ch_names):
     if len(np.unique(y)) < 2:
         raise DataError(f"calibration data hold {len(np.unique(y))} class(es); at least 2 "
                         "are needed to train a decoder.")
+    bad = ~np.isfinite(X).all(axis=(0, 2))
+    if bad.any():
+        names = np.asarray(ch_names, dtype=object)[bad] if ch_names is not None else \
+            np.flatnonzero(bad)
+        raise DataError(f"the calibration windows hold non-finite values (NaN/inf) on "
+                        f"channel(s) {list(names)}: the recording has NaN/inf samples (the "
+                        "warning given when it was read says where); repair the recording or "
+                        "leave those stretches out, and train again.")
     bind_recording_info(pipeline, sfreq=sfreq, ch_names=ch_names)
     return pipeline.fit(X, y)

@@ -10,13 +10,24 @@ emitted (wall clock and LSL clock), so ``emitted_lsl - time`` is the latency fro
 its decision. After a gap in the stream (loss, dropped samples) the engine restarts its filter
 and windows: no window ever spans a gap.
 
+Bad signal (NaN, flat, implausible amplitude) and windows the model fails on give the
+decision ``artifact`` (no decision) with its reason, never a command, and the worker goes on:
+decisions resume by themselves once the windows are clear of the fault. When no window has
+been decided for :data:`ALERT_AFTER_S`, subscribers get a ``("status", StreamEvent)`` of
+status :data:`ALERT` (the reason in its message), then one of status :data:`RESUMED` when a
+window is decided again; the decoder goes on either way. Only a failure outside the
+decoding of windows (the stream itself) stops the worker (:attr:`OnlineDecoder.error`).
+
 Logs (appended and flushed as they come, readable even if the process dies):
 
 ``predictions.csv``
     time, emitted_lsl, emitted_wall, latency_ms, sample (index since the stream was opened),
-    label, decision, then the smoothed probability of each class (``p_<class>``).
+    label, decision, then the smoothed probability of each class (``p_<class>``; empty for
+    an ``artifact`` decision), then ``reason`` (why a window got no decision).
 ``events.csv``
-    time, wall_time, kind (``status``, ``gap``, ``marker``), text, and for gaps start/end.
+    time, wall_time, kind (``status``, ``gap``, ``marker``, ``artifact``), text, and for gaps
+    start/end. ``artifact`` rows: the first window of a stretch without decision and its
+    reason, each change of reason, and the window decided again after it.
 """
 
 import csv
@@ -30,6 +41,18 @@ from .._logging import logger
 from .._utils import Subscribers
 from ..acquisition.stream import CLOSED, CONNECTED, StreamEvent
 from ..errors import StreamError
+from ..processing.quality import ARTIFACT
+from .statistics import DecodingStatistics
+
+#: Seconds without any decided window (every window ``artifact``) before an alert.
+ALERT_AFTER_S = 5.0
+#: Status of the decoder's alert: no window decided for ``alert_after_s``.
+ALERT = "alert"
+#: Status once a window is decided again after an alert.
+RESUMED = "resumed"
+#: ``decision`` code of an ``artifact`` window on the predictions outlet (-1 is idle by
+#: the threshold; class codes are 0 and up). Its probabilities are NaN.
+ARTIFACT_CODE = -2
 
 
 class _CsvLog:
@@ -75,17 +98,27 @@ class OnlineDecoder:
         Name of an LSL outlet on which every prediction is also published (type
         ``"Predictions"``, float32, irregular rate, one channel per class with the smoothed
         probability ``p_<class>``, then ``decision``: the index of the decided class in
-        ``classes``, or -1 for a threshold "idle"), stamped with the time of the window's last
-        sample, so a recorder (LabRecorder) stores them beside the EEG and the markers.
+        ``classes``, -1 for a threshold "idle", :data:`ARTIFACT_CODE` (NaN probabilities)
+        for no decision), stamped with the time of the window's last sample, so a recorder
+        (LabRecorder) stores them beside the EEG and the markers.
+    alert_after_s : float
+        Seconds without a decided window before an :data:`ALERT` (see the module's doc).
 
     Subscribers are called from the worker thread with ``(kind, payload)``:
     ``("samples", Chunk)`` (every chunk received, in volts, before filtering: for signal
     displays and recorders), ``("predictions", Predictions)``, ``("status", StreamEvent)``,
     ``("markers", list of (timestamp, text))``. They must return quickly (a GUI should post to its own thread).
+
+    Attributes
+    ----------
+    stats : DecodingStatistics
+        Windows, decisions, reasons of no decision and latencies so far (bounded memory).
+    alerts : int
+        Alerts raised so far.
     """
 
     def __init__(self, decoder, eeg, markers=None, log_dir=None, blas_threads=1,
-                 poll_timeout=0.02, publish=None):
+                 poll_timeout=0.02, publish=None, alert_after_s=ALERT_AFTER_S):
         self.decoder = decoder
         self.eeg = eeg
         self.markers = markers
@@ -97,14 +130,21 @@ class OnlineDecoder:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.error = None
-        self.n_windows = 0
-        self.latencies = []
-        self.decisions = []
+        self.stats = DecodingStatistics()
+        self.alert_after_s = float(alert_after_s)
+        self.alerts = 0
+        self._bad = None  # the stretch without decision going on: [first time, windows, reason]
+        self._alerted = False
         self._sample_offset = 0
         self._logs = {}
         self.publish = publish
         self._outlet = None
         self.eeg.subscribe(self._on_status)
+
+    @property
+    def n_windows(self):
+        """Windows decoded so far."""
+        return self.stats.n_windows
 
     # -- subscribers --------------------------------------------------------------------------
     def subscribe(self, callback):
@@ -129,7 +169,7 @@ class OnlineDecoder:
         self._logs["predictions"] = _CsvLog(
             self.log_dir / "predictions.csv",
             ["time", "emitted_lsl", "emitted_wall", "latency_ms", "sample", "label",
-             "decision"] + [f"p_{c}" for c in classes])
+             "decision"] + [f"p_{c}" for c in classes] + ["reason"])
         self._logs["events"] = _CsvLog(self.log_dir / "events.csv",
                                        ["time", "wall_time", "kind", "text", "gap_start",
                                         "gap_end"])
@@ -148,7 +188,8 @@ class OnlineDecoder:
         log.write([[f"{pred.times[i]:.6f}", f"{pred.emitted_lsl[i]:.6f}",
                     f"{pred.emitted[i]:.6f}", f"{lat[i]:.3f}", int(samples[i]),
                     pred.labels[i], pred.decisions[i]]
-                   + [f"{v:.6f}" for v in pred.smoothed[i]] for i in range(len(pred))])
+                   + [f"{v:.6f}" if np.isfinite(v) else "" for v in pred.smoothed[i]]
+                   + [pred.reasons[i]] for i in range(len(pred))])
 
     def _open_outlet(self):
         from mne_lsl.lsl import StreamInfo, StreamOutlet
@@ -158,11 +199,13 @@ class OnlineDecoder:
                           f"{self.publish}-{self.eeg.description.source_id or 'eeg'}")
         info.set_channel_names([f"p_{c}" for c in classes] + ["decision"])
         info.desc.append_child_value("classes", ",".join(classes))
+        info.desc.append_child_value("artifact_code", str(ARTIFACT_CODE))
         info.desc.append_child_value("eeg_stream", self.eeg.description.name)
         self._outlet = StreamOutlet(info)
 
     def _publish_outlet(self, pred):
         index = {c: k for k, c in enumerate(pred.classes)}
+        index[ARTIFACT] = ARTIFACT_CODE
         codes = np.array([index.get(d, -1) for d in pred.decisions], dtype=np.float32)
         values = np.column_stack([pred.smoothed.astype(np.float32), codes])
         for row, stamp in zip(values, pred.times):
@@ -200,6 +243,7 @@ class OnlineDecoder:
                         f"{self.decoder.window_s} s, step {self.decoder.step_s} s")
         self.decoder.reset()
         self._sample_offset = self.eeg.n_samples
+        self._bad, self._alerted = None, False
         self._stop.clear()
         self.error = None
         self._thread = threading.Thread(target=self._run, name="bci-app-online", daemon=True)
@@ -249,8 +293,7 @@ class OnlineDecoder:
         except Exception as exc:
             self.error = exc
             logger.exception("online: decoding stopped on an error: %s", exc)
-            self._publish("status", StreamEvent(CLOSED, self.eeg.description.name, _now(),
-                                                f"decoding stopped on an error: {exc}"))
+            self._status(CLOSED, _now(), f"decoding stopped on an error: {exc}")
         finally:
             if limiter is not None:
                 limiter.restore_original_limits()
@@ -273,30 +316,76 @@ class OnlineDecoder:
                                 chunk.gap.start, chunk.gap.end)
             self.decoder.reset()
             self._sample_offset = self.eeg.n_samples - chunk.timestamps.size
-        pred = self.decoder.push(chunk.data, chunk.timestamps)
+        try:
+            pred = self.decoder.push(chunk.data, chunk.timestamps)
+        except Exception as exc:  # the windows of this chunk are lost, not the decoder
+            reason = f"decoding error: {type(exc).__name__}: {exc}"
+            if self._bad is None or self._bad[2] != reason:  # once per stretch and reason
+                logger.exception("online: decoding a chunk failed: %s", exc)
+            self.decoder.reset()  # start again from the next chunk, as after a gap
+            self._sample_offset = self.eeg.n_samples
+            self._no_decision(float(chunk.timestamps[-1]), reason, 0)
+            return
         if len(pred) == 0:
             return
         samples = self._sample_offset + pred.last
-        self.n_windows += len(pred)
-        self.latencies.extend((pred.emitted_lsl - pred.times).tolist())
-        self.decisions.extend(pred.decisions.tolist())
+        self.stats.add(pred.emitted_lsl - pred.times, pred.decisions, pred.reasons)
         self._log_predictions(pred, samples)
         if self._outlet is not None:
             self._publish_outlet(pred)
         self._publish("predictions", pred)
+        self._track_artifacts(pred)
+
+    # -- windows without decision -------------------------------------------------------------
+    def _track_artifacts(self, pred):
+        artifact = pred.artifacts
+        for i in range(len(pred)):
+            if artifact[i]:
+                self._no_decision(float(pred.times[i]), str(pred.reasons[i]), 1)
+            elif self._bad is not None:
+                self._decided_again(float(pred.times[i]))
+
+    def _no_decision(self, t, reason, n_windows):
+        """A window (or a chunk that could not be decoded) without decision at ``t``."""
+        if self._bad is None:
+            self._bad = [t, 0, None]
+        first, count, last_reason = self._bad
+        if reason != last_reason:
+            self._log_event(t, time.time(), "artifact", f"no decision: {reason}")
+        self._bad = [first, count + n_windows, reason]
+        if not self._alerted and t - first >= self.alert_after_s:
+            self._alerted = True
+            self.alerts += 1
+            text = (f"no decision for {t - first:.1f} s ({count + n_windows} windows): "
+                    f"{reason}. Check the electrodes and the amplifier; decoding goes on "
+                    "and resumes by itself once the signal is EEG again.")
+            logger.warning("online: %s", text)
+            self._status(ALERT, t, text)
+
+    def _decided_again(self, t):
+        first, count, _ = self._bad
+        text = f"decisions again after {count} windows ({t - first:.2f} s) without decision"
+        self._log_event(t, time.time(), "artifact", text)
+        if self._alerted:
+            logger.info("online: %s", text)
+            self._status(RESUMED, t, text)
+        self._bad, self._alerted = None, False
+
+    def _status(self, status, t, text):
+        event = StreamEvent(status, self.eeg.description.name, t, text)
+        self._log_event(t, event.wall_time, "status", f"{status}: {text}")
+        self._publish("status", event)
 
     # -- summary ------------------------------------------------------------------------------
     def summary(self):
-        """Counts and latency percentiles (ms) so far."""
-        lat = np.asarray(self.latencies) * 1e3
-        out = {"windows": int(self.n_windows), "samples": int(self.eeg.n_samples),
-               "gaps": len(self.eeg.gaps)}
-        if lat.size:
-            out.update({f"latency_p{q}_ms": float(np.percentile(lat, q)) for q in (50, 95, 99)})
-            out["latency_max_ms"] = float(lat.max())
-        if self.decisions:
-            labels, counts = np.unique(self.decisions, return_counts=True)
-            out["decisions"] = {str(k): int(v) for k, v in zip(labels, counts)}
+        """Counts and latency percentiles (ms) so far (see
+        :meth:`~bci_app.online.statistics.DecodingStatistics.summary`), with ``samples``,
+        ``gaps``, ``alerts`` and, if the worker stopped on one, ``error``."""
+        out = self.stats.summary()
+        out.update({"samples": int(self.eeg.n_samples), "gaps": len(self.eeg.gaps),
+                    "alerts": int(self.alerts)})
+        if self.error is not None:
+            out["error"] = f"{type(self.error).__name__}: {self.error}"
         return out
 
 

@@ -21,9 +21,26 @@ raw (unfiltered) stream:
 
 The spectrum the signal check draws is :func:`spectrum` (Welch, 1-s Hann segments), the one
 the line noise is measured on, so what is flagged is what the user sees.
+
+Signal that is not EEG, by the same measures
+--------------------------------------------
+What the decoder may classify (:func:`window_faults`, every window, live and offline) and
+what a recording read for training or scoring is checked for (:func:`signal_faults`) use
+the definitions above: a sample is **non-finite** (NaN, inf) as for "no signal", a channel
+is **flat** when its standard deviation is below :data:`FLAT_UV`, judged on every stretch
+of :data:`FLAT_STRETCH_S` (a disconnection for part of a window counts). A window's
+amplitude is **implausible** when its band-passed standard deviation (what the model
+reads) exceeds :data:`IMPLAUSIBLE_UV`, five times the largest seen on real EEG (PhysioNet
+MI, 8-35 Hz, 2-s windows: at most ~100 µV), so only what cannot be EEG (saturation,
+a step or pop and its filter ringing, wrong units) is refused. A window with any of these
+on a channel the model reads gets the decision :data:`ARTIFACT` (no decision) instead of a
+class.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import DataError
 
@@ -49,6 +66,16 @@ QUALITY_SECONDS = 2.0
 SIGNAL_TIMEOUT_S = 1.0
 #: Fraction of a channel's samples that must be finite for it to be assessed.
 MIN_FINITE = 0.5
+#: The decision on a window that is not classified (its signal is not EEG, or the model
+#: failed on it): no decision. Never a class of a model.
+ARTIFACT = "artifact"
+#: Length (s) of the stretches flatness is judged on (real EEG: at least ~3 µV over any
+#: 0.25 s of PhysioNet MI, six times :data:`FLAT_UV`).
+FLAT_STRETCH_S = 0.25
+#: Standard deviation (µV) of a band-passed window above which it is not EEG.
+IMPLAUSIBLE_UV = 500.0
+#: Channel names listed in a message before "and N more".
+_NAMES_SHOWN = 8
 
 
 def spectrum(data, sfreq):
@@ -238,3 +265,205 @@ def average_spectrum(quality, channels):
     if not keep:
         return None
     return quality["freqs"], quality["psd"][keep].mean(axis=0)
+
+
+# -- signal that is not EEG: windows before they are classified, recordings when read ----------
+#: Kinds of :class:`SignalFault`.
+NON_FINITE, FLAT = "non-finite", "flat"
+_FAULT_TEXT = {NON_FINITE: "non-finite samples (NaN/inf)",
+               FLAT: f"flat signal (below {FLAT_UV:g} µV)"}
+
+
+def _names(names):
+    """Channel names for a message, the first :data:`_NAMES_SHOWN` of them."""
+    names = [str(n) for n in names]
+    more = len(names) - _NAMES_SHOWN
+    return ", ".join(names[:_NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
+def _stretch_std(data, length):
+    """Standard deviation of stretches of ``length`` samples along the last axis: one every
+    ``length`` samples from the first, and one ending at the last sample. Stretches holding
+    a non-finite sample give NaN (or inf).
+
+    Returns
+    -------
+    std : ndarray, shape (..., n_stretches)
+    starts : ndarray of int, shape (n_stretches,)
+    """
+    n = data.shape[-1]
+    length = max(2, min(int(length), n))
+    whole = n // length
+    parts = [data[..., :whole * length].reshape(data.shape[:-1] + (whole, length))]
+    starts = np.arange(whole) * length
+    if whole * length < n:
+        parts.append(data[..., None, n - length:])
+        starts = np.append(starts, n - length)
+    # Sums rather than deviations: no copy of the (strided) windows; the cancellation error
+    # (~1e-16 of the squared offset) is far below FLAT_UV for any EEG offset.
+    with np.errstate(invalid="ignore", over="ignore"):
+        s1 = np.concatenate([p.sum(axis=-1) for p in parts], axis=-1) / length
+        s2 = np.concatenate([np.einsum("...i,...i->...", p, p) for p in parts],
+                            axis=-1) / length
+        return np.sqrt(np.maximum(s2 - s1 * s1, 0.0)), starts
+
+
+def window_faults(raw, filtered, sfreq, ch_names=None, picks=None):
+    """Which windows may be classified, and why the others may not (see the module's doc).
+
+    Parameters
+    ----------
+    raw : array, shape (n_windows, n_channels, n_times)
+        The windows as received (volts, unfiltered).
+    filtered : array, shape (n_windows, n_channels, n_times)
+        The same windows band-passed: what the model reads.
+    sfreq : float
+        Hz.
+    ch_names : sequence of str | None
+        Channel names, for the reasons (default ``channel <k>``).
+    picks : array of int | None
+        The channels the model reads (None: all); the others are not judged.
+
+    Returns
+    -------
+    ok : ndarray of bool, shape (n_windows,)
+        Windows that may be classified.
+    reasons : ndarray of str (object), shape (n_windows,)
+        Empty for those; else what is wrong and on which channels, e.g. ``"non-finite
+        samples (NaN/inf) on C3; flat signal (below 0.5 µV) on C4"`` (the same text for the
+        same fault, whatever the values).
+    """
+    raw, filtered = np.asarray(raw), np.asarray(filtered)
+    n, n_ch = raw.shape[:2]
+    picks = np.arange(n_ch) if picks is None else np.asarray(picks, dtype=int)
+    names = np.asarray([str(c) for c in ch_names] if ch_names is not None else
+                       [f"channel {k}" for k in range(n_ch)], dtype=object)[picks]
+    raw, filtered = raw[:, picks], filtered[:, picks]
+    std, _ = _stretch_std(raw, round(FLAT_STRETCH_S * sfreq))
+    non_finite = ~np.isfinite(std).all(axis=-1)  # the stretches cover every sample
+    flat = (std < FLAT_UV * 1e-6).any(axis=-1) & ~non_finite
+    amplitude, _ = _stretch_std(filtered, filtered.shape[-1])
+    loud = ~(amplitude[..., 0] <= IMPLAUSIBLE_UV * 1e-6) & ~non_finite & ~flat
+    ok = ~(non_finite | flat | loud).any(axis=1)
+    reasons = np.full(n, "", dtype=object)
+    kinds = ((non_finite, _FAULT_TEXT[NON_FINITE]), (flat, _FAULT_TEXT[FLAT]),
+             (loud, f"implausible amplitude (above {IMPLAUSIBLE_UV:g} µV)"))
+    for w in np.flatnonzero(~ok):
+        reasons[w] = "; ".join(f"{what} on {_names(names[mask[w]])}"
+                               for mask, what in kinds if mask[w].any())
+    return ok, reasons
+
+
+@dataclass(frozen=True)
+class SignalFault:
+    """A stretch of one channel of a recording that is not EEG.
+
+    Attributes
+    ----------
+    channel : str
+    kind : str
+        :data:`NON_FINITE` or :data:`FLAT`.
+    start, stop : float
+        From the recording's first sample, s (``stop`` exclusive).
+    """
+
+    channel: str
+    kind: str
+    start: float
+    stop: float
+
+
+def _spans(mask, merge):
+    """(start, stop) of the runs of True in ``mask``, runs less than ``merge`` apart joined."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    starts, stops = edges[::2], edges[1::2]
+    if starts.size > 1:
+        keep = np.concatenate([[True], starts[1:] - stops[:-1] >= merge])
+        starts, stops = starts[keep], stops[np.append(keep[1:], True)]
+    return list(zip(starts.tolist(), stops.tolist()))
+
+
+def signal_faults(data, sfreq, ch_names):
+    """Non-finite and flat stretches of each channel of a recording.
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_samples)
+        Volts, unfiltered.
+    sfreq : float
+        Hz.
+    ch_names : sequence of str
+
+    Returns
+    -------
+    faults : list of SignalFault
+        By channel, then kind, then time. Flatness is judged on stretches of
+        :data:`FLAT_STRETCH_S`; stretches less than that apart are joined.
+    """
+    data = np.asarray(data, dtype=np.float64)
+    n_ch, n = data.shape
+    if n < 2:
+        return []
+    length = max(2, int(round(FLAT_STRETCH_S * sfreq)))
+    bad = ~np.isfinite(data)
+    std, starts = _stretch_std(data, length)
+    flat = std < FLAT_UV * 1e-6
+    faults = []
+    for c in range(n_ch):
+        covered = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(covered, starts[flat[c]], 1)
+        np.add.at(covered, np.minimum(starts[flat[c]] + length, n), -1)
+        flat_spans = [_widen(data[c], a, b, length)
+                      for a, b in _spans(np.cumsum(covered[:n]) > 0, length)]
+        for kind, spans in ((NON_FINITE, _spans(bad[c], length)), (FLAT, flat_spans)):
+            faults += [SignalFault(str(ch_names[c]), kind, a / sfreq, b / sfreq)
+                       for a, b in spans]
+    return faults
+
+
+def _widen(x, a, b, length):
+    """A flat span found on whole stretches, widened (up to ``length`` samples each side)
+    to the neighbouring samples within :data:`FLAT_UV` of its median."""
+    level, tol = np.median(x[a:b]), FLAT_UV * 1e-6
+    near = np.abs(x[max(a - length, 0):a][::-1] - level) < tol
+    a -= int(np.argmin(near)) if not near.all() else near.size
+    near = np.abs(x[b:b + length] - level) < tol
+    b += int(np.argmin(near)) if not near.all() else near.size
+    return a, b
+
+
+def describe_faults(faults, duration, spans_shown=3):
+    """The faults of a recording in a sentence per kind and stretch set.
+
+    Parameters
+    ----------
+    faults : list of SignalFault
+    duration : float
+        Length of the recording, s (a stretch covering it is "throughout").
+    spans_shown : int
+        Stretches listed per channel set before "and N more".
+
+    Returns
+    -------
+    text : str
+        E.g. ``"non-finite samples (NaN/inf) on C3 at 12.000-12.200 s; flat signal (below
+        0.5 µV) on C4, Cz throughout"``; empty without faults.
+    """
+    groups = {}
+    for f in faults:
+        groups.setdefault((f.kind, f.channel), []).append((f.start, f.stop))
+    by_spans = {}
+    for (kind, channel), spans in groups.items():
+        by_spans.setdefault((kind, tuple(spans)), []).append(channel)
+    parts = []
+    order = sorted(by_spans, key=lambda k: (k[0] != NON_FINITE, k[1][0][0]))
+    for kind, spans in order:
+        channels = by_spans[kind, spans]
+        if len(spans) == 1 and spans[0][0] <= 0 and spans[0][1] >= duration - 1e-9:
+            where = "throughout"
+        else:
+            where = "at " + ", ".join(f"{a:.3f}-{b:.3f} s" for a, b in spans[:spans_shown])
+            if len(spans) > spans_shown:
+                where += f" and {len(spans) - spans_shown} more stretches"
+        parts.append(f"{_FAULT_TEXT[kind]} on {_names(channels)} {where}")
+    return "; ".join(parts)

@@ -12,6 +12,10 @@ durations and its default data path then sets every one to its epoch interval;
 :func:`recorded_annotations` gives them back from the run's file (the datasets of
 :mod:`bci_app.evaluation.datasets` read their runs through it). Runs are used in
 acquisition order (:func:`acquisition_order`): a calibration is what was recorded first.
+
+A run read from a recording is checked for signal that is not EEG
+(:func:`bci_app.processing.quality.signal_faults`: non-finite samples, flat channels): each
+is reported, by channel and time, with what to do.
 """
 
 import re
@@ -19,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .._logging import logger
+from .quality import describe_faults, signal_faults
 
 
 @dataclass
@@ -73,15 +80,40 @@ def run_from_raw(raw, name="run", meta=None):
     -------
     run : Run
         Event onsets are from the run's first sample (``raw.first_time`` subtracted); its
-        ``meas_date`` and ``source`` (the file) are the Raw's.
+        ``meas_date`` and ``source`` (the file) are the Raw's. Non-finite samples and flat
+        channels are logged as a warning naming the channels and the times.
     """
     raw = raw.copy().pick("eeg")
     onsets = raw.annotations.onset - raw.first_time
     events = [(float(o), float(d), str(lab)) for o, d, lab in
               zip(onsets, raw.annotations.duration, raw.annotations.description)]
     files = [f for f in (raw.filenames or ()) if f is not None]
-    return Run(raw.get_data(), float(raw.info["sfreq"]), list(raw.ch_names), events, name,
-               dict(meta or {}), raw.info["meas_date"], str(files[0]) if files else None)
+    run = Run(raw.get_data(), float(raw.info["sfreq"]), list(raw.ch_names), events, name,
+              dict(meta or {}), raw.info["meas_date"], str(files[0]) if files else None)
+    report_faults(run)
+    return run
+
+
+def report_faults(run):
+    """Log a warning naming the channels and times of a run's signal that is not EEG.
+
+    Parameters
+    ----------
+    run : Run
+
+    Returns
+    -------
+    faults : list of bci_app.processing.quality.SignalFault
+    """
+    faults = signal_faults(run.data, run.sfreq, run.ch_names)
+    if faults:
+        logger.warning(
+            "%s%s: %s. Windows over these stretches get no decision (artifact) when decoded, "
+            "and a decoder is not trained on non-finite samples: check the electrodes and "
+            "the amplifier, or repair the recording (interpolate the channels, crop the "
+            "stretches).", run.name, f" ({run.source})" if run.source else "",
+            describe_faults(faults, run.n_samples / run.sfreq))
+    return faults
 
 
 def _number(text):

@@ -142,3 +142,54 @@ def test_sweep_start_sample_edges(recording, fitted):
         np.testing.assert_array_equal(part.last, full.last[starts >= start])
         np.testing.assert_array_equal(part.proba, full.proba[starts >= start])
     assert len(dec.sweep(data, start_sample=data.shape[1])) == 0
+
+
+def test_push_equals_sweep_through_nan_and_flat_stretches(recording, fitted):
+    """Faulty samples go the same way pushed in chunks or swept: the same windows get no
+    decision, and the same probabilities come back after them."""
+    from bci_app.processing.quality import ARTIFACT
+
+    data, ch_names = recording
+    data = data.copy()
+    data[:, 700:720] = np.nan  # every channel
+    data[ch_names.index("C3"), 1500:1510] = np.inf  # one channel the model reads
+    data[ch_names.index("Cz"), 2400:2800] = 0.0  # flat, on one channel the model reads
+    data[ch_names.index("Pz"), 3000:3100] = np.nan  # a channel it does not read
+    dec = WindowedDecoder(fitted, 160.0, ch_names, window_s=2.0, step_s=0.1, smoothing=3)
+    swept = dec.sweep(data)
+    dec.reset()
+    rng = np.random.default_rng(2)
+    ts = np.arange(data.shape[1]) / 160.0
+    parts, i = [], 0
+    while i < data.shape[1]:
+        n = int(rng.integers(1, 60))
+        parts.append(dec.push(data[:, i:i + n], ts[i:i + n]))
+        i += n
+    pushed = type(swept).concatenate(parts, swept.classes)
+    np.testing.assert_array_equal(pushed.decisions, swept.decisions)
+    np.testing.assert_array_equal(pushed.reasons, swept.reasons)
+    np.testing.assert_allclose(pushed.proba, swept.proba, rtol=1e-10, atol=1e-12)
+    first = swept.last - 320 + 1
+    holds = lambda a, b: (swept.last >= a) & (first < b)  # noqa: E731
+    nan, inf = holds(700, 720), holds(1500, 1510)
+    assert (swept.decisions[nan | inf] == ARTIFACT).all()
+    assert set(swept.reasons[nan]) == {"non-finite samples (NaN/inf) on C3, Cz, C4, FC3, FC4"}
+    assert set(swept.reasons[inf & ~nan]) == {"non-finite samples (NaN/inf) on C3"}
+    flat = holds(2400 + 40, 2800 - 40)  # windows holding a whole 0.25 s of it
+    assert set(swept.reasons[flat]) == {"flat signal (below 0.5 µV) on Cz"}
+    clear = ~holds(700, 720) & ~holds(1500, 1510) & ~holds(2400, 2800)
+    assert clear.sum() > 50 and (swept.decisions[clear] != ARTIFACT).all()
+    assert holds(3000, 3100)[clear].sum() > 10  # Pz is not judged
+
+
+def test_fitting_on_non_finite_windows_is_refused_naming_the_channels():
+    from bci_app.online.engine import fit_decoder_model
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((10, 3, 100)) * 1e-5
+    X[4, 1, 50] = np.nan
+    y = np.repeat(["left_hand", "right_hand"], 5)
+    with pytest.raises(DataError, match=r"non-finite values \(NaN/inf\) on channel\(s\) "
+                                        r"\['Cz'\]"):
+        fit_decoder_model(make_pipeline(Covariances("oas"), MDM()), X, y, 160.0,
+                          ["C3", "Cz", "C4"])

@@ -154,3 +154,44 @@ def test_the_logic_moved_out_of_the_gui_imports_without_qt():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+# -- signal that is not EEG: windows and recordings ----------------------------------------
+def test_window_faults_judge_the_channels_the_model_reads_with_the_quality_thresholds():
+    from bci_app.processing.quality import FLAT_STRETCH_S, IMPLAUSIBLE_UV, window_faults
+
+    eeg = _eeg(n_channels=4, seconds=8.0)
+    windows = np.stack([eeg[:, k * 250:k * 250 + N] for k in range(6)])  # 2-s windows
+    raw, filtered = windows.copy(), windows.copy()
+    raw[1, 2, 100] = np.nan  # one NaN sample
+    raw[2, 1, -int(FLAT_STRETCH_S * SFREQ):] = 3e-6  # a quarter second flat, at the end
+    raw[3, 0, 250:] = 0.0  # flat from the middle on
+    filtered[4, 3] *= 1.01 * IMPLAUSIBLE_UV / (filtered[4, 3].std() * 1e6)
+    raw[5, 3, :] = np.inf  # a channel the model does not read below
+    names = ["C3", "Cz", "C4", "Pz"]
+    ok, reasons = window_faults(raw, filtered, SFREQ, names)
+    assert ok.tolist() == [True, False, False, False, False, False]
+    assert reasons.tolist() == [
+        "", "non-finite samples (NaN/inf) on C4", "flat signal (below 0.5 µV) on Cz",
+        "flat signal (below 0.5 µV) on C3", "implausible amplitude (above 500 µV) on Pz",
+        "non-finite samples (NaN/inf) on Pz"]
+    ok, reasons = window_faults(raw, filtered, SFREQ, names, picks=[0, 1])
+    assert ok.tolist() == [True, True, False, False, True, True]
+
+
+def test_signal_faults_give_each_stretch_by_channel_and_time():
+    from bci_app.processing.quality import FLAT, NON_FINITE, SignalFault, describe_faults
+    from bci_app.processing.quality import signal_faults
+
+    data = _eeg(n_channels=3, seconds=10.0)
+    data[0, 250:300] = np.nan
+    data[0, 320:330] = -np.inf  # 0.08 s later: the same stretch
+    data[1, 1000:1500] = 12e-6  # flat (a constant offset) for 2 s
+    data[2] = 0.0
+    faults = signal_faults(data, SFREQ, ["C3", "Cz", "C4"])
+    assert faults == [SignalFault("C3", NON_FINITE, 1.0, 1.32),
+                      SignalFault("Cz", FLAT, 4.0, 6.0), SignalFault("C4", FLAT, 0.0, 10.0)]
+    assert describe_faults(faults, 10.0) == (
+        "non-finite samples (NaN/inf) on C3 at 1.000-1.320 s; flat signal (below 0.5 µV) on "
+        "C4 throughout; flat signal (below 0.5 µV) on Cz at 4.000-6.000 s")
+    assert signal_faults(_eeg(n_channels=2, seconds=10.0), SFREQ, ["C3", "C4"]) == []
