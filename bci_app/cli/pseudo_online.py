@@ -14,7 +14,10 @@ def add_parser(subparsers):
         NAME, help="time-ordered pseudo-online evaluation (nMCC, ITR)",
         description="Calibrate each model on the first runs (or trials) of every session, then "
                     "sweep the later runs window by window with the online engine. Writes "
-                    "predictions.csv, metrics.csv, scores.txt and timeline_S<subject>.png.")
+                    "predictions.csv, metrics.csv, scores.txt and timeline_S<subject>.png (if "
+                    "--out cannot be written at the end: to a fallback folder named in the "
+                    "error, exit code 1). Never downloads: each subject's files are checked "
+                    "first.")
     opt.add_dataset(p, "PhysionetMI, SyntheticMI, a MOABB dataset with local files, or a "
                        "recording file (EDF, FIF, BrainVision, ..., a BIDS run with its "
                        "events)")
@@ -48,39 +51,65 @@ def _config(args):
         l_freq=args.fmin, h_freq=args.fmax, **opt.decision_settings(args))
 
 
-def _evaluate(specs, cfg, args, event_map, out):
-    """Metrics computed task by task: here, or on each worker of a cluster, which read the
-    dataset (or the file) themselves (a file with the application's reader: a BIDS run keeps
-    the class names and durations of its events)."""
+def _evaluate(specs, cfg, args, event_map):
+    """Predictions and metrics computed task by task: here, or on each worker of a cluster,
+    which read the dataset (or the file) themselves (a file with the application's reader:
+    a BIDS run keeps the class names and durations of its events). Nothing is written."""
     from ..evaluation.distributed import pseudo_online_distributed
 
     is_file = Path(args.dataset).is_file()
     with opt.executor_from(args) as executor:
-        _, metrics = pseudo_online_distributed(
+        return pseudo_online_distributed(
             specs, cfg, dataset=None if is_file else args.dataset, subjects=args.subjects,
             paradigm=args.paradigm, recording=args.dataset if is_file else None,
             event_map=event_map, data_path=args.data_path,
-            out_dir=out, progress=not args.no_progress, quiet=args.verbose < 2,
+            out_dir=None, progress=not args.no_progress, quiet=args.verbose < 2,
             executor=executor)
-    return metrics
+
+
+def _writer(predictions, metrics, text):
+    """``write(folder)``: predictions.csv, metrics.csv, scores.txt and the timelines."""
+    from ..evaluation.pseudo_online import finish_pseudo_online, plot_subject_timeline
+
+    code = str(metrics["dataset"].iloc[0])
+
+    def write(folder):
+        finish_pseudo_online([predictions], metrics.to_dict("records"), code, folder)
+        (folder / "scores.txt").write_text(text + "\n", encoding="utf-8")
+        for subject in predictions["subject"].unique():
+            plot_subject_timeline([predictions], subject, code, folder)
+
+    return write
 
 
 def run(args):
-    """Evaluate, write the predictions, metrics and timelines, print the table; returns 0."""
+    """Evaluate, write the predictions, metrics and timelines, print the table; returns 0.
+
+    The output folder, the dataset's name and the settings are checked before anything is
+    computed (the files of each subject when the tasks resolve the dataset).
+    """
+    from ..cli_common import check_output_folder, save_outputs
     from ..decoding.loading import load_models
     from ..evaluation.report import format_metrics_table
 
-    specs = load_models(args.models, names=args.only)
+    out = check_output_folder(args.out, "--out")
+    if not Path(args.dataset).is_file():
+        from ..evaluation.datasets import check_dataset_name
+
+        check_dataset_name(args.dataset)
     cfg = _config(args)
+    cfg.check()
     event_map = opt.parse_event_map(args.event_map)
-    out = Path(args.out)
+    specs = load_models(args.models, names=args.only)
     start = time.perf_counter()
-    metrics = _evaluate(specs, cfg, args, event_map, out)
+    predictions, metrics = _evaluate(specs, cfg, args, event_map)
     text = format_metrics_table(metrics)
-    (out / "scores.txt").write_text(text + "\n", encoding="utf-8")
     print(f"\npseudo-online, window {cfg.window_s} s, step {cfg.step_s} s, idle={cfg.idle}: "
           "nMCC per subject, then means\n")
     print(text)
+    out = save_outputs(_writer(predictions, metrics, text), out,
+                       "the results (predictions.csv, metrics.csv, scores.txt, timelines)",
+                       NAME)
     print(f"\npredictions: {out / 'predictions.csv'}\nmetrics:     {out / 'metrics.csv'}\n"
           f"timelines:   {out}/timeline_S*.png\n({time.perf_counter() - start:.0f} s)")
     return 0

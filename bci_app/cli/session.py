@@ -17,7 +17,7 @@ Interrupted runs (the application killed mid-run) are recovered at the next star
 
 
 from .._logging import logger
-from ..errors import ConfigError, UsageError
+from ..errors import UsageError
 from . import _options as opt
 
 NAME = "session"
@@ -84,6 +84,50 @@ def add_parser(subparsers):
     return p
 
 
+def _check_inputs(args):
+    """Check every input of a run before anything is created (no subject, no folder).
+
+    Returns
+    -------
+    subject : Subject | None
+        The subject to create (its details checked), or None if it is registered.
+
+    Raises
+    ------
+    BCIAppError
+        The first bad input: the recordings folder, a label, a subject field, an option,
+        the protocol, the model file, the pipeline of ``--train`` or the live stream.
+    """
+    from ..cli_common import check_output_folder
+    from ..session.headless import check_run_inputs, registered_subject
+    from ..session.layout import check_label
+    from ..session.participants import Subject
+
+    check_output_folder(args.root, "--root")
+    check_label(args.session, "session")
+    known = registered_subject(args.root, args.subject)
+    new = None if known else Subject(args.subject, args.age, args.sex, args.hand,
+                                     args.affected_side, args.notes)
+    opt.decision_settings(args)
+    if not 0.0 <= args.skill <= 1.0:
+        raise UsageError(f"--skill {args.skill:g}: give a simulated skill in [0, 1].")
+    if args.train:
+        from ..decoding.loading import find_model
+
+        if args.window <= 0 or args.step <= 0:
+            raise UsageError(f"--window {args.window:g} --step {args.step:g}: give positive "
+                             "durations (s).")
+        find_model(args.train)
+    check_run_inputs(args.protocol, args.model, (known or new).affected_hand,
+                     args.time_scale)
+    if not args.simulate and new is not None:  # the stream, before the subject is created
+        from ..acquisition.lsl import find_stream
+        from ..session.orchestrator import STREAM_TIMEOUT_S
+
+        find_stream(args.stream, "eeg", timeout=STREAM_TIMEOUT_S)
+    return new
+
+
 def run(args):
     """Execute ``bci-app session`` with parsed arguments; returns the exit code.
 
@@ -109,20 +153,15 @@ def run(args):
         return 0 if all(i.error is None for i in items) else 1
     if not args.protocol or not args.subject:
         raise UsageError("--protocol and --subject are required (or use --recover).")
-    from ..protocol import load_protocol
-
-    protocol = load_protocol(args.protocol)  # check the inputs before creating anything
-    if protocol.feedback and not args.model:
-        raise ConfigError(f"protocol {protocol.source}: an online run with feedback needs "
-                          "--model FILE.bcimodel (e.g. trained with --train on a "
-                          "calibration run of the session).")
-    store = RecordingStore(args.root)  # created once the inputs are known to be good
+    new_subject = _check_inputs(args)  # every input, before anything is created
+    store = RecordingStore(args.root)
     if not args.simulate and args.time_scale not in (None, 1.0):
         logger.warning("--time-scale with a live amplifier: the subject sees the shortened "
                        "phases.")
-    if not store.has_subject(args.subject):
-        store.create_subject(args.subject, age=args.age, sex=args.sex, hand=args.hand,
-                             affected_side=args.affected_side, notes=args.notes)
+    if new_subject is not None and not store.has_subject(args.subject):
+        store.create_subject(new_subject.id, age=new_subject.age, sex=new_subject.sex,
+                             hand=new_subject.hand, affected_side=new_subject.affected_side,
+                             notes=new_subject.notes)
         print(f"subject {args.subject} created in {store.participants_tsv}")
     from ..session.headless import record_run, train_session_model
 

@@ -84,6 +84,7 @@ def _dataset_runs(args):
 
 def run(args):
     """Train the model, save it to ``--out`` and print what it was trained on; returns 0."""
+    from ..cli_common import check_output_folder, save_outputs
     from ..decoding.loading import find_model
     from ..decoding.persistence import MODEL_SUFFIX, save_model
     from ..online.train_model import train_model
@@ -95,10 +96,19 @@ def run(args):
     out = Path(args.out)
     if out.suffix != MODEL_SUFFIX:
         raise UsageError(f"--out {out}: a trained model file ends in {MODEL_SUFFIX}.")
+    if out.is_dir():
+        raise UsageError(f"--out {out}: a folder; give the model file's path "
+                         f"(e.g. {out / ('model' + MODEL_SUFFIX)}).")
+    check_output_folder(out.parent, "--out")
+    if args.dataset:
+        from ..evaluation.datasets import check_dataset_name
+
+        check_dataset_name(args.dataset)
     spec = find_model(args.model, args.models)
     classes = PARADIGMS[args.paradigm][0]
     cfg = PseudoOnlineConfig(classes=tuple(classes), window_s=args.window, step_s=args.step,
                              idle=args.idle, l_freq=args.fmin, h_freq=args.fmax)
+    cfg.check()
     if args.file:
         runs, source = _file_runs(args)
     elif args.simulated:
@@ -107,9 +117,11 @@ def run(args):
         runs, source = _dataset_runs(args)
     trained = train_model(spec, runs, cfg, trained_on=source)
     report = trained.trained_on
-    save_model(trained, out)
     counts = ", ".join(f"{k} {v}" for k, v in report["windows_per_class"].items())
     print(f"trained {spec.name!r} on {len(runs)} run(s): {counts} windows; training accuracy "
-          f"{report['training_accuracy']:.2f}\nsaved {out} ({len(runs[0].ch_names)} channels, "
-          f"{runs[0].sfreq:g} Hz, window {args.window} s, step {args.step} s)")
+          f"{report['training_accuracy']:.2f}")
+    saved = save_outputs(lambda folder: save_model(trained, folder / out.name), out.parent,
+                         f"the trained model {out.name}", NAME)
+    print(f"saved {saved / out.name} ({len(runs[0].ch_names)} channels, {runs[0].sfreq:g} Hz, "
+          f"window {args.window} s, step {args.step} s)")
     return 0

@@ -1,9 +1,10 @@
 """Datasets for evaluation: MOABB datasets read from local files only, synthetic MI data, and
 the app's recordings folder.
 
-No function here downloads anything. A MOABB dataset is used only when its files are already
-under the MNE data folder (``MNE_DATA``, or ``--data-path``); a missing subject is reported with
-the exact path that was expected.
+No function here downloads anything. A MOABB dataset is one of MOABB's registered classes, used
+only when each requested subject's files are already under the MNE data folder (``MNE_DATA``,
+or ``--data-path``): they are checked before anything is read, and a missing subject is
+reported with the exact path that was expected (:mod:`bci_app.evaluation.local_data`).
 
 The recordings folder (:class:`RecordingsDataset`) is a
 :class:`moabb.datasets.base.LocalBIDSDataset` over the BIDS files the sessions write (see
@@ -27,10 +28,8 @@ Importing this module imports MOABB (seconds): keep it out of the GUI's start-up
 """
 
 import json
-import os
 from pathlib import Path
 
-import mne
 import numpy as np
 from moabb.datasets.base import BaseDataset, LocalBIDSDataset
 from moabb.datasets.bids_interface import StepType
@@ -46,6 +45,7 @@ from ..acquisition.simulation import (
 from ..errors import ConfigError, DataError
 from ..processing.paradigms import PARADIGMS
 from ..processing.runs import recorded_annotations
+from .local_data import check_local_subjects, dataset_class
 
 EVALUATIONS = ("within-session", "cross-session", "cross-subject")
 
@@ -341,82 +341,77 @@ def recordings_dataset(root, subjects=None, tasks=None, interval=None):
     return dataset
 
 
-def mne_data_path(data_path=None):
-    """The MNE data folder: ``data_path``, else ``MNE_DATA`` (environment or MNE config)."""
-    if data_path is not None:
-        return Path(data_path).expanduser().resolve()
-    value = os.environ.get("MNE_DATA") or mne.get_config("MNE_DATA")
-    return Path(value).expanduser().resolve() if value else None
-
-
-def _physionet_files(root, subject, runs):
-    base = root / "MNE-eegbci-data" / "files" / "eegmmidb" / "1.0.0" / f"S{subject:03d}"
-    return [base / f"S{subject:03d}R{run:02d}.edf" for run in runs]
-
-
-def _check_physionet(dataset, subjects, paradigm, data_path, explicit=True):
-    root = mne_data_path(data_path)
-    if root is None:
-        raise DataError(
-            "PhysionetMI: no MNE data folder is set. Set MNE_DATA (or pass --data-path) to the "
-            "folder that holds MNE-eegbci-data/; bci-app never downloads data."
-        )
-    os.environ["MNE_DATA"] = str(root)
-    os.environ["MNE_DATASETS_EEGBCI_PATH"] = str(root)
-    os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
+def _physionet_runs(dataset, paradigm):
+    """Keep the runs of PhysionetMI that hold the paradigm's classes (the others need not be
+    on disk: the imagined hands/feet runs 6, 10, 14 are absent for most subjects here)."""
     classes = PARADIGMS[paradigm][0]
-    needs_hands = any(c in ("left_hand", "right_hand") for c in classes)
-    needs_feet = any(c in ("hands", "feet") for c in classes)
-    if not needs_feet:
+    if not any(c in ("hands", "feet") for c in classes):
         dataset.feet_runs = []
-    if not needs_hands:
+    if not any(c in ("left_hand", "right_hand") for c in classes):
         dataset.hand_runs = []
-    runs = list(dataset.hand_runs) + list(dataset.feet_runs)
-    if not explicit:  # no subjects asked for: every subject that is on disk
-        present = [s for s in subjects
-                   if all(p.is_file() for p in _physionet_files(root, s, runs))]
-        if not present:
-            raise DataError(
-                f"PhysionetMI: no subject has its files under {root / 'MNE-eegbci-data'} "
-                f"(runs {runs} needed); bci-app never downloads data."
-            )
-        logger.info("PhysionetMI: using the %d subjects found locally: %s", len(present),
-                    present)
-        dataset.subject_list = present
-        return
-    for subject in subjects:
-        missing = [p for p in _physionet_files(root, subject, runs) if not p.is_file()]
-        if missing:
-            raise DataError(
-                f"PhysionetMI subject {subject}: {len(missing)} file(s) missing, e.g. "
-                f"{missing[0]}. Put the EEGMMIDB EDF files there (or point --data-path / "
-                "MNE_DATA to the folder that has them); bci-app never downloads data."
-            )
+
+
+def _moabb_dataset(name, paradigm):
+    """A MOABB dataset of a registered name (:func:`~.local_data.dataset_class`); no data
+    is read."""
+    name, cls = dataset_class(name)
+    try:
+        dataset = cls(imagined=True) if name == "PhysionetMI" else cls()
+    except TypeError as err:
+        raise ConfigError(f"{name}: MOABB's class needs arguments bci-app does not give "
+                          f"({err}); use another dataset.") from err
+    if getattr(dataset, "paradigm", "imagery") != "imagery":
+        raise ConfigError(f"{name} is a {dataset.paradigm} dataset of MOABB; bci-app "
+                          "evaluates motor imagery (e.g. PhysionetMI, BNCI2014_001).")
+    if name == "PhysionetMI":
+        _physionet_runs(dataset, paradigm)
+    return name, dataset
+
+
+def check_dataset_name(name):
+    """Raise a UsageError (listing the close names) unless ``name`` is a dataset
+    :func:`resolve_dataset` knows: a MOABB dataset, SyntheticMI or a folder. Reads no data."""
+    name = str(name)
+    if not (Path(name).is_dir() or
+            name.lower().replace("_", "").replace("-", "") == "syntheticmi"):
+        dataset_class(name)
 
 
 def resolve_dataset(name, subjects=None, paradigm="left-right", data_path=None):
     """Build a MOABB dataset from its name, restricted to ``subjects``, local data only.
 
+    Every subject's files are checked before anything is read
+    (:func:`~bci_app.evaluation.local_data.check_local_subjects`): nothing is downloaded.
+
     Parameters
     ----------
     name : str
-        ``"PhysionetMI"``, ``"SyntheticMI"``, another MOABB dataset class name whose
-        files are already in the MNE data folder, or a recordings folder written by
+        A MOABB dataset class name (``"PhysionetMI"``, ``"BNCI2014_001"``...) whose files
+        are in the MNE data folder, ``"SyntheticMI"``, or a recordings folder written by
         ``bci-app session`` (BIDS; see :class:`RecordingsDataset`).
     subjects : sequence of int | None
-        Subjects to keep (None: all; for PhysionetMI, all those with local files).
+        Subjects to keep (None: all those whose files are on this machine).
     paradigm : str
         A key of :data:`PARADIGMS`.
     data_path : str | Path | None
-        The MNE data folder (default: ``MNE_DATA``).
+        The MNE data folder (default: as MOABB finds it, ``MNE_DATA``...).
 
     Returns
     -------
     dataset : moabb.datasets.base.BaseDataset
+
+    Raises
+    ------
+    UsageError
+        ``name`` is no dataset (the message lists the close names).
+    ConfigError
+        Unknown paradigm or subject, or classes the dataset does not have.
+    DataError
+        A subject's files are not on this machine (the path expected is named).
     """
     if paradigm not in PARADIGMS:
         raise ConfigError(f"unknown paradigm {paradigm!r}; choose one of {sorted(PARADIGMS)}.")
-    key = name.lower().replace("_", "").replace("-", "")
+    name, moabb_name = str(name), None
     if Path(name).is_dir():  # a recordings folder (BIDS) written by bci-app sessions
         if not is_recordings_folder(name):
             raise ConfigError(
@@ -424,31 +419,10 @@ def resolve_dataset(name, subjects=None, paradigm="left-right", data_path=None):
                 "`bci-app session` (dataset_description.json and sub-*/ses-*/eeg/*_eeg.vhdr)."
             )
         dataset = recordings_dataset(name)
-        key = "recordings"
-    elif key == "syntheticmi":
+    elif name.lower().replace("_", "").replace("-", "") == "syntheticmi":
         dataset = SyntheticMI()
-    elif key in ("physionetmi", "physionet", "eegbci", "eegmmidb"):
-        from moabb.datasets import PhysionetMI
-
-        dataset = PhysionetMI(imagined=True)
     else:
-        import moabb.datasets as mdb
-
-        cls = getattr(mdb, name, None)
-        if cls is None:
-            raise ConfigError(
-                f"unknown dataset {name!r}: use PhysionetMI, SyntheticMI or a MOABB dataset "
-                "class name (e.g. BNCI2014_001) whose files are in MNE_DATA."
-            )
-        dataset = cls()
-        root = mne_data_path(data_path)
-        sign = getattr(cls, "_sign", None) or name
-        if root is None or not any(root.glob("MNE-*-data")):
-            raise DataError(
-                f"{name}: no local copy found under the MNE data folder ({root}); put the "
-                "dataset there (MNE_DATA or --data-path). bci-app never downloads data."
-            )
-        logger.info("using %s (%s) from %s", name, sign, root)
+        moabb_name, dataset = _moabb_dataset(name, paradigm)
     all_subjects = list(dataset.subject_list)
     if subjects:
         bad = [s for s in subjects if s not in all_subjects]
@@ -456,15 +430,15 @@ def resolve_dataset(name, subjects=None, paradigm="left-right", data_path=None):
             raise ConfigError(f"{name}: no subject(s) {bad}; subjects are "
                               f"{all_subjects[0]}..{all_subjects[-1]}.")
         dataset.subject_list = list(subjects)
-    if key in ("physionetmi", "physionet", "eegbci", "eegmmidb"):
-        _check_physionet(dataset, dataset.subject_list, paradigm, data_path,
-                         explicit=bool(subjects))
     classes = PARADIGMS[paradigm][0]
     missing = [c for c in classes if c not in dataset.event_id]
     if missing:
         raise ConfigError(f"{name} has no class(es) {missing} for paradigm {paradigm!r}; "
                           f"its classes are {sorted(dataset.event_id)}.")
-    if not isinstance(dataset, (SyntheticMI, RecordingsDataset)):
+    if moabb_name is not None:
+        dataset.subject_list = check_local_subjects(moabb_name, dataset,
+                                                    list(dataset.subject_list), data_path,
+                                                    explicit=bool(subjects))
         keep_recorded_events(dataset)
     return dataset
 

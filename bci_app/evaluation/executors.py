@@ -26,7 +26,8 @@ import os
 
 from .. import __version__
 from .._logging import logger
-from ..errors import BCIAppError, ConfigError
+from ..errors import BCIAppError, ConfigError, DataError
+from .local_data import no_network
 
 #: Times a task that raises an error is run again before the evaluation fails.
 DEFAULT_RETRIES = 2
@@ -34,7 +35,8 @@ DEFAULT_RETRIES = 2
 CONNECT_TIMEOUT = 10.0
 #: Seconds allowed for a first worker to join the scheduler.
 WORKER_TIMEOUT = 60.0
-#: Environment variables a local cluster's workers receive from this process.
+#: Environment variables a local cluster's workers receive from this process (and every
+#: ``MNE_DATASETS_<SIGN>_PATH``: where MOABB finds each dataset).
 FORWARDED_ENV = ("MNE_DATA", "MNE_DATASETS_EEGBCI_PATH", "MOABB_DOWNLOAD_PROVIDER",
                  "MPLBACKEND", "LSLAPICFG")
 #: Packages whose versions should match between this process and the workers.
@@ -74,11 +76,28 @@ class Refused:
 
 
 def returns_refusals(func):
-    """Decorate a task function: a bci-app error it raises is returned as :class:`Refused`."""
+    """Decorate a task function: a bci-app error it raises is returned as :class:`Refused`.
+
+    The task runs with the network shut for its thread
+    (:func:`~bci_app.evaluation.local_data.no_network`): the files of its subjects were
+    checked when it resolved its dataset, and if anything still tried to fetch one, the
+    task is refused with a DataError instead of downloading.
+    """
     @functools.wraps(func)
     def task(desc):
         try:
-            return func(desc)
+            with no_network() as attempts:
+                try:
+                    return func(desc)
+                except Exception as err:
+                    if attempts and not isinstance(err, BCIAppError):
+                        raise DataError(
+                            f"reading the data tried to reach the network ({attempts[0]}): "
+                            "a file of the dataset is missing under the MNE data folder "
+                            f"({type(err).__name__}: {err}); bci-app never downloads data. "
+                            "Put the dataset's files there, or use --subjects to keep "
+                            "those that are.") from err
+                    raise
         except BCIAppError as err:
             return Refused(err)
 
@@ -134,7 +153,8 @@ def cluster_client(scheduler=None, local_cluster=None, client=None,
             n_workers = int(local_cluster)
             if n_workers < 1:
                 raise ConfigError(f"--local-cluster {local_cluster}: give at least 1 worker.")
-            env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+            env = {k: v for k, v in os.environ.items() if k in FORWARDED_ENV or
+                   (k.startswith("MNE_DATASETS_") and k.endswith("_PATH"))}
             cluster = stack.enter_context(dd.LocalCluster(
                 n_workers=n_workers, threads_per_worker=1, processes=True,
                 host="127.0.0.1", dashboard_address="127.0.0.1:0", env=env))

@@ -142,6 +142,16 @@ def run_moabb(evaluation, para, dataset, subjects, pipelines, grids, hdf5_path, 
         dataset.subject_list = previous
 
 
+def write_results(results, out_dir):
+    """Write ``results.csv`` (the results of an evaluation) into ``out_dir``; returns its
+    path. An OSError (a full disk...) propagates: the caller still holds the results."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results.to_csv(out_dir / "results.csv", index=False)
+    logger.info("results written to %s", out_dir / "results.csv")
+    return out_dir / "results.csv"
+
+
 def finish_results(parts, evaluation, paradigm, out_dir=None):
     """Concatenate result parts, add the evaluation and paradigm columns, write the CSV."""
     results = pd.concat(parts, ignore_index=True)
@@ -149,10 +159,7 @@ def finish_results(parts, evaluation, paradigm, out_dir=None):
     results.insert(0, "evaluation", evaluation)
     results.insert(1, "paradigm", paradigm)
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        results.to_csv(out_dir / "results.csv", index=False)
-        logger.info("results written to %s", out_dir / "results.csv")
+        write_results(results, out_dir)
     return results
 
 

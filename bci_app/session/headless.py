@@ -64,13 +64,13 @@ class RunResult:
     error: str | None = None
 
 
-def _resolve_protocol(protocol, subject, time_scale):
+def _resolve_protocol(protocol, affected_hand, time_scale):
     from ..protocol import Protocol, load_protocol
 
     if not isinstance(protocol, Protocol):
         # The subject's affected side wins over the file's (protocols without an
         # "affected_hand" class ignore it).
-        protocol = load_protocol(protocol, affected_hand=subject.affected_hand)
+        protocol = load_protocol(protocol, affected_hand=affected_hand)
     if time_scale is not None:
         if not 0 < float(time_scale) <= 10:
             raise ConfigError(f"time scale {time_scale!r}: give a factor in (0, 10] (e.g. "
@@ -78,6 +78,64 @@ def _resolve_protocol(protocol, subject, time_scale):
         if float(time_scale) != 1.0:
             protocol = protocol.scaled(float(time_scale))
     return protocol
+
+
+def check_run_inputs(protocol, model=None, affected_hand=None, time_scale=None):
+    """The checks of :func:`record_run`'s inputs, done before anything is created.
+
+    Parameters
+    ----------
+    protocol : Protocol | str | Path
+    model : str | Path | None
+        A ``.bcimodel`` file.
+    affected_hand : {"left", "right"} | None
+        The subject's (:attr:`~bci_app.session.participants.Subject.affected_hand`).
+    time_scale : float | None
+
+    Returns
+    -------
+    protocol : Protocol
+        Resolved and scaled.
+    trained : TrainedModel | None
+
+    Raises
+    ------
+    ConfigError, DataError
+        A bad protocol, time scale or model file; or a protocol with feedback and no model.
+    """
+    protocol = _resolve_protocol(protocol, affected_hand, time_scale)
+    trained = None
+    if model is not None:
+        from ..decoding.persistence import load_model
+
+        trained = load_model(model)
+        missing = [c for c in protocol.classes if c != "rest" and c not in trained.classes]
+        if missing:
+            logger.warning("model %s does not know the protocol's class(es) %s.", model,
+                           missing)
+    elif protocol.feedback:
+        raise ConfigError(f"protocol {protocol.source}: an online run with feedback needs a "
+                          "trained model: give --model FILE.bcimodel (e.g. trained with "
+                          "`bci-app session ... --train MODEL` on a calibration run).")
+    return protocol, trained
+
+
+def registered_subject(root, subject):
+    """The subject as registered in ``root``'s participants.tsv, or None; creates nothing.
+
+    Raises
+    ------
+    ConfigError
+        ``subject`` is not a valid label.
+    """
+    from .layout import check_label
+    from .participants import Subject, read_participants
+
+    sid = check_label(subject, "subject")
+    if not Path(root).is_dir():
+        return None
+    _, rows = read_participants(root)
+    return next((s for s in map(Subject.from_row, rows) if s.id == sid), None)
 
 
 def record_run(protocol, root="recordings", subject="01", session="01", *, model=None,
@@ -131,14 +189,24 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
     Raises
     ------
     ConfigError
-        Bad protocol, model or subject fields (nothing is recorded).
+        Bad protocol, model, time scale or labels (checked first: nothing is created, no
+        subject, no session folder).
     StreamError
-        A stream is missing or the recorder cannot start (what was recorded is kept as a
+        The live EEG stream is not found (checked before anything is created), another
+        stream is missing or the recorder cannot start (what was recorded is kept as a
         failed run), or a stream failed during the run (the run is saved as interrupted
         first).
     """
     from ..acquisition.lsl import find_stream
+    from .layout import check_label
 
+    # Every input is checked before anything is created (the subject, the session folder).
+    check_label(session, "session")
+    known = registered_subject(root, subject)
+    given = protocol
+    protocol, trained = check_run_inputs(given, model, known.affected_hand if known else None,
+                                         time_scale)
+    eeg = None if simulate else find_stream(eeg_stream, "eeg", timeout=stream_timeout)
     store = RecordingStore(root)
     for item in store.recover():
         logger.warning("recovered an interrupted run: %s -> %s%s", item.xdf_path,
@@ -150,20 +218,8 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
         logger.warning("subject %s was not registered: created with unknown age, sex and "
                        "affected side (complete participants.tsv).", subject)
     subj = store.subject(subject)
-    protocol = _resolve_protocol(protocol, subj, time_scale)
-    trained = None
-    if model is not None:
-        from ..decoding.persistence import load_model
-
-        trained = load_model(model)
-        missing = [c for c in protocol.classes if c != "rest" and c not in trained.classes]
-        if missing:
-            logger.warning("model %s does not know the protocol's class(es) %s.", model,
-                           missing)
-    elif protocol.feedback:
-        raise ConfigError(f"protocol {protocol.source}: an online run with feedback needs a "
-                          "trained model: give --model FILE.bcimodel (e.g. trained with "
-                          "`bci-app session ... --train MODEL` on a calibration run).")
+    if subj.affected_hand != (known.affected_hand if known else None):  # changed meanwhile
+        protocol = _resolve_protocol(given, subj.affected_hand, time_scale)
     sess = store.open_session(subj.id, session)
     tag = uuid.uuid4().hex[:8]
     amp = None
@@ -179,7 +235,7 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
                 artifacts=artifacts).start()
             source = simulated_source(amp, seed=amp_seed)
         else:
-            source = stream_source(find_stream(eeg_stream, "eeg", timeout=stream_timeout))
+            source = stream_source(eeg)
         run = RunOrchestrator(
             sess, protocol, source, trained=trained, model_path=model, smoothing=smoothing,
             threshold=threshold, seed=seed, stream_prefix=f"bci-app-{tag}",

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
-from bci_app.errors import ConfigError, DataError
+from bci_app.errors import ConfigError, DataError, UsageError
 from bci_app.evaluation.datasets import (
     RecordingsDataset,
     SyntheticMI,
@@ -12,6 +12,7 @@ from bci_app.evaluation.datasets import (
     recordings_dataset,
     resolve_dataset,
 )
+from bci_app.evaluation.local_data import dataset_class, mne_data_path, no_network
 from bci_app.evaluation.recordings import dataset_sessions
 
 
@@ -48,12 +49,70 @@ def test_missing_physionet_subject_names_the_expected_path(tmp_path, monkeypatch
 
 
 def test_bad_dataset_arguments():
-    with pytest.raises(ConfigError, match="unknown dataset"):
+    with pytest.raises(UsageError, match="'NoSuchDataset': no such dataset"):
         resolve_dataset("NoSuchDataset", None)
+    with pytest.raises(UsageError, match="no such dataset"):
+        resolve_dataset("__loader__", None)  # an attribute of moabb.datasets, no dataset
+    with pytest.raises(ConfigError, match="BI2012 is a p300 dataset"):
+        resolve_dataset("BI2012", [1])
     with pytest.raises(ConfigError, match="no subject"):
         resolve_dataset("SyntheticMI", [99])
     with pytest.raises(ConfigError, match="unknown paradigm"):
         resolve_dataset("SyntheticMI", [1], paradigm="p300")
+
+
+def test_dataset_names_are_moabb_classes_read_loosely():
+    assert dataset_class("BNCI2014_001")[0] == "BNCI2014_001"
+    assert dataset_class("bnci2014-001")[0] == "BNCI2014_001"  # case, "_" and "-" aside
+    assert dataset_class("BNCI2014001")[0] == "BNCI2014_001"  # MOABB's deprecated name
+    assert dataset_class("eegbci")[0] == "PhysionetMI"
+    with pytest.raises(UsageError, match="close names: PhysionetMI"):
+        dataset_class("PhysionetMl")
+
+
+def test_the_data_folder_is_found_as_moabb_finds_it(tmp_path, monkeypatch):
+    """--data-path, then MNE_DATASETS_<SIGN>_PATH, then MNE_DATA (MOABB's order)."""
+    general, eegbci, given = (tmp_path / n for n in ("general", "eegbci", "given"))
+    monkeypatch.setenv("MNE_DATA", str(general))
+    monkeypatch.delenv("MNE_DATASETS_EEGBCI_PATH", raising=False)
+    assert mne_data_path(sign="EEGBCI") == general
+    monkeypatch.setenv("MNE_DATASETS_EEGBCI_PATH", str(eegbci))
+    assert mne_data_path(sign="EEGBCI") == eegbci
+    assert mne_data_path(sign="BNCI") == general
+    assert mne_data_path(given, sign="EEGBCI") == given
+
+
+def test_no_network_shuts_the_calling_thread_only():
+    """A real server on the loopback: the guarded thread cannot reach it, another thread
+    can, and the guarded thread can again once the block is left."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+    address = server.getsockname()
+
+    def reach():
+        with socket.socket() as client:
+            client.settimeout(10)
+            client.connect(address)
+            server.accept()[0].close()
+
+    other = []
+    try:
+        with no_network() as attempts:
+            with pytest.raises(OSError):
+                reach()
+            with pytest.raises(OSError):
+                socket.getaddrinfo("example.org", 443)
+            worker = threading.Thread(target=lambda: other.append(reach() or "reached"))
+            worker.start()
+            worker.join(30)
+        assert other == ["reached"]
+        assert attempts == [str(address), "example.org"]
+        reach()
+    finally:
+        server.close()
 
 
 def test_physionet_resolves_on_local_files(mne_data):
