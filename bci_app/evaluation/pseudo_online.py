@@ -92,11 +92,22 @@ def _check_calibration_classes(runs, stops, y, cfg, where):
 
 def _offline_epochs(model, data, run, events, cfg, window):
     """Offline score of the same split: one cue-locked epoch per test trial, task classes
-    only. Returns the true and predicted classes."""
+    only; an epoch the online engine would refuse (bad signal:
+    :func:`~bci_app.processing.quality.window_faults`) is left out, as its window would be.
+    Returns the true and predicted classes."""
+    from ..processing.quality import window_faults
+
     sfreq = run.sfreq
     off = int(round(cfg.crop_offset_s * sfreq))
     starts = [int(round(o * sfreq)) + off for o, _, _ in events]
     ok = [s + window <= run.n_samples for s in starts]
+    if any(ok):
+        inside = [s for s, k in zip(starts, ok) if k]
+        good, _ = window_faults(np.stack([run.data[:, s:s + window] for s in inside]),
+                                np.stack([data[:, s:s + window] for s in inside]), sfreq,
+                                run.ch_names)
+        good = iter(good)
+        ok = [k and bool(next(good)) for k in ok]
     if not any(ok):
         return [], []
     epochs = np.stack([data[:, s:s + window] for s, k in zip(starts, ok) if k])

@@ -286,11 +286,22 @@ def _predictions_frame(stream, to_seconds):
     for k, name in enumerate(names):
         if name == "decision":
             codes = values[:, k].astype(int) if values.size else np.empty(0, int)
-            frame["decision"] = [classes[c] if 0 <= c < len(classes) else "idle"
-                                 for c in codes]
+            frame["decision"] = [_decision_name(c, classes) for c in codes]
         else:
             frame[name] = values[:, k] if values.size else np.empty(0)
     return frame
 
 
 # ----------------------------------------------------------------------------------------
+
+
+def _decision_name(code, classes):
+    """A decision code of the predictions stream (:class:`bci_app.online.live.OnlineDecoder`)
+    as its name: a class index, -1 for a threshold "idle", the artifact code for "no
+    decision (artifact)"."""
+    from ..online.live import ARTIFACT_CODE
+    from ..processing.quality import ARTIFACT
+
+    if 0 <= code < len(classes):
+        return classes[code]
+    return ARTIFACT if code == ARTIFACT_CODE else "idle"
