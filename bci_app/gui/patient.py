@@ -6,6 +6,7 @@ window holding one, which can go full screen on any connected monitor; the opera
 hold a small canvas of their own as a preview.
 """
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 #: Direction of the cue arrow of each class (dx, dy on screen).
@@ -66,9 +67,16 @@ class PatientCanvas(QtWidgets.QWidget):
         self.update()
 
     def set_feedback(self, value, correct=None):
-        """Update the feedback bar (shown during imagery of feedback runs)."""
-        self.value = float(min(max(value, 0.0), 1.0))
-        self.correct = correct
+        """Update the feedback bar (shown during imagery of feedback runs).
+
+        ``value`` None (or not finite): no decision (bad signal): the bar is shown empty,
+        never as a command.
+        """
+        if value is None or not np.isfinite(value):
+            self.value, self.correct = 0.0, None
+        else:
+            self.value = float(min(max(value, 0.0), 1.0))
+            self.correct = correct
         if self.state == "imagery" and self.feedback:
             self.update()
 

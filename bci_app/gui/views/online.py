@@ -7,6 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ...processing.quality import ARTIFACT
 from .common import RunView, group
 
 
@@ -20,6 +21,8 @@ class OnlineView(RunView):
         self.model_label = QtWidgets.QLabel("No decoder selected: train one first.")
         self.score_label = QtWidgets.QLabel("Run accuracy: -")
         self.score_label.setStyleSheet("font-size: 14pt;")
+        self.signal_label = QtWidgets.QLabel("")  # "No decision: bad signal (...)"
+        self.signal_label.setStyleSheet("color: #c62828; font-weight: bold;")
         self.output = pg.PlotWidget()
         self.output.setMenuEnabled(False)
         self.output.setMouseEnabled(x=False, y=False)
@@ -36,6 +39,7 @@ class OnlineView(RunView):
         info = QtWidgets.QVBoxLayout()
         info.addWidget(self.model_label)
         info.addWidget(self.score_label)
+        info.addWidget(self.signal_label)
         run_box = QtWidgets.QVBoxLayout()
         run_box.addWidget(self.panel)
         run_box.addLayout(info)
@@ -88,9 +92,14 @@ class OnlineView(RunView):
         for t, p in zip(pred.times, pred.smoothed):
             self._history.append((t, p))
         # Feedback: confidence in the cued class, green when it is the decision.
+        # No decision (bad signal): an empty bar, and the therapist is told why.
         label = self.preview.label
+        no_decision = len(pred) and pred.decisions[-1] == ARTIFACT
+        reason = pred.reasons[-1] if no_decision and pred.reasons is not None else ""
+        self.signal_label.setText(f"No decision: bad signal ({reason})" if no_decision
+                                  else "")
         if label and label in classes and len(pred):
-            value = float(pred.smoothed[-1][classes.index(label)])
+            value = None if no_decision else float(pred.smoothed[-1][classes.index(label)])
             correct = pred.decisions[-1] == label
             self.preview.set_feedback(value, correct)
             if self.patient is not None:
@@ -121,6 +130,8 @@ def live_score_text(score):
     text = (f"Run accuracy: windows {_pct(score.window_accuracy)} ({score.windows}); trials "
             f"{score.trials_correct}/{score.trials_done}"
             + ("" if np.isnan(score.trial_accuracy) else f" ({_pct(score.trial_accuracy)})"))
+    if score.artifacts:
+        text += f"; no decision (bad signal): {score.artifacts} windows"
     m = score.metrics
     if m:
         text += (f"\nChance: windows {_pct(m['majority_accuracy'])} (majority), "
