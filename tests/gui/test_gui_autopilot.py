@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import mne_bids
+import pytest
 
 from bci_app.gui.autopilot import Autopilot, AutopilotConfig
 
@@ -43,7 +44,9 @@ def test_autopilot_session_end_to_end(window, qtbot, artifacts_dir):
     html = Path(r["report"]).read_text()
     assert "Online run" in html and "data:image/png;base64" in html and "nMCC" in html
     scores = r["online_scores"]
-    assert 0 <= scores["accuracy"] <= 1 and 0 <= scores["nmcc"] <= 1
+    # The report scores every trial of the online run (2 per class), as the live score did.
+    assert scores["n_trials"] == 4
+    assert scores["trial_accuracy"] == pytest.approx(r["live_trial_accuracy"])
     assert r["frame_rate"]["paints_per_s"] > 0
     for name in ("1_patient_session", "2_signal_check", "3_calibration", "3_patient_cue",
                  "4_training", "5_online", "5_patient_feedback", "6_report",
