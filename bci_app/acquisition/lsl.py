@@ -180,10 +180,11 @@ def _describe(sinfos):
     return sorted(unique.values(), key=lambda d: (d.name, d.stype, d.uid))
 
 
-def _matching(found, name, stype):
+def _matching(found, name, stype, source_id=None):
     return [d for d in found
             if (name is None or d.name == name)
-            and (stype is None or d.stype.lower() == stype.lower())]
+            and (stype is None or d.stype.lower() == stype.lower())
+            and (source_id is None or d.source_id == source_id)]
 
 
 def _check_timeout(timeout):
@@ -216,29 +217,8 @@ def list_streams(timeout=1.0, stype=None):
     return streams
 
 
-def find_stream(name=None, stype="eeg", timeout=5.0):
-    """The one stream with this name and/or type.
-
-    Parameters
-    ----------
-    name : str | None
-        Stream name (None: any name).
-    stype : str | None
-        Stream type, case-insensitive (None: any type).
-    timeout : float
-        How long to wait for a matching stream, in seconds. Streams are collected in rounds
-        of 0.5 s: a stream that is already there is returned after one round.
-
-    Returns
-    -------
-    stream : StreamDescription
-        The only matching stream.
-
-    Raises
-    ------
-    StreamError
-        When no stream, or more than one, matches; the message lists the streams found.
-    """
+def _resolve(name, stype, timeout, source_id):
+    """Listen until a matching stream answers or ``timeout``: (matches, all streams seen)."""
     from mne_lsl.lsl import resolve_streams
 
     _check_timeout(timeout)
@@ -251,27 +231,79 @@ def find_stream(name=None, stype="eeg", timeout=5.0):
         remaining = deadline - time.monotonic()
         current = _describe(resolve_streams(timeout=max(min(remaining, _ROUND), 0.2)))
         seen.update((d.uid, d) for d in current)
-        matches = _matching(current, name, stype)
+        matches = _matching(current, name, stype, source_id)
         if matches or deadline - time.monotonic() <= 0:
             break
-    found = sorted(seen.values(), key=lambda d: (d.name, d.stype, d.uid))
+    return matches, sorted(seen.values(), key=lambda d: (d.name, d.stype, d.uid))
+
+
+def find_streams(name=None, stype="eeg", timeout=5.0, source_id=None):
+    """Every stream with this name, type and source id (waiting up to ``timeout`` for one).
+
+    Parameters are those of :func:`find_stream`.
+
+    Returns
+    -------
+    streams : list of StreamDescription
+        Sorted by name, type and uid; empty when none answered in time.
+    """
+    return _resolve(name, stype, timeout, source_id)[0]
+
+
+def find_stream(name=None, stype="eeg", timeout=5.0, source_id=None):
+    """The one stream with this name and/or type (and source id).
+
+    Parameters
+    ----------
+    name : str | None
+        Stream name (None: any name).
+    stype : str | None
+        Stream type, case-insensitive (None: any type).
+    timeout : float
+        How long to wait for a matching stream, in seconds. Streams are collected in rounds
+        of 0.5 s: a stream that is already there is returned after one round.
+    source_id : str | None
+        Source id (exact): chooses among streams of the same name and type (None: any).
+
+    Returns
+    -------
+    stream : StreamDescription
+        The only matching stream.
+
+    Raises
+    ------
+    StreamError
+        When no stream matches (the message lists the streams found), or more than one (the
+        message lists them with their source ids and hosts, and says how to choose).
+    """
+    matches, found = _resolve(name, stype, timeout, source_id)
     wanted = " and ".join(
         part for part in (f"name {name!r}" if name is not None else "",
-                          f"type {stype!r}" if stype is not None else "") if part
+                          f"type {stype!r}" if stype is not None else "",
+                          f"source id {source_id!r}" if source_id is not None else "") if part
     ) or "any name and type"
     if len(matches) == 1:
         logger.info("LSL: found %s", matches[0])
         return matches[0]
     if not matches:
-        listed = ("; streams found: " + ", ".join(str(d) for d in found)) if found \
+        listed = ("; streams found: " + ", ".join(
+            f"{d} [source_id {d.source_id!r}]" for d in found)) if found \
             else "; no LSL stream at all was found"
         raise StreamError(
             f"LSL: no stream with {wanted} within {timeout:g} s{listed}. Check that the "
             "amplifier (or `bci-app simulate`) is streaming, that the name and type are "
             "right, and that both ends use the same LSL configuration (LSLAPICFG)."
         )
+    ids = [d.source_id for d in matches]
+    if all(ids) and len(set(ids)) == len(ids):
+        how = ("Choose one by its source id (source_id=...), or stop the stream that should "
+               "not be there.")
+    else:
+        how = ("Their source ids do not tell them apart: stop the duplicate outlet, or give "
+               "each amplifier its own source id (or stream name).")
     raise StreamError(
         f"LSL: {len(matches)} streams with {wanted}: "
-        + ", ".join(f"{d} [source_id {d.source_id!r}, uid {d.uid}]" for d in matches)
-        + ". Give the stream name to choose one, or close the duplicate outlets."
+        + "; ".join(f"{d.name!r} source_id {d.source_id!r} on host {d.hostname!r} "
+                    f"({d.n_channels} ch, {d.sfreq:g} Hz, uid {d.uid})" for d in matches)
+        + f". {how}"
     )

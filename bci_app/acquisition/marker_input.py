@@ -24,10 +24,13 @@ class MarkerInput:
         Marker stream name.
     timeout : float
         Seconds to wait for the stream when connecting.
+    source_id : str | None
+        Source id, to choose among marker streams of the same name.
     """
 
-    def __init__(self, name, timeout=5.0):
+    def __init__(self, name, timeout=5.0, source_id=None):
         self.name = name
+        self.source_id = source_id or None
         self.timeout = float(timeout)
         self.description = None
         self._inlet = None
@@ -40,11 +43,12 @@ class MarkerInput:
         Raises
         ------
         StreamError
-            When it is not found (the message lists the streams found).
+            When it is not found (the message lists the streams found), or several streams
+            have its name (the message lists their source ids).
         """
         from mne_lsl.lsl import StreamInlet
 
-        desc = find_stream(self.name, None, self.timeout)
+        desc = find_stream(self.name, None, self.timeout, source_id=self.source_id)
         inlet = StreamInlet(desc.sinfo, processing_flags=["clocksync"])
         try:
             inlet.open_stream(timeout=self.timeout)

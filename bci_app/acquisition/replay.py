@@ -26,6 +26,7 @@ import numpy as np
 
 from .._logging import logger
 from ..errors import ConfigError, DataError, StreamError
+from .clock import REPLAY_MARK
 
 
 def standard_channel_names(names):
@@ -157,6 +158,11 @@ def apply_event_map(raw, event_map, where):
 class Replay:
     """Publish a recording as LSL EEG + marker streams in real time.
 
+    The recording's own times are not published: the player stamps each chunk on this
+    machine's LSL clock as it sends it, the last sample one chunk ahead of that moment. The
+    stream's description says so (``desc/timestamps`` = ``replayed``), and an
+    :class:`~bci_app.acquisition.stream.EEGInput` reports no latency on it (NaN).
+
     Parameters
     ----------
     path : str | Path | mne.io.Raw
@@ -227,6 +233,12 @@ class Replay:
                 self.raw, chunk_size=self.chunk_size, n_repeat=self.repeat, name=self.name,
                 source_id=self.source_id, annotations=bool(len(self.raw.annotations)),
                 annotations_encoding="string")
+            # Timestamps made at replay time: say so in the stream's description (the
+            # player's stream info is private to mne-lsl; without it, consumers still see the
+            # samples arriving before their timestamps).
+            sinfo = getattr(self._player, "_sinfo", None)
+            if sinfo is not None:
+                sinfo.desc.append_child_value(*REPLAY_MARK)
             self._player.start()
         except Exception as exc:
             self._player = None

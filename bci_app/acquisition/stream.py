@@ -1,131 +1,70 @@
 """Live input from LSL: an EEG stream (through ``mne_lsl.stream.StreamLSL``) and a marker stream.
 
-:class:`EEGInput` connects to an EEG stream found by name and/or type, checks it against what
-the decoder needs (channel names, sampling rate), converts the samples to volts from the units
-the stream declares, and hands every new chunk, in order and exactly once, to its reader.
-It watches the stream's health:
+:class:`EEGInput` connects to an EEG stream found by name and/or type (and source id, among
+streams of the same name), checks it against what the decoder needs (channel names, sampling
+rate), converts the samples to volts from the units the stream declares, and hands every new
+chunk, in order and exactly once, to its reader. Its timestamps (on this machine's LSL clock
+through liblsl's ``clocksync``) go through a :class:`~bci_app.acquisition.clock.StreamClock`:
+regularised (``dejitter``, on by default), duplicates dropped, out-of-order timestamps
+repaired, effective rate measured; each fault is reported once as a ``"warning"`` event.
+:meth:`EEGInput.latency_of` gives latencies only where the timestamps are on this machine's
+clock (NaN for a replay or after a clock jump). It watches the stream's health:
 
 * **loss**: no sample for ``loss_timeout`` seconds (0.5 s by default, so a loss is reported
   well within 1 s) turns the status to ``"lost"``; the gap starts at the timestamp of the last
-  sample received.
+  sample received. Our own lateness is not a loss: when this process was not running (reads
+  came late) the next read decides, samples waiting in the inlet (the acquisition thread held
+  up) mean the stream flows, and a loss is confirmed by a second look.
 * **reconnection**: liblsl's inlet recovers by itself when a source with the same
   ``source_id`` comes back; if it has not after ``reconnect_after`` seconds (or the source
-  returns under another id), the stream is looked up again by name and type and reopened.
-  The first sample after the loss ends the gap; the status returns to ``"connected"``.
-* **discontinuities** without a reported loss (dropped samples, a clock jump) are also
-  marked as gaps, so the engine never builds a window across them.
+  returns under another id), the stream is looked up again by name and type (and source id if
+  given) and reopened. The first sample after the loss ends the gap; the status returns to
+  ``"connected"``.
+* **discontinuities** without a reported loss (samples missing, a clock jump), found on the
+  regularised clock with a tolerance, are marked as gaps: no window is built across them.
 
 :class:`MarkerInput` (:mod:`bci_app.acquisition.marker_input`, importable from here too)
 reads string (or numeric) markers through ``mne_lsl.lsl.StreamInlet`` (``StreamLSL`` refuses
-string streams), with clock synchronisation.
-
-Both are read from one consumer thread (the online engine's worker); callbacks passed as
-``on_status`` run in that thread too.
+string streams), with clock synchronisation. Both are read from one consumer thread (the online
+engine's worker); callbacks passed as ``on_status`` run in that thread too.
 """
 
 import queue
-import time
-from dataclasses import dataclass, field
+import socket
 
 import numpy as np
 
 from .._logging import logger
 from .._utils import Subscribers
 from ..errors import StreamError
-from .lsl import find_stream
+from .clock import StreamClock
+from .lsl import find_stream, find_streams
 from .marker_input import MarkerInput
+from .stream_format import (
+    CLOSED,
+    CONNECTED,
+    CONNECTING,
+    LOST,
+    WARNING,
+    Chunk,
+    Gap,
+    StreamEvent,
+    is_replay,
+    select_channels,
+)
 
-__all__ = ["CLOSED", "CONNECTED", "CONNECTING", "LOST", "Chunk", "EEGInput", "Gap",
+__all__ = ["CLOSED", "CONNECTED", "CONNECTING", "LOST", "WARNING", "Chunk", "EEGInput", "Gap",
            "MarkerInput", "StreamEvent"]
-
-#: FIFF code of the volt (mne.io.constants.FIFF.FIFF_UNIT_V).
-_FIFF_UNIT_V = 107
 
 #: Amplitude (V) above which a stream declared in volts most likely carries microvolts.
 _IMPLAUSIBLE_VOLTS = 0.05
 
-CONNECTING, CONNECTED, LOST, CLOSED = "connecting", "connected", "lost", "closed"
+#: Longest time (s) samples may wait in the inlet, unpulled, before the stream is declared
+#: lost all the same (and reopened): an acquisition thread held up longer is stuck.
+_MAX_HELD_UP = 5.0
 
-
-@dataclass
-class Gap:
-    """A stretch of time without samples.
-
-    Attributes
-    ----------
-    start : float
-        LSL timestamp of the last sample before the gap.
-    end : float | None
-        LSL timestamp of the first sample after it (None while it lasts).
-    detected : float
-        LSL time (``local_clock``) at which the gap was noticed.
-    reason : str
-        ``"stream lost"`` or ``"discontinuity"``.
-    """
-
-    start: float
-    end: float | None
-    detected: float
-    reason: str = "stream lost"
-
-    @property
-    def duration(self):
-        """Length of the gap in seconds (None while it lasts)."""
-        return None if self.end is None else self.end - self.start
-
-
-@dataclass
-class StreamEvent:
-    """A change of a stream's status, as passed to ``on_status`` callbacks.
-
-    Attributes
-    ----------
-    status : str
-        ``"connecting"``, ``"connected"``, ``"lost"`` or ``"closed"``.
-    stream : str
-        Stream name.
-    time : float
-        LSL time of the event.
-    message : str
-        Human-readable description (also logged).
-    gap : Gap | None
-        The gap that started (``"lost"``) or ended (``"connected"`` after a loss).
-    """
-
-    status: str
-    stream: str
-    time: float
-    message: str
-    gap: Gap | None = None
-    wall_time: float = field(default_factory=time.time)
-
-
-@dataclass
-class Chunk:
-    """New samples from an :class:`EEGInput`.
-
-    Attributes
-    ----------
-    data : ndarray, shape (n_channels, n_samples)
-        EEG in volts, channels in the order of :attr:`EEGInput.ch_names`.
-    timestamps : ndarray, shape (n_samples,)
-        LSL time of each sample (clock-synchronised to this machine).
-    gap : Gap | None
-        When set, these samples follow a gap: state built on earlier samples (filters,
-        windows) must be reset before using them.
-    received : float
-        LSL time at which the first of these samples reached this process.
-    """
-
-    data: np.ndarray
-    timestamps: np.ndarray
-    gap: Gap | None = None
-    received: float = 0.0
-
-
-def _lower(names):
-    return [str(n).lower() for n in names]
-
+#: Seconds between the two looks (nothing queued, nothing in the inlet) that confirm a loss.
+_CONFIRM = 0.1
 
 class EEGInput:
     """An EEG stream from LSL, checked, converted to volts and watched for losses.
@@ -152,26 +91,42 @@ class EEGInput:
         Seconds after a loss before the stream is looked up again by name/type (liblsl's
         own recovery by ``source_id`` runs before and alongside).
     gap_tolerance : float | None
-        Largest jump between consecutive timestamps (beyond the sampling period) that is not
-        a gap, s. Default: the larger of 0.1 s and 10 sampling periods.
+        Smallest deviation of the timestamps from the regularised clock that can be a gap,
+        s. Default: the larger of 0.1 s and 10 sampling periods; raised to 5 times the
+        measured jitter.
     unit_scale : float | None
         Multiply the samples by this to get volts, overriding the stream's declared units
         (e.g. ``1e-6`` for an amplifier that sends microvolts but declares no unit).
     processing_flags : sequence of str
         liblsl post-processing: ``"clocksync"`` (default) maps the source's timestamps to
-        this machine's clock; add ``"dejitter"`` for amplifiers with jittery timestamps.
+        this machine's clock, which latencies need. liblsl's ``"dejitter"`` is not needed:
+        see ``dejitter``.
     on_status : callable | None
-        Called with a :class:`StreamEvent` at each status change.
+        Called with a :class:`StreamEvent` at each status change and warning.
+    source_id : str | None
+        Source id of the stream, to choose among streams of the same name (None: the name
+        and type must be enough).
+    dejitter : bool
+        Deliver regularised timestamps (a least-squares line over the last 10 s of samples,
+        restarted at each gap; :mod:`bci_app.acquisition.clock`). Off: the timestamps as
+        received (gaps are still found on the regularised clock).
+    rate_tolerance : float
+        Relative difference between the measured and the declared rate beyond which a
+        warning is emitted (once), 5 % by default.
     """
 
     def __init__(self, name=None, stype="eeg", channels=None, sfreq=None, bufsize=10.0,
                  timeout=5.0, loss_timeout=0.5, reconnect_after=2.0, gap_tolerance=None,
-                 unit_scale=None, processing_flags=("clocksync",), on_status=None):
+                 unit_scale=None, processing_flags=("clocksync",), on_status=None,
+                 source_id=None, dejitter=True, rate_tolerance=0.05):
         if name is None and stype is None:
             raise StreamError("EEG input: give a stream name, a type, or both.")
         if loss_timeout <= 0 or reconnect_after <= 0:
             raise StreamError("EEG input: loss_timeout and reconnect_after must be positive.")
-        self.name, self.stype = name, stype
+        if not rate_tolerance > 0:
+            raise StreamError(f"EEG input: rate_tolerance must be positive, got "
+                              f"{rate_tolerance}.")
+        self.name, self.stype, self.source_id = name, stype, source_id or None
         self.channels = list(channels) if channels is not None else None
         self.expected_sfreq = None if sfreq is None else float(sfreq)
         self.bufsize = float(bufsize)
@@ -180,7 +135,10 @@ class EEGInput:
         self.reconnect_after = float(reconnect_after)
         self._gap_tolerance = gap_tolerance
         self.unit_scale = unit_scale
-        self.processing_flags = list(processing_flags or [])
+        self.processing_flags = (processing_flags if isinstance(processing_flags, str)
+                                 else list(processing_flags or []))
+        self.dejitter = bool(dejitter)
+        self.rate_tolerance = float(rate_tolerance)
         self._subscribers = Subscribers("EEG input")
         if on_status is not None:
             self._subscribers.add(on_status)
@@ -192,36 +150,123 @@ class EEGInput:
         self.n_samples = 0
         self._queue = queue.SimpleQueue()
         self._picks, self._scale = None, None
+        self._clock = None
+        self._latency_possible = False
+        self._pending = None  # samples taken from the queue, to deliver after a break
         self._last_ts = None
         self._last_arrival = None
+        self._last_poll = None
+        self._loss_deferred = False
+        self._quiet_since = None
         self._lost_at = None
         self._next_lookup = None
         self._open_gap = None
-        self._pending_gap = None
         self._checked_amplitude = False
+        self._reported = set()
         self._generation = 0
 
     # -- subscribers --------------------------------------------------------------------------
     def subscribe(self, callback):
-        """Call ``callback(StreamEvent)`` at each status change."""
+        """Call ``callback(StreamEvent)`` at each status change and warning."""
         self._subscribers.add(callback)
 
     def _emit(self, status, message, gap=None, level="info"):
         from mne_lsl.lsl import local_clock
 
-        self.status = status
+        if status != WARNING:
+            self.status = status
         event = StreamEvent(status, self.description.name if self.description else
                             str(self.name), local_clock(), message, gap)
         getattr(logger, level)("%s", message)
         self._subscribers.notify(event)  # a faulty subscriber must not stop acquisition
 
-    # -- connection ---------------------------------------------------------------------------
+    def _warn_once(self, kind, message):
+        if kind not in self._reported:
+            self._reported.add(kind)
+            self._emit(WARNING, message, level="warning")
+
+    # -- timing -------------------------------------------------------------------------------
     @property
     def gap_tolerance(self):
+        """Smallest deviation from the regularised clock that can be a gap, s (before the
+        jitter is measured)."""
+        if self._clock is not None:
+            return self._clock.tolerance
         if self._gap_tolerance is not None:
             return float(self._gap_tolerance)
         return max(0.1, 10.0 / self.sfreq) if self.sfreq else 0.1
 
+    n_duplicates = property(lambda self: self._clock.n_duplicates if self._clock else 0,
+                            doc="Duplicated samples dropped so far.")
+    n_out_of_order = property(lambda self: self._clock.n_out_of_order if self._clock else 0,
+                              doc="Timestamps that did not step forward (repaired when "
+                                  "``dejitter``).")
+    measured_rate = property(lambda self: self._clock.measured_rate if self._clock else None,
+                             doc="Effective rate measured on the timestamps, Hz (None until "
+                                 "5 s of continuous samples).")
+    jitter = property(lambda self: self._clock.jitter if self._clock else 0.0,
+                      doc="Robust standard deviation of the timestamps around the "
+                          "regularised clock, s.")
+
+    @property
+    def on_local_clock(self):
+        """True when the latest timestamps are on this machine's LSL clock
+        (:meth:`latency_of`)."""
+        return bool(self._latency_possible and self._clock is not None
+                    and self._clock.on_local_clock)
+
+    def latency_of(self, timestamps, at=None):
+        """Seconds from samples (their timestamps) to ``at``, where the clocks allow it.
+
+        A latency needs timestamps on this machine's LSL clock: clock synchronisation
+        (``"clocksync"``, or a source on this machine), and the recent samples arriving after
+        their timestamps and within a second of them. A replay's timestamps (marked as such
+        by :class:`~bci_app.acquisition.replay.Replay`, or made ahead of their arrival), a
+        recording's own timestamps, or timestamps after a clock jump give NaN.
+
+        Parameters
+        ----------
+        timestamps : array-like
+            Timestamps of the latest samples (e.g. of the windows just decoded).
+        at : float | array-like | None
+            LSL time of the decision (default: now, ``mne_lsl.lsl.local_clock()``).
+
+        Returns
+        -------
+        latency : ndarray
+            ``at - timestamps``, or NaN where unavailable.
+        """
+        ts = np.asarray(timestamps, dtype=float)
+        if not self.on_local_clock:
+            return np.full(ts.shape, np.nan)
+        if at is None:
+            from mne_lsl.lsl import local_clock
+
+            at = local_clock()
+        return np.asarray(at, dtype=float) - ts
+
+    def _check_timing(self):
+        name = self.description.name
+        for kind, message in self._clock.faults(name, self.rate_tolerance):
+            self._warn_once(kind, message)
+        rate = self._clock.measured_rate
+        if ("rate" in self._reported and rate is not None
+                and abs(rate / self.sfreq - 1.0) <= self.rate_tolerance / 2):
+            self._reported.discard("rate")  # reported again if it drifts off again
+            logger.info("EEG input: %r delivers %.1f Hz again, as declared.", name, rate)
+
+    def _check_amplitude(self, data):
+        if self._checked_amplitude or self.n_samples < self.sfreq:
+            return
+        self._checked_amplitude = True
+        level = float(np.median(np.abs(data)))
+        if self.unit_scale is None and level > _IMPLAUSIBLE_VOLTS:
+            logger.warning("EEG input: %r: median amplitude %.3g V is implausible for EEG "
+                           "in volts; the amplifier probably sends microvolts without "
+                           "declaring it (set unit_scale=1e-6 / --unit-scale 1e-6).",
+                           self.description.name, level)
+
+    # -- connection ---------------------------------------------------------------------------
     def connect(self):
         """Find the stream, open it, check it and start receiving samples.
 
@@ -232,17 +277,19 @@ class EEGInput:
         Raises
         ------
         StreamError
-            No such stream (the message lists those found), several candidates, a string
-            or irregular stream, missing channels or a different sampling rate.
+            No such stream (the message lists the streams found), several candidates (the
+            message lists them with their source ids), a string or irregular stream, missing
+            channels or a different sampling rate.
         """
         self.status = CONNECTING
-        desc = find_stream(self.name, self.stype, self.timeout)
+        desc = find_stream(self.name, self.stype, self.timeout, source_id=self.source_id)
         self._open(desc)
         self._emit(CONNECTED, f"EEG input: connected to {desc} "
                               f"({len(self.ch_names)} channels read).")
         return self
 
     def _open(self, desc):
+        from mne_lsl.lsl import local_clock
         from mne_lsl.stream import StreamLSL
 
         if desc.dtype == "string" or desc.sfreq <= 0:
@@ -261,7 +308,7 @@ class EEGInput:
         except Exception as exc:
             raise StreamError(f"LSL stream {desc}: cannot connect ({exc}).") from exc
         try:
-            picks, scale = self._check(stream, desc)
+            picks, scale = select_channels(stream, desc, self.channels, self.unit_scale)
         except Exception:
             stream.disconnect()
             raise
@@ -270,8 +317,6 @@ class EEGInput:
         # The callback runs in StreamLSL's acquisition thread: copy (the arrays are views on
         # buffers reused by the next pull) and queue; the reader does the rest.
         def on_chunk(data, timestamps, info, _picks=picks, _scale=scale, _gen=generation):
-            from mne_lsl.lsl import local_clock
-
             if timestamps.size:
                 block = np.array(data[:, _picks].T, dtype=np.float64)
                 block *= _scale[:, None]
@@ -281,39 +326,18 @@ class EEGInput:
 
         stream.add_callback(on_chunk)
         self.stream, self.description = stream, desc
-        self._picks, self._scale = picks, scale
-        from mne_lsl.lsl import local_clock
-
-        self._last_arrival = local_clock()
-
-    def _check(self, stream, desc):
-        names = list(stream.ch_names)
-        if self.channels is not None:
-            lower = _lower(names)
-            missing = [c for c in self.channels if c.lower() not in lower]
-            if missing:
-                raise StreamError(
-                    f"LSL stream {desc.name!r} lacks channel(s) {missing} that the model "
-                    f"needs; it has {names}. Use the montage the model was trained on, or "
-                    "train a model on this one.")
-            picks = np.array([lower.index(c.lower()) for c in self.channels])
-        else:
-            types = stream.get_channel_types()
-            eeg = [i for i, t in enumerate(types) if t == "eeg"]
-            picks = np.array(eeg if eeg else range(len(names)))
-        self.ch_names = [names[i] for i in picks]
+        self.ch_names = [stream.ch_names[i] for i in picks]
         self.sfreq = float(stream.info["sfreq"])
-        if self.unit_scale is not None:
-            scale = np.full(len(picks), float(self.unit_scale))
-        else:
-            scale = np.ones(len(picks))
-            for k, (unit, mul) in enumerate(stream.get_channel_units(picks=list(picks))):
-                scale[k] = 10.0 ** int(mul)
-                if int(unit) not in (_FIFF_UNIT_V, 0):
-                    logger.warning("EEG input: channel %s of %r declares unit code %s, not "
-                                   "volts; its samples are used as they are.",
-                                   names[picks[k]], desc.name, unit)
-        return picks, scale
+        self._picks, self._scale = picks, scale
+        if self._clock is None or self._clock.sfreq != self.sfreq:
+            self._clock = StreamClock(self.sfreq, self._gap_tolerance, self.dejitter)
+        self._clock.reset()
+        flags = self.processing_flags
+        synced = flags == "all" or "clocksync" in flags or desc.hostname == socket.gethostname()
+        self._latency_possible = synced and not is_replay(stream)
+        self._pending = None
+        self._last_arrival = self._last_poll = local_clock()
+        self._loss_deferred, self._quiet_since = False, None
 
     def _close_stream(self):
         stream, self.stream = self.stream, None
@@ -327,8 +351,11 @@ class EEGInput:
         """Stop receiving and release the stream."""
         self._close_stream()
         if self.status != CLOSED:
-            self._emit(CLOSED, f"EEG input: closed {self.description.name if self.description else self.name!r} "
-                               f"after {self.n_samples} samples, {len(self.gaps)} gap(s).")
+            name = self.description.name if self.description else self.name
+            self._emit(CLOSED, f"EEG input: closed {name!r} after {self.n_samples} samples, "
+                               f"{len(self.gaps)} gap(s), {self.n_duplicates} duplicated "
+                               f"sample(s) dropped, {self.n_out_of_order} timestamp(s) out "
+                               "of order.")
 
     def __enter__(self):
         return self.connect()
@@ -340,7 +367,9 @@ class EEGInput:
     def read(self, timeout=0.05):
         """The samples received since the last call, waiting up to ``timeout`` for some.
 
-        Also watches the stream: reports a loss, tries to reconnect, marks gaps.
+        Also watches the stream: reports a loss, tries to reconnect, marks gaps, drops
+        duplicates, regularises the timestamps, checks the rate. A chunk never spans a gap:
+        samples after one come with the next call.
 
         Returns
         -------
@@ -351,72 +380,132 @@ class EEGInput:
 
         items = []
         try:
-            items.append(self._queue.get(timeout=timeout) if timeout else
-                         self._queue.get_nowait())
+            if timeout and self._pending is None:
+                items.append(self._queue.get(timeout=timeout))
             while True:
                 items.append(self._queue.get_nowait())
         except queue.Empty:
             pass
         items = [it for it in items if it[0] == self._generation]
         now = local_clock()
-        if not items:
-            self._watch(now)
+        # Our own reads came late (this process was not running): not the stream's fault.
+        late = (self._last_poll is not None
+                and now - self._last_poll > (timeout or 0.0) + self.loss_timeout / 2)
+        self._last_poll = now
+        if items:
+            self._last_arrival = items[-1][3]
+            self._loss_deferred, self._quiet_since = False, None
+        block = self._take(items)
+        if block is None:
+            self._watch(now, late)
             return None
-        data = np.concatenate([it[1] for it in items], axis=1)
-        stamps = np.concatenate([it[2] for it in items])
-        received = items[0][3]
-        self._last_arrival = items[-1][3]
-        gap = self._pending_gap
-        self._pending_gap = None
+        return self._deliver(*block, now)
+
+    def _take(self, items):
+        """Samples to deliver: those left over from the last call, then the new ones
+        without duplicates, as (data, timestamps, arrivals), or None."""
+        parts = [self._pending] if self._pending is not None else []
+        self._pending = None
+        if items:
+            data = np.concatenate([it[1] for it in items], axis=1)
+            stamps = np.concatenate([it[2] for it in items])
+            arrivals = np.concatenate([np.full(it[2].size, it[3]) for it in items])
+            keep = self._clock.drop_duplicates(stamps, data)
+            if not keep.all():
+                data, stamps, arrivals = data[:, keep], stamps[keep], arrivals[keep]
+            parts.append((data, stamps, arrivals))
+        parts = [part for part in parts if part[1].size]
+        if not parts:
+            return None
+        return tuple(np.concatenate([part[k] for part in parts], axis=-1) for k in range(3))
+
+    def _deliver(self, data, stamps, arrivals, now):
+        """Regularise, mark a gap, and make the chunk."""
+        n, times, jump = self._clock.push(stamps, arrivals)
+        if n < stamps.size:  # a possible break: the rest comes with the next call
+            self._pending = (data[:, n:], stamps[n:], arrivals[n:])
+            data = data[:, :n]
+        name = self.description.name
+        gap = None
         if self._open_gap is not None:  # first samples after a loss
             gap, self._open_gap = self._open_gap, None
-            gap.end = float(stamps[0])
+            gap.end = float(times[0])
             self._lost_at = None
-            self._emit(CONNECTED, f"EEG input: {self.description.name!r} is back; gap of "
+            self._emit(CONNECTED, f"EEG input: {name!r} is back; gap of "
                                   f"{gap.duration:.3f} s ({gap.start:.3f} -> {gap.end:.3f}).",
                        gap=gap)
-        elif self._last_ts is not None:
-            jump = stamps[0] - self._last_ts
-            if jump < 0 or jump > 1.0 / self.sfreq + self.gap_tolerance:
-                gap = Gap(float(self._last_ts), float(stamps[0]), now, "discontinuity")
-                self.gaps.append(gap)
-                logger.warning("EEG input: %r: %.3f s discontinuity in the timestamps "
-                               "(%.3f -> %.3f); marked as a gap.", self.description.name,
-                               jump, gap.start, gap.end)
-        self._last_ts = float(stamps[-1])
-        self.n_samples += stamps.size
-        if not self._checked_amplitude and self.n_samples >= self.sfreq:
-            self._checked_amplitude = True
-            level = float(np.median(np.abs(data)))
-            if self.unit_scale is None and level > _IMPLAUSIBLE_VOLTS:
-                logger.warning("EEG input: %r: median amplitude %.3g V is implausible for EEG "
-                               "in volts; the amplifier probably sends microvolts without "
-                               "declaring it (set unit_scale=1e-6 / --unit-scale 1e-6).",
-                               self.description.name, level)
-        return Chunk(data, stamps, gap, received)
+        elif jump is not None:
+            gap = Gap(jump.start, jump.end, now, jump.reason)
+            self.gaps.append(gap)
+            logger.warning("EEG input: %r: %s of %+.3f s in the timestamps (%.3f -> %.3f); "
+                           "marked as a gap.", name, jump.reason, gap.duration, gap.start,
+                           gap.end)
+        self._last_ts = float(times[-1])
+        self.n_samples += n
+        self._check_amplitude(data)
+        self._check_timing()
+        return Chunk(data, times, gap, float(arrivals[0]), self.on_local_clock)
 
-    def _watch(self, now):
-        if self.status == CONNECTED and now - self._last_arrival > self.loss_timeout:
+    def _samples_waiting(self):
+        """True when liblsl holds samples not yet pulled by the acquisition thread.
+        (StreamLSL keeps its inlet private; without it, only the timing of our own reads
+        guards against a held-up process.)"""
+        inlet = getattr(self.stream, "_inlet", None)
+        try:
+            return inlet is not None and inlet.samples_available > 0
+        except Exception:  # the inlet is being closed
+            return False
+
+    def _watch(self, now, late):
+        silent = now - self._last_arrival
+        if self.status == CONNECTED and silent > self.loss_timeout:
+            if late and not self._loss_deferred:
+                # This process was not running: the acquisition thread (and maybe the
+                # source) may not have run either. The next reads decide.
+                self._loss_deferred, self._quiet_since = True, None
+                logger.debug("EEG input: reads came late; %.2f s without samples is not "
+                             "taken as a loss yet.", silent)
+                return
+            if silent < _MAX_HELD_UP and self._samples_waiting():
+                self._quiet_since = None
+                logger.debug("EEG input: %.2f s without a chunk but samples are waiting in "
+                             "the inlet: acquisition held up, not a loss.", silent)
+                return
+            # Nothing queued, nothing in the inlet: confirmed by a second look a little
+            # later (the acquisition thread may be between its pull and its hand-over).
+            if self._quiet_since is None:
+                self._quiet_since = now
+            if now - self._quiet_since < _CONFIRM:
+                return
             start = self._last_ts if self._last_ts is not None else self._last_arrival
             self._open_gap = Gap(float(start), None, now, "stream lost")
             self.gaps.append(self._open_gap)
             self._lost_at = now
             self._next_lookup = now + self.reconnect_after
+            self._clock.reset()
             self._emit(LOST, f"EEG input: {self.description.name!r} lost: no sample for "
-                             f"{now - self._last_arrival:.2f} s (last at {start:.3f}); "
-                             "waiting for it to come back.", gap=self._open_gap,
-                       level="warning")
+                             f"{silent:.2f} s (last at {start:.3f}); waiting for it to come "
+                             "back.", gap=self._open_gap, level="warning")
         elif self.status == LOST and now >= self._next_lookup:
             self._next_lookup = now + self.reconnect_after
             self._reconnect()
 
     def _reconnect(self):
         """Look the stream up again and reopen it (its source may have a new identity)."""
+        previous = self.description
         try:
-            desc = find_stream(self.description.name, self.description.stype, timeout=0.5)
+            matches = find_streams(previous.name, previous.stype, timeout=0.5,
+                                   source_id=self.source_id)
         except StreamError as exc:
             logger.debug("EEG input: still lost: %s", exc)
             return
+        if len(matches) > 1:  # same name: the one we had, if it is among them
+            matches = [d for d in matches if d.source_id == previous.source_id]
+        if len(matches) != 1:
+            logger.debug("EEG input: still lost: %d candidate stream(s) named %r.",
+                         len(matches), previous.name)
+            return
+        desc = matches[0]
         logger.info("EEG input: reopening %s.", desc)
         self._close_stream()
         try:

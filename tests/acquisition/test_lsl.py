@@ -123,17 +123,35 @@ def test_find_stream_wrong_type_names_what_was_found(amplifier):
 
 
 def test_find_stream_duplicate_names_raise(loopback):
+    """Two streams of the same name: the error lists each with its source id and host, and
+    says to choose by source id; the source id chooses."""
     from mne_lsl.lsl import StreamInfo, StreamOutlet
 
     name = _unique("dup")
-    outlets = [StreamOutlet(StreamInfo(name, "eeg", 2, 100.0, "float32", f"dup{k}"))
+    outlets = [StreamOutlet(StreamInfo(name, "eeg", 2 + k, 100.0, "float32", f"dup{k}"))
                for k in range(2)]
     try:
-        with pytest.raises(StreamError, match="2 streams"):
+        with pytest.raises(StreamError, match="2 streams") as info:
             find_stream(name, timeout=5.0)
+        message = str(info.value)
+        assert "source_id 'dup0'" in message and "source_id 'dup1'" in message
+        assert "Choose one by its source id" in message
+        chosen = find_stream(name, timeout=30.0, source_id="dup1")
+        assert (chosen.source_id, chosen.n_channels) == ("dup1", 3)
+        assert chosen.hostname in message
+        assert [d.source_id for d in lsl.find_streams(name, timeout=30.0)] in (
+            ["dup0", "dup1"], ["dup1", "dup0"])
     finally:
         for outlet in outlets:
             outlet._del()
+
+
+def test_find_stream_unknown_source_id_names_what_was_found(amplifier):
+    with pytest.raises(StreamError) as info:
+        find_stream(amplifier.name, timeout=LISTEN, source_id="no-such-id")
+    message = str(info.value)
+    assert "source id 'no-such-id'" in message
+    assert f"source_id {amplifier.source_id!r}" in message
 
 
 def test_find_stream_matches_the_type_in_any_case_and_waits_for_it(loopback):
