@@ -7,7 +7,9 @@ batch of predictions to its subscribers (the GUI, the console) and to a log on d
 
 Each prediction carries the LSL timestamp of its window's last sample and the time it was
 emitted (wall clock and LSL clock), so ``emitted_lsl - time`` is the latency from the sample to
-its decision. After a gap in the stream (loss, dropped samples) the engine restarts its filter
+its decision where the clocks allow it (:meth:`~bci_app.acquisition.stream.EEGInput.latency_of`:
+not for a replay's recorded timestamps, not across a clock jump; the log's ``latency_ms`` is
+then empty). After a gap in the stream (loss, dropped samples) the engine restarts its filter
 and windows: no window ever spans a gap.
 
 Bad signal (NaN, flat, implausible amplitude) and windows the model fails on give the
@@ -180,13 +182,14 @@ class OnlineDecoder:
             log.write([[f"{t:.6f}", f"{wall:.6f}", kind, text,
                         f"{start:.6f}" if start != "" else "", f"{end:.6f}" if end != "" else ""]])
 
-    def _log_predictions(self, pred, samples):
+    def _log_predictions(self, pred, samples, latencies):
         log = self._logs.get("predictions")
         if log is None:
             return
-        lat = (pred.emitted_lsl - pred.times) * 1e3
+        lat = np.asarray(latencies) * 1e3
         log.write([[f"{pred.times[i]:.6f}", f"{pred.emitted_lsl[i]:.6f}",
-                    f"{pred.emitted[i]:.6f}", f"{lat[i]:.3f}", int(samples[i]),
+                    f"{pred.emitted[i]:.6f}", f"{lat[i]:.3f}" if np.isfinite(lat[i]) else "",
+                    int(samples[i]),
                     pred.labels[i], pred.decisions[i]]
                    + [f"{v:.6f}" if np.isfinite(v) else "" for v in pred.smoothed[i]]
                    + [pred.reasons[i]] for i in range(len(pred))])
@@ -329,8 +332,10 @@ class OnlineDecoder:
         if len(pred) == 0:
             return
         samples = self._sample_offset + pred.last
-        self.stats.add(pred.emitted_lsl - pred.times, pred.decisions, pred.reasons)
-        self._log_predictions(pred, samples)
+        # Latency only where the clocks allow it (not for a replay, not across a clock jump).
+        latencies = self.eeg.latency_of(pred.times, pred.emitted_lsl)
+        self.stats.add(latencies, pred.decisions, pred.reasons)
+        self._log_predictions(pred, samples, latencies)
         if self._outlet is not None:
             self._publish_outlet(pred)
         self._publish("predictions", pred)

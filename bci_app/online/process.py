@@ -73,7 +73,7 @@ def _child(trained, eeg_name, settings, out, stop):
         decoder = WindowedDecoder.from_model(trained, smoothing=settings["smoothing"],
                                              threshold=settings["threshold"])
         eeg = EEGInput(eeg_name, stype=None, channels=trained.ch_names, sfreq=trained.sfreq,
-                       timeout=settings["timeout"])
+                       timeout=settings["timeout"], source_id=settings["source_id"])
         markers = MarkerInput(settings["markers"], timeout=settings["timeout"]) \
             if settings["markers"] else None
         online = OnlineDecoder(decoder, eeg, markers=markers, log_dir=settings["log_dir"],
@@ -104,6 +104,8 @@ class DecoderProcess:
         The model (sent to the child).
     eeg_name : str
         The EEG stream to decode.
+    source_id : str | None
+        Its source id, when several streams share the name.
     markers_name : str | None
         A marker stream to log alongside.
     log_dir : str | Path | None
@@ -117,13 +119,14 @@ class DecoderProcess:
     """
 
     def __init__(self, trained, eeg_name, markers_name=None, log_dir=None, publish=None,
-                 smoothing=1, threshold=0.0, timeout=10.0):
+                 smoothing=1, threshold=0.0, timeout=10.0, source_id=None):
         self.trained, self.eeg_name = trained, eeg_name
         self.publish = publish
         self.timeout = float(timeout)
         self.settings = {"markers": markers_name, "publish": publish,
                          "log_dir": None if log_dir is None else str(Path(log_dir)),
                          "smoothing": smoothing, "threshold": threshold,
+                         "source_id": source_id or None,
                          "timeout": float(timeout)}
         self.error = None
         self.pid = None

@@ -249,7 +249,7 @@ class RunOrchestrator:
             log_dir=self.info.log_dir,
             publish=f"{self.stream_prefix}-predictions-run{self.info.index:02d}",
             smoothing=self.smoothing, threshold=self.threshold,
-            timeout=self.stream_timeout)
+            timeout=self.stream_timeout, source_id=self.source.stream.source_id)
         online.subscribe(self._forward)
         online.start()
         return online
