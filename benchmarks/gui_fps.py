@@ -103,10 +103,9 @@ def main():
     t_end = time.monotonic() + args.seconds
     _spin(app, lambda: time.monotonic() >= t_end, args.seconds + 5, "the measurement")
     rates = meter.rates()
-    online = c.online
-    summary = online.summary() if online is not None else {}
     c.abort_run()
     _spin(app, lambda: finished, 30, "the end of the run")
+    summary = finished[0].summary or {}  # the decoder's (its own process), once stopped
     win.close()
     QtWidgets.QApplication.processEvents()
     result = {

@@ -11,7 +11,10 @@ each chunk stamped at its push), is measured twice on the same configuration (64
   (``gui_fps.py``, in its own process, decoding in its own thread too), with two processes
   burning a core each (the machine's two cores are then oversubscribed).
 
-The headline is the p99 under load and its ratio to the quiet p99; the target is p99 <= 25 ms
+The loaded measurement is made twice: with the amplifier process at normal priority (its
+LSL sender then waits behind the burners: the latency includes that wait), and with it at
+the decoder's raised priority (as an amplifier's acquisition program usually runs). The
+headline is the p99 under load and its ratio to the quiet p99; the target is p99 <= 25 ms
 under load. The GUI's frame rate during the loaded measurement is reported beside it.
 
 Usage: python benchmarks/latency_under_load.py [--duration 30] [--warmup 5]
@@ -51,7 +54,16 @@ def _trained():
                        PseudoOnlineConfig(window_s=WINDOW_S, step_s=STEP_S))
 
 
-def _decoder_latencies(model, duration, warmup):
+def _raised_amplifier(*args):
+    """The amplifier process of ``latency.py`` at the decoder's raised priority (as an
+    amplifier's acquisition program usually runs)."""
+    from bci_app.online.process import _raise_priority
+
+    _raise_priority()
+    _amplifier(*args)
+
+
+def _decoder_latencies(model, duration, warmup, raised_amplifier=False):
     """Latencies (ms) of a DecoderProcess on a fresh amplifier process."""
     from mne_lsl.lsl import local_clock
 
@@ -60,7 +72,7 @@ def _decoder_latencies(model, duration, warmup):
     name = f"busy-{os.getpid()}-{int(time.time() * 1e3) % 100000}"
     ctx = mp.get_context("spawn")
     ready = ctx.Event()
-    amp = ctx.Process(target=_amplifier, args=(name, PHYSIONET_64, SFREQ, CHUNK,
+    amp = ctx.Process(target=_raised_amplifier if raised_amplifier else _amplifier, args=(name, PHYSIONET_64, SFREQ, CHUNK,
                                                duration + warmup + 40, ready), daemon=True)
     amp.start()
     ready.wait(60)
@@ -121,11 +133,14 @@ def main():
     out["quiet"] = _summary(quiet) | {"load_average": load_average()}
     with tempfile.TemporaryDirectory() as tmp:
         fps_file = Path(tmp) / "gui_fps.json"
-        gui, burners = _start_load(args.duration + args.warmup + 60, fps_file)
+        gui, burners = _start_load(2 * (args.duration + args.warmup) + 80, fps_file)
         try:
             time.sleep(15)  # the GUI is up and drawing
             loaded, _ = _decoder_latencies(model, args.duration, args.warmup)
             out["loaded"] = _summary(loaded) | {"load_average": load_average()}
+            loaded, _ = _decoder_latencies(model, args.duration, args.warmup, True)
+            out["loaded_amplifier_raised"] = _summary(loaded) | {
+                "load_average": load_average()}
         finally:
             for p in burners:
                 p.kill()
@@ -136,7 +151,12 @@ def main():
         k: fps[k] for k in fps if "fps" in k or k in ("channels", "seconds")}
     out["p99_ratio_loaded_over_quiet"] = round(
         out["loaded"]["latency_ms"]["p99"] / out["quiet"]["latency_ms"]["p99"], 2)
+    out["p99_ratio_loaded_amplifier_raised_over_quiet"] = round(
+        out["loaded_amplifier_raised"]["latency_ms"]["p99"]
+        / out["quiet"]["latency_ms"]["p99"], 2)
     out["target_met"] = bool(out["loaded"]["latency_ms"]["p99"] <= 25)
+    out["target_met_amplifier_raised"] = bool(
+        out["loaded_amplifier_raised"]["latency_ms"]["p99"] <= 25)
     dump(out)
 
 
