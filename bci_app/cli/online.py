@@ -22,6 +22,9 @@ def add_parser(subparsers):
     p.add_argument("--stream", default=None, metavar="NAME",
                    help="EEG stream name (default: the only stream of type --type)")
     p.add_argument("--type", default="eeg", help="EEG stream type (default: %(default)s)")
+    p.add_argument("--source-id", default=None, metavar="ID",
+                   help="the EEG stream's source id, when several streams share its name "
+                        "(see --list)")
     p.add_argument("--markers", default=None, metavar="STREAM",
                    help="a marker stream to log with the predictions")
     p.add_argument("--list", action="store_true", help="list the LSL streams and exit")
@@ -105,7 +108,8 @@ def run(args):
     log = Path(args.log) if args.log else (
         Path("recordings") / "online" / time.strftime("%Y%m%d-%H%M%S"))
     eeg = EEGInput(args.stream, args.type, channels=trained.ch_names, sfreq=trained.sfreq,
-                   timeout=args.timeout, unit_scale=args.unit_scale)
+                   timeout=args.timeout, unit_scale=args.unit_scale,
+                   source_id=args.source_id)
     markers = MarkerInput(args.markers, timeout=args.timeout) if args.markers else None
     online = OnlineDecoder(decoder, eeg, markers=markers, log_dir=log)
     if not args.quiet:
@@ -117,8 +121,12 @@ def run(args):
     _wait(online, args.duration)
     summary = online.summary()
     (log / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    lat = (f"latency p50 {summary['latency_p50_ms']:.1f} ms, p95 "
-           f"{summary['latency_p95_ms']:.1f} ms" if "latency_p50_ms" in summary else "no window")
+    if "latency_p50_ms" in summary:
+        lat = (f"latency p50 {summary['latency_p50_ms']:.1f} ms, p95 "
+               f"{summary['latency_p95_ms']:.1f} ms")
+    else:  # a replay's timestamps, or a clock jump: no latency can be measured
+        lat = "latency unavailable (timestamps not on this machine's clock)" \
+            if summary["windows"] else "no window"
     print(f"{summary['windows']} windows from {summary['samples']} samples, "
           f"{summary['gaps']} gap(s); {lat}; decisions {summary.get('decisions', {})}")
     if online.error is not None:
