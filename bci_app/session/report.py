@@ -113,6 +113,7 @@ _SCORES = (
     ("ITR (bits/min)", "itr_bits_per_min", 2, ("shuffled_itr_bits_per_min",)),
     ("cues detected", "detected_fraction", 2, ("shuffled_detected_fraction",)),
     ("detection latency (s)", "latency_median_s", 2, ("shuffled_latency_median_s",)),
+    ("no decision (bad signal)", "artifact_fraction", 2, ()),
 )
 _CHANCE = {"majority": "chance (majority)", "shuffled": "chance (shuffled)"}
 #: Kept in the summary (report_summary.json, the GUI's table) for each scored online run.
