@@ -53,11 +53,14 @@ demo: $(STAMP)
 	$(VENV)/bin/bci-app gui --autopilot --root results/demo/recordings \
 	    --screenshots results/demo/screenshots
 
+# The default online model (bci_app.resources.DEFAULT_MODEL), read when a recipe runs.
+DEFAULT_MODEL = $(shell $(PY) -c 'from bci_app.resources import DEFAULT_MODEL; print(DEFAULT_MODEL)')
+
 demo-evaluation: $(STAMP)
 	$(VENV)/bin/bci-app evaluate --dataset SyntheticMI --subjects 1 2 3 \
 	    --paradigm left-right --evaluation within-session --out results/demo/offline
 	$(VENV)/bin/bci-app pseudo-online --dataset SyntheticMI --subjects 1 \
-	    --only ACM+MDM TS+LR CSP+LDA --window 2 --step 0.25 --smoothing 2 \
+	    --only $(DEFAULT_MODEL) ACM+MDM TS+LR CSP+LDA --window 2 --step 0.25 --smoothing 2 \
 	    --out results/demo/pseudo-online
 
 test: $(STAMP)

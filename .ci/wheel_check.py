@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bci_app.resources import DEFAULT_MODEL  # the source tree's default model
+
 LOCK = ROOT / "requirements" / "lock.txt"
 SKIP = shutil.ignore_patterns(".git", ".venv*", "results", "build", "dist", "*.egg-info",
                               "__pycache__", ".pytest_cache", "artifacts", "recordings")
@@ -60,14 +63,14 @@ def main():
         env.update(BCI_APP_HOME=str(work / "home"), QT_QPA_PLATFORM="offscreen",
                    MPLBACKEND="Agg")
         step("headless: bci-app models", [bin_ / "bci-app", "models"], elsewhere, env,
-             contains=["ACM+MDM", "_builtin"])
+             contains=[f"{DEFAULT_MODEL}.yml", "_builtin"])
         step("headless: bci-app gui says how to add Qt", [bin_ / "bci-app", "gui"], elsewhere,
              env, expect=1, contains=['pip install "bci-app[gui]"'])
         step("install the gui extra", [*pip, f"{wheels[0]}[gui]"])
         step("python -m bci_app --version", [bin_ / "python", "-m", "bci_app", "--version"],
              elsewhere, env, contains=["bci-app "])
         step("bci-app models", [bin_ / "bci-app", "models"], elsewhere, env,
-             contains=["ACM+MDM", "FUCONE", "_builtin"])
+             contains=[f"{DEFAULT_MODEL}.yml", "ACM+MDM", "FUCONE", "_builtin"])
         step("bci-app session (simulated)",
              [bin_ / "bci-app", "session", "--protocol", "left_right_hand", "--subject", "01",
               "--session", "01", "--simulate", "--time-scale", "0.1", "--root", "rec"],

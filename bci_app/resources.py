@@ -20,13 +20,18 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["HOME_ENV", "KINDS", "find_file", "list_files", "search_path", "shipped_dir",
-           "user_dir"]
+__all__ = ["DEFAULT_MODEL", "HOME_ENV", "KINDS", "find_file", "list_files", "search_path",
+           "shipped_dir", "user_dir"]
 
 #: Environment variable that sets the user data folder.
 HOME_ENV = "BCI_APP_HOME"
 #: The kinds of data files, and the file pattern of each.
 KINDS = {"models": "*.yml", "protocols": "*.toml"}
+#: The default online model: the stem of its file in ``models/`` (FgMDM). Chosen by a rule
+#: fixed in advance (benchmarks/choose_default.py) on PhysionetMI subjects 1-5: best sum of
+#: ranks of offline within-session ROC-AUC and pseudo-online nMCC, among models that decode
+#: a 64-channel window in <= 10 ms; its figures are reported on subjects 6-9 (README.md).
+DEFAULT_MODEL = "fgmdm"
 
 
 def _check_kind(kind):

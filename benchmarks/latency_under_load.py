@@ -148,7 +148,7 @@ def main():
         fps = json.loads(fps_file.read_text()) if fps_file.is_file() else None
     out["decoder_priority_raised"] = raised
     out["gui_while_loaded"] = None if fps is None else {
-        k: fps[k] for k in fps if "fps" in k or k in ("channels", "seconds")}
+        k: fps[k] for k in fps if "per_s" in k or k in ("channels", "seconds", "timer_fps")}
     out["p99_ratio_loaded_over_quiet"] = round(
         out["loaded"]["latency_ms"]["p99"] / out["quiet"]["latency_ms"]["p99"], 2)
     out["p99_ratio_loaded_amplifier_raised_over_quiet"] = round(

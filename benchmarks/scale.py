@@ -1,20 +1,22 @@
 """Wall time of one offline evaluation run locally vs on a local Dask cluster.
 
-Prints JSON: the local wall time, the cluster's start-up time, the wall time on the cluster
-(started, workers warm or cold as stated), the speed-up, and whether both runs gave the
-same rows (MOABB's measured fit time aside).
+Prints JSON, and exits 1 when a check fails: the local wall time (one BLAS thread, as each
+worker), the cluster's start-up time, the wall time on the cluster (started, workers warm or
+cold as stated) and the speed-up, first run (imports, cold caches) and second run (warm).
+Asserted: both cluster runs give the same rows as the local run (MOABB's measured fit time
+aside).
 
 Usage: python benchmarks/scale.py [--dataset SyntheticMI|PhysionetMI] [--subjects 1 2 ...]
        [--only NAME ...] [--workers 2] [--evaluation within-session] [--data-path DIR]
 """
 
 import argparse
-import os
+import sys
 import time
 import warnings
-from pathlib import Path
 
-from _common import dump, machine
+from _common import Checks, dump, load_average, machine, use_shared_data
+from threadpoolctl import threadpool_limits
 
 DEFAULT_MODELS = ["TS+LR", "CSP+LDA", "MDM"]
 
@@ -32,32 +34,29 @@ def main():
     parser.add_argument("--data-path", default=None)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "mne_data"
-    if args.data_path is None and not os.environ.get("MNE_DATA") and shared.is_dir():
-        args.data_path = str(shared)
-    if args.data_path:
-        os.environ["MNE_DATA"] = str(Path(args.data_path).resolve())
-    os.environ.setdefault("MOABB_DOWNLOAD_PROVIDER", "upstream")
+    args.data_path = use_shared_data(args.data_path)
+    load_start = load_average()
 
     import mne
 
-    from bci_app.resources import shipped_dir
     from bci_app.decoding import load_models
     from bci_app.evaluation.datasets import resolve_dataset
     from bci_app.evaluation.distributed import cluster_client, evaluate_distributed
     from bci_app.evaluation.offline import evaluate_models
+    from bci_app.resources import shipped_dir
 
     mne.set_log_level("WARNING")
     specs = load_models(shipped_dir("models"), names=args.only)
     dataset = resolve_dataset(args.dataset, args.subjects, "left-right", args.data_path)
     subjects = list(dataset.subject_list)
 
-    t0 = time.perf_counter()
-    local = evaluate_models(specs, dataset, "left-right", args.evaluation, progress=False)
-    local_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    evaluate_models(specs, dataset, "left-right", args.evaluation, progress=False)
-    local_warm_s = time.perf_counter() - t0
+    with threadpool_limits(1):
+        t0 = time.perf_counter()
+        local = evaluate_models(specs, dataset, "left-right", args.evaluation, progress=False)
+        local_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        evaluate_models(specs, dataset, "left-right", args.evaluation, progress=False)
+        local_warm_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     with cluster_client(local_cluster=args.workers) as client:
@@ -68,10 +67,15 @@ def main():
                                       client=client, progress=False)
         cold_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        evaluate_distributed(specs, args.dataset, subjects, "left-right", args.evaluation,
-                             data_path=args.data_path, client=client, progress=False)
+        remote_warm = evaluate_distributed(specs, args.dataset, subjects, "left-right",
+                                           args.evaluation, data_path=args.data_path,
+                                           client=client, progress=False)
         warm_s = time.perf_counter() - t0
-    same = local.drop(columns="time").equals(remote.drop(columns="time"))
+    checks = Checks()
+    rows = local.drop(columns="time")
+    same = [checks.require(f"cluster {run} run: rows differ from the local run",
+                           rows.equals(r.drop(columns="time")))
+            for run, r in (("first", remote), ("second", remote_warm))]
     dump({
         "benchmark": "scale", "machine": machine(),
         "dataset": dataset.code, "subjects": subjects, "models": [s.name for s in specs],
@@ -83,13 +87,15 @@ def main():
                     "second_run_s": round(warm_s, 2)},
         "speedup_first_run": round(local_s / cold_s, 2),
         "speedup_second_run": round(local_warm_s / warm_s, 2),
-        "same_rows_as_local": bool(same),
+        "same_rows_as_local": {"first_run": same[0], "second_run": same[1]},
         "note": "first runs include imports (MOABB in each worker) and cold file caches; "
                 "the cluster's start_s is not counted. Other processes may share the CPUs "
                 "(see the load average).",
-        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "load_average_start_end": [load_start, load_average()],
+        "checks_failed": checks.failures,
     })
+    return checks.exit_status()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

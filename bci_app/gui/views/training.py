@@ -5,9 +5,11 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...evaluation.calibration_scores import best_score
+from ...resources import DEFAULT_MODEL
 from .common import group, guarded, show_error
 
-#: Pipelines ticked by default (fast to train, robust with little data).
+#: Pipelines ticked at first (quick to cross-validate), with the default online model
+#: (:data:`bci_app.resources.DEFAULT_MODEL`).
 DEFAULT_PIPELINES = ("MDM", "CSP+LDA", "TS+LR")
 
 #: The score table: (header, score key); each score followed by its chance level (n/a
@@ -105,7 +107,8 @@ class TrainingView(QtWidgets.QWidget):
         for s in specs:
             item = QtWidgets.QListWidgetItem(s.name)
             item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(QtCore.Qt.CheckState.Checked if s.name in DEFAULT_PIPELINES
+            checked = s.name in DEFAULT_PIPELINES or s.path.stem == DEFAULT_MODEL
+            item.setCheckState(QtCore.Qt.CheckState.Checked if checked
                                else QtCore.Qt.CheckState.Unchecked)
             item.setToolTip(str(s.path))
             self.pipelines.addItem(item)
