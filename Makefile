@@ -63,8 +63,19 @@ demo-evaluation: $(STAMP)
 	    --only $(DEFAULT_MODEL) ACM+MDM TS+LR CSP+LDA --window 2 --step 0.25 --smoothing 2 \
 	    --out results/demo/pseudo-online
 
+# Two pytest processes at once: most tests wait on real time (LSL streams, protocols,
+# LabRecorder), so the suite takes about half as long; each writes its own log, shown at the
+# end, and the target fails if either fails.
+TEST_A := tests/gui tests/faults tests/session
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+	@QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider $(TEST_A) \
+	    > .pytest-a.log 2>&1 & a=$$!; \
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider \
+	    $(addprefix --ignore=,$(TEST_A)) tests > .pytest-b.log 2>&1; b=$$?; \
+	wait $$a; a=$$?; \
+	echo "== $(TEST_A)"; cat .pytest-a.log; echo "== the other tests"; cat .pytest-b.log; \
+	rm -f .pytest-a.log .pytest-b.log; \
+	test $$a -eq 0 && test $$b -eq 0
 
 # The newest versions pyproject.toml allows, in a separate environment: red here and green
 # with `make test` means a dependency release broke something; fix it, then `make lock`.

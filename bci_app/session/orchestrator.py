@@ -397,8 +397,9 @@ class RunOrchestrator:
         fault = fault or self.recording_fault
         if fault is None:
             time.sleep(max(0.0, self.tail_s))  # a moment of EEG after the last marker
-        try:
-            self.recorder.stop()
+        hung = self.supervisor is not None and self.supervisor.stalled
+        try:  # a hung recorder writes nothing more: no drain, no long wait before ending it
+            self.recorder.stop(**({"drain_s": 0.0, "timeout": 2.0} if hung else {}))
         except Exception as exc:  # LabRecorder died: what it wrote is converted below
             logger.exception("run %d: stopping the recorder", self.info.index)
             self.errors.append(f"the recorder stopped on an error: {exc}")

@@ -115,6 +115,7 @@ class RecordingSupervisor:
         self.min_free_bytes = int(min_free_bytes)
         self.disk_usage = disk_usage
         self.fault = None
+        self.stalled = False  # the recorder runs but no longer writes (hung)
         self._stop = threading.Event()
         self._thread = None
         self._size, self._grown_at = -1, None
@@ -155,6 +156,7 @@ class RecordingSupervisor:
         if size != self._size:
             self._size, self._grown_at = size, now
         elif now - self._grown_at > self.stall_s:
+            self.stalled = True
             return (f"the recording {rec.path.name} has not grown for "
                     f"{now - self._grown_at:.1f} s: LabRecorder no longer writes.")
         return None

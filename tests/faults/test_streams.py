@@ -132,6 +132,20 @@ def _read_all(eeg, source, timeout=60.0, on_chunk=None):
                 return chunks
     pytest.fail(f"timed out after {timeout} s waiting for sample {last} of {eeg.name!r}")
 
+def _read_source(name, source, events, **options):
+    """An EEGInput on ``name`` (``options``), ``source`` started once it is connected;
+    every chunk read until the source ends. Returns (eeg, chunks); both are closed."""
+    eeg = _input(name, events, **options)
+    try:
+        eeg.connect()
+        source.start()
+        chunks = _read_all(eeg, source)
+    finally:
+        eeg.close()
+        source.close()
+    return eeg, chunks
+
+
 
 def _indices(chunks):
     return np.concatenate([c.data[0] for c in chunks]).round().astype(int)
@@ -154,14 +168,7 @@ def test_jitter_of_50_ms_is_regularised_without_gaps():
     events = []
     source = _Source(name, n_samples=1500,
                      stamp=lambda index, true, k: true + rng.uniform(-0.05, 0.05, true.size))
-    eeg = _input(name, events)
-    try:
-        eeg.connect()
-        source.start()
-        chunks = _read_all(eeg, source)
-    finally:
-        eeg.close()
-        source.close()
+    eeg, chunks = _read_source(name, source, events)
     index = _indices(chunks)
     stamps = _timestamps(chunks)
     assert np.array_equal(index, np.arange(index[0], 1500))  # every sample once, in order
@@ -187,14 +194,7 @@ def test_backward_steps_are_repaired_not_gaps():
     events = []
     source = _Source(name, n_samples=1000,
                      stamp=lambda index, true, k: true - 0.03 if k % 5 == 4 else true)
-    eeg = _input(name, events)
-    try:
-        eeg.connect()
-        source.start()
-        chunks = _read_all(eeg, source)
-    finally:
-        eeg.close()
-        source.close()
+    eeg, chunks = _read_source(name, source, events)
     index = _indices(chunks)
     assert np.array_equal(index, np.arange(index[0], 1000))
     assert eeg.gaps == []
@@ -209,14 +209,7 @@ def test_stream_declared_250_hz_delivering_160_hz_gives_one_rate_warning():
     name = _unique("offrate")
     events = []
     source = _Source(name, sfreq=250.0, rate=160.0, n_samples=160 * 8)
-    eeg = _input(name, events)
-    try:
-        eeg.connect()
-        source.start()
-        chunks = _read_all(eeg, source)
-    finally:
-        eeg.close()
-        source.close()
+    eeg, chunks = _read_source(name, source, events)
     warnings = _warnings(events, "Hz")
     assert len(warnings) == 1
     message = warnings[0].message
@@ -237,14 +230,7 @@ def test_duplicated_chunks_are_dropped_and_counted():
     name = _unique("dups")
     events = []
     source = _Source(name, n_samples=1000, resend=lambda k: k % 7 == 3)
-    eeg = _input(name, events)
-    try:
-        eeg.connect()
-        source.start()
-        chunks = _read_all(eeg, source)
-    finally:
-        eeg.close()
-        source.close()
+    eeg, chunks = _read_source(name, source, events)
     index = _indices(chunks)
     assert np.array_equal(index, np.arange(index[0], 1000))  # each sample once
     first_chunk = -(-index[0] // 10)
