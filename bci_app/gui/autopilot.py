@@ -330,9 +330,14 @@ class Autopilot(QtCore.QObject):
             f"  report:                {r['report']}",
         ]
         if scores:
-            lines.append(f"  online run: accuracy {scores['accuracy']:.2f}, nMCC "
-                         f"{scores['nmcc']:.2f}, ITR {scores['itr_bits_per_min']:.1f} "
-                         f"bits/min, trials correct {scores['trial_accuracy']:.2f}")
+            lines.append(
+                f"  online run: accuracy {scores['accuracy']:.2f} (chance: majority "
+                f"{scores['majority_accuracy']:.2f}, shuffled {scores['shuffled_accuracy']:.2f})"
+                f", nMCC {scores['nmcc']:.2f} (shuffled {scores['shuffled_nmcc']:.2f}), ITR "
+                f"{scores['itr_bits_per_min']:.1f} bits/min (shuffled "
+                f"{scores['shuffled_itr_bits_per_min']:.1f}), trials correct "
+                f"{scores['trial_accuracy']:.2f} (majority "
+                f"{scores['majority_trial_accuracy']:.2f})")
         if fps:
             lines.append(f"  signal view while decoding: {fps['paints_per_s']:.0f} frames/s "
                          f"({fps['channels']} channels)")

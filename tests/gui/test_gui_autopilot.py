@@ -47,6 +47,11 @@ def test_autopilot_session_end_to_end(window, qtbot, artifacts_dir):
     # The report scores every trial of the online run (2 per class), as the live score did.
     assert scores["n_trials"] == 4
     assert scores["trial_accuracy"] == pytest.approx(r["live_trial_accuracy"])
+    # What make demo prints: each score with its chance levels.
+    line = next(x for x in pilot.summary_text().splitlines() if "online run:" in x)
+    assert f"accuracy {scores['accuracy']:.2f} (chance: majority " \
+           f"{scores['majority_accuracy']:.2f}, shuffled {scores['shuffled_accuracy']:.2f})" \
+           in line
     assert r["frame_rate"]["paints_per_s"] > 0
     for name in ("1_patient_session", "2_signal_check", "3_calibration", "3_patient_cue",
                  "4_training", "5_online", "5_patient_feedback", "6_report",
