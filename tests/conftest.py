@@ -81,3 +81,53 @@ def models_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models") / "models"
     shutil.copytree(shipped_dir("models"), folder)
     return folder
+
+
+def _holds(seq, part):
+    """True if ``part`` appears in ``seq`` as a contiguous run."""
+    return any(seq[k:k + len(part)] == part for k in range(len(seq) - len(part) + 1))
+
+
+@pytest.fixture(scope="session")
+def replay_until_one_pass():
+    """``replay_until_one_pass(argv, name, one_pass, timeout)``: run ``bci-app replay``
+    (``argv``, with ``--loop``) in its own process, pull the markers of its
+    ``<name>-annotations`` stream until ``one_pass`` (a list of markers) was received whole,
+    then stop it with Ctrl-C (SIGINT). Returns (markers received, stdout, stderr, exit code).
+    ``before_pull(name)`` runs once the process is started (e.g. to check its EEG stream)."""
+    import signal
+    import subprocess
+    import sys
+
+    from mne_lsl.lsl import StreamInlet
+
+    from bci_app.acquisition.lsl import find_stream
+
+    def run(argv, name, one_pass, timeout=120, before_pull=None):
+        app = subprocess.Popen([sys.executable, "-m", "bci_app", "replay", *argv],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ))
+        got = []
+        try:
+            if before_pull is not None:
+                before_pull(name)
+            inlet = StreamInlet(find_stream(f"{name}-annotations", None, timeout=60).sinfo)
+            inlet.open_stream(timeout=60)
+            try:
+                deadline = time.monotonic() + timeout
+                while not _holds(got, one_pass) and time.monotonic() < deadline:
+                    values, _ = inlet.pull_chunk(timeout=0.2)
+                    got += [v[0] for v in values]
+            finally:
+                inlet._del()
+            assert app.poll() is None, app.communicate()[1]
+            app.send_signal(signal.SIGINT)
+            out, err = app.communicate(timeout=60)
+        finally:
+            if app.poll() is None:
+                app.kill()
+                app.communicate()
+        return got, out, err, app.returncode
+
+    run.holds = _holds
+    return run

@@ -10,11 +10,6 @@ classes, its trials per class, its timing. A plain copy of the same run (FIF, Ph
 """
 
 import csv
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections import Counter
 
@@ -172,44 +167,14 @@ def test_pseudo_online_file_on_a_cluster_equals_this_process(recording, tmp_path
         assert (here / name).read_bytes() == (cluster / name).read_bytes(), name
 
 
-def _holds(seq, part):
-    """True if ``part`` appears in ``seq`` as a contiguous run."""
-    return any(seq[k:k + len(part)] == part for k in range(len(seq) - len(part) + 1))
-
-
-def test_replay_publishes_the_recorded_class_markers(recording):
+def test_replay_publishes_the_recorded_class_markers(recording, replay_until_one_pass):
     """`bci-app replay --loop` in its own process until one whole pass was received, then
     Ctrl-C (code 0): the markers are the recording's events, by class name."""
-    from mne_lsl.lsl import StreamInlet
-
-    from bci_app.acquisition.lsl import find_stream
-
     one_pass = recording["markers"]
     name = f"cli-replay-bids-{uuid.uuid4().hex[:8]}"
-    app = subprocess.Popen(
-        [sys.executable, "-m", "bci_app", "replay", str(recording["bids"]), "--name", name,
-         "--loop"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    got = []
-    try:
-        markers = find_stream(f"{name}-annotations", None, timeout=60)
-        inlet = StreamInlet(markers.sinfo)
-        inlet.open_stream(timeout=60)
-        try:
-            deadline = time.monotonic() + 180
-            while not _holds(got, one_pass) and time.monotonic() < deadline:
-                values, _ = inlet.pull_chunk(timeout=0.2)
-                got += [v[0] for v in values]
-        finally:
-            inlet._del()
-        assert app.poll() is None, app.communicate()[1]
-        app.send_signal(signal.SIGINT)
-        _, err = app.communicate(timeout=60)
-    finally:
-        if app.poll() is None:
-            app.kill()
-            app.communicate()
-    assert app.returncode == 0, err
-    assert _holds(got, one_pass), (got, one_pass)
+    got, _, err, code = replay_until_one_pass(
+        [str(recording["bids"]), "--name", name, "--loop"], name, one_pass, timeout=180)
+    assert code == 0, err
+    assert replay_until_one_pass.holds(got, one_pass), (got, one_pass)
     assert Counter(m for m in one_pass if m in CLASSES) == {c: TRIALS_PER_CLASS
                                                              for c in CLASSES}

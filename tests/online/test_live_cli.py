@@ -1,7 +1,6 @@
 """`bci-app train`, `bci-app online` and `bci-app replay` on real LSL streams (loopback)."""
 
 import json
-import time
 import uuid
 
 import pytest
@@ -76,22 +75,10 @@ def test_online_bad_inputs_are_clear_errors(sim_model_file, tmp_path, capsys):
     assert "no model of that name" in capsys.readouterr().err
 
 
-def _holds(seq, part):
-    """True if ``part`` appears in ``seq`` as a contiguous run."""
-    return any(seq[k:k + len(part)] == part for k in range(len(seq) - len(part) + 1))
-
-
-def test_replay_cli_publishes_eeg_and_markers(tmp_path):
+def test_replay_cli_publishes_eeg_and_markers(tmp_path, replay_until_one_pass):
     """`bci-app replay --loop` in its own process: the EEG stream, and the annotations as
     markers. It loops until this test has connected and seen one whole pass (however long
     connecting takes on a loaded machine), then stops on Ctrl-C (SIGINT) with code 0."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from mne_lsl.lsl import StreamInlet
-
     from bci_app.acquisition.lsl import find_stream
 
     raw = simulate_mi_raw(make_trial_schedule(n_trials_per_class=1, rest=(0.5, 0.5),
@@ -100,33 +87,16 @@ def test_replay_cli_publishes_eeg_and_markers(tmp_path):
     raw.save(path)
     one_pass = ["idle" if d == "rest" else str(d) for d in raw.annotations.description]
     name = f"cli-replay-{uuid.uuid4().hex[:8]}"
-    app = subprocess.Popen(
-        [sys.executable, "-m", "bci_app", "replay", str(path), "--name", name,
-         "--event-map", "rest=idle", "--loop"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    got = []
-    try:
+
+    def check_eeg(name):
         eeg = find_stream(name, "eeg", timeout=60)
-        markers = find_stream(f"{name}-annotations", None, timeout=60)
         assert eeg.n_channels == 22 and eeg.sfreq == 250.0
-        inlet = StreamInlet(markers.sinfo)
-        inlet.open_stream(timeout=60)
-        try:
-            deadline = time.monotonic() + 120
-            while not _holds(got, one_pass) and time.monotonic() < deadline:
-                values, _ = inlet.pull_chunk(timeout=0.2)
-                got += [v[0] for v in values]
-        finally:
-            inlet._del()
-        assert app.poll() is None, app.communicate()[1]
-        app.send_signal(signal.SIGINT)
-        out, err = app.communicate(timeout=60)
-    finally:
-        if app.poll() is None:
-            app.kill()
-            app.communicate()
-    assert app.returncode == 0, err
+
+    got, out, err, code = replay_until_one_pass(
+        [str(path), "--name", name, "--event-map", "rest=idle", "--loop"], name, one_pass,
+        before_pull=check_eeg)
+    assert code == 0, err
     assert "replay ended" in out
     # The markers are the annotations (renamed by the event map), in order, pass after pass.
-    assert _holds(got, one_pass), (got, one_pass)
+    assert replay_until_one_pass.holds(got, one_pass), (got, one_pass)
     assert set(got) <= {"idle", "left_hand", "right_hand"}
