@@ -3,13 +3,15 @@
 (:func:`bci_app.acquisition.replay.read_recording`), the same class names as the GUI sees.
 
 One short calibration run is recorded on the simulator and converted to BIDS as a session
-does it. Its BrainVision file alone names the events by their codes (``Stimulus/S  1``); the
-BIDS run's ``events.tsv`` names them by class. The known answers come from the protocol: its
-classes, its trials per class, its timing. A plain copy of the same run (FIF, PhysioNet-style
-``T0/T1/T2`` annotations) must give the same answers through ``--event-map``.
+does it. The BIDS run's ``events.tsv`` names the events by class, and so do its BrainVision
+files alone (``Comment`` markers: ``Comment/left_hand`` for plain MNE), so a copy of them
+outside the dataset trains without an event map. The known answers come from the protocol:
+its classes, its trials per class, its timing. A plain copy of the same run (FIF,
+PhysioNet-style ``T0/T1/T2`` annotations) must give the same answers through ``--event-map``.
 """
 
 import csv
+import shutil
 import uuid
 from collections import Counter
 
@@ -90,9 +92,12 @@ def test_reader_keeps_the_bids_events_and_maps_a_plain_file(recording):
     imagery = [d for d, desc in zip(raw.annotations.duration, raw.annotations.description)
                if desc in CLASSES]
     np.testing.assert_allclose(imagery, IMAGERY_S, atol=1.0 / raw.info["sfreq"])
-    # The BrainVision file alone names the events by their codes: what the reader avoids.
+    # The BrainVision file alone names the events too, with their durations: plain MNE
+    # reads the text of Comment markers as "Comment/<text>".
     alone = mne.io.read_raw_brainvision(recording["bids"], verbose="error")
-    assert not set(CLASSES) & set(alone.annotations.description)
+    assert list(alone.annotations.description) == [f"Comment/{m}" for m in recording["markers"]]
+    np.testing.assert_allclose(alone.annotations.duration, raw.annotations.duration,
+                               atol=0.5 / raw.info["sfreq"])
     plain = read_recording(recording["plain"], dict(e.split("=") for e in EVENT_MAP))
     assert list(plain.annotations.description) == recording["markers"]
     # The same samples (BrainVision's and FIF's calibration factors round differently).
@@ -124,6 +129,31 @@ def test_train_file_learns_the_recorded_classes(recording, tmp_path, capsys):
     capsys.readouterr()
     assert _train(recording["plain"], tmp_path / "none.bcimodel")[0] == EXIT_ERROR
     assert "left_hand" in capsys.readouterr().err
+
+
+def test_train_file_on_a_copy_of_the_brainvision_files_alone(recording, tmp_path):
+    """The run's three BrainVision files copied out of the dataset (no events.tsv beside
+    them): the reader names the events from the markers, training needs no event map and
+    learns what it learns from the BIDS run."""
+    vhdr = recording["bids"]
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for ext in (".vhdr", ".vmrk", ".eeg"):
+        shutil.copy(vhdr.with_suffix(ext), copy / vhdr.with_suffix(ext).name)
+    alone = copy / vhdr.name
+    from bci_app.acquisition.replay import is_bids_recording, read_recording
+
+    assert not is_bids_recording(alone)
+    raw = read_recording(alone)
+    assert list(raw.annotations.description) == recording["markers"]
+    code, from_copy = _train(alone, tmp_path / "copy.bcimodel")
+    assert code == 0
+    _, from_bids = _train(vhdr, tmp_path / "bids.bcimodel")
+    assert from_copy.classes == from_bids.classes == ["idle"] + CLASSES
+    assert from_copy.trained_on["windows_per_class"] == \
+        from_bids.trained_on["windows_per_class"]
+    assert from_copy.trained_on["training_accuracy"] == \
+        from_bids.trained_on["training_accuracy"]
 
 
 def _pseudo_online(path, out, models_dir, *extra):

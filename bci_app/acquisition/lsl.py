@@ -129,7 +129,7 @@ class StreamDescription:
     name : str
         Stream name.
     stype : str
-        Stream type (e.g. ``"eeg"``, ``"Markers"``).
+        Stream type (e.g. ``"EEG"``, ``"Markers"``).
     source_id : str
         Source identifier (stable across restarts of the same device), may be empty.
     n_channels : int
@@ -202,7 +202,7 @@ def list_streams(timeout=1.0, stype=None):
     timeout : float
         How long to listen for streams, in seconds.
     stype : str | None
-        Keep only streams of this type (case-insensitive), e.g. ``"eeg"`` or ``"Markers"``.
+        Keep only streams of this type (case-insensitive), e.g. ``"EEG"`` or ``"Markers"``.
 
     Returns
     -------
@@ -237,7 +237,7 @@ def _resolve(name, stype, timeout, source_id):
     return matches, sorted(seen.values(), key=lambda d: (d.name, d.stype, d.uid))
 
 
-def find_streams(name=None, stype="eeg", timeout=5.0, source_id=None):
+def find_streams(name=None, stype="EEG", timeout=5.0, source_id=None):
     """Every stream with this name, type and source id (waiting up to ``timeout`` for one).
 
     Parameters are those of :func:`find_stream`.
@@ -250,7 +250,7 @@ def find_streams(name=None, stype="eeg", timeout=5.0, source_id=None):
     return _resolve(name, stype, timeout, source_id)[0]
 
 
-def find_stream(name=None, stype="eeg", timeout=5.0, source_id=None):
+def find_stream(name=None, stype="EEG", timeout=5.0, source_id=None):
     """The one stream with this name and/or type (and source id).
 
     Parameters
@@ -258,7 +258,9 @@ def find_stream(name=None, stype="eeg", timeout=5.0, source_id=None):
     name : str | None
         Stream name (None: any name).
     stype : str | None
-        Stream type, case-insensitive (None: any type).
+        Stream type, case-insensitive (None: any type): ``"EEG"``, the XDF conventions'
+        spelling, also finds legacy ``"eeg"`` streams (LSL itself matches types
+        case-sensitively).
     timeout : float
         How long to wait for a matching stream, in seconds. Streams are collected in rounds
         of 0.5 s: a stream that is already there is returned after one round.

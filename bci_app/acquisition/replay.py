@@ -28,6 +28,9 @@ from .._logging import logger
 from ..errors import ConfigError, DataError, StreamError
 from .clock import REPLAY_MARK
 
+#: Prefix MNE gives the text of a BrainVision ``Comment`` marker (``Comment/left_hand``).
+_COMMENT = "Comment/"
+
 
 def standard_channel_names(names):
     """Map channel names to the standard 10-05 spelling where they match one.
@@ -85,9 +88,12 @@ def read_recording(path, event_map=None):
 
     A BIDS run (:func:`is_bids_recording`: the application's own recordings among them) is
     read through mne-bids, so its events keep their names (``left_hand``, ``idle``...) and
-    durations as ``events.tsv`` gives them; any other file as ``mne.io.read_raw`` reads it.
-    Either way: EEG channels only, channel names in the standard 10-05 spelling
-    (:func:`standard_channel_names`), annotations renamed by ``event_map``.
+    durations as ``events.tsv`` gives them; any other file as ``mne.io.read_raw`` reads it,
+    BrainVision ``Comment`` markers as their text (``Comment/left_hand`` -> ``left_hand``:
+    how the application, and MNE, write named events to BrainVision, so a copy of the
+    application's BrainVision files alone keeps its class names). Either way: EEG channels
+    only, channel names in the standard 10-05 spelling (:func:`standard_channel_names`),
+    annotations renamed by ``event_map``.
 
     Parameters
     ----------
@@ -120,6 +126,9 @@ def read_recording(path, event_map=None):
         except Exception as err:
             raise DataError(f"{path}: MNE cannot read this file ({err}). Give an EDF, BDF, "
                             "GDF, FIF, BrainVision or EEGLAB recording.") from err
+        if path.suffix.lower() == ".vhdr" and len(raw.annotations):
+            raw.annotations.description = np.array(
+                [d.removeprefix(_COMMENT) for d in raw.annotations.description])
     if "eeg" not in raw.get_channel_types(unique=True):
         raise DataError(f"{path}: no EEG channel (types: "
                         f"{sorted(set(raw.get_channel_types()))}).")

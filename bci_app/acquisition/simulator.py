@@ -8,10 +8,14 @@ the class's event-related desynchronisation appears in the signal.
 
 Stream format
 -------------
-- type ``"eeg"``, ``float32``, nominal rate ``sfreq``, one channel per electrode;
-- the description holds the channel names, types (``"eeg"``) and units: **volts**, the
-  project's (and MNE's) unit for data, so a :class:`mne_lsl.stream.StreamLSL` returns volts
-  without any scaling;
+- type ``"EEG"``, ``float32``, nominal rate ``sfreq``, one channel per electrode, samples in
+  **microvolts**;
+- the description follows the XDF meta-data conventions for EEG
+  (:mod:`bci_app.protocol.lsl_meta`): ``channels/channel/{label,type,unit}`` (10-05 name,
+  ``EEG``, ``microvolts``), ``acquisition`` (manufacturer ``bci-app``, model ``simulated
+  amplifier``, 32 bits), ``reference`` (none: the simulated potentials have no reference
+  electrode) and ``cap`` (10-05 labels). Consumers scale by the declared unit
+  (:class:`~bci_app.acquisition.stream.EEGInput` hands out volts);
 - ``source_id`` is derived from the name, channels and rate: stable across restarts, so
   inlets recover after the simulator restarts;
 - timestamps are :func:`mne_lsl.lsl.local_clock` times, one per sample, spaced exactly
@@ -26,7 +30,17 @@ import numpy as np
 
 from .._logging import logger
 from ..errors import ConfigError, StreamError
+from ..protocol.lsl_meta import (
+    EEG_TYPE,
+    EEG_UNIT,
+    MANUFACTURER,
+    describe_stream,
+    volts_per_unit,
+)
 from .simulation import CLASS_AREAS, DEFAULT_CHANNELS, MIEEGGenerator
+
+#: ``desc/acquisition/model`` of the simulated amplifier's stream.
+MODEL = "simulated amplifier"
 
 #: Markers that end imagery (the generator goes back to rest), matched case-insensitively.
 REST_MARKERS = ("rest", "idle", "end", "stop", "baseline", "fixation")
@@ -88,6 +102,8 @@ class SimulatedAmplifier:
     ----------
     source_id : str
         The stream's source identifier (stable for a given name, channels and rate).
+    stype, unit : str
+        The stream's type (``"EEG"``) and the unit of its samples (``"microvolts"``).
     error : Exception | None
         The error that stopped streaming, if any (it is also logged).
 
@@ -128,6 +144,8 @@ class SimulatedAmplifier:
             self._marker_map[str(marker).strip().lower()] = label
         key = f"{name}|{','.join(self.ch_names)}|{self.sfreq:g}"
         self.source_id = f"bci-app-sim-{zlib.crc32(key.encode()):08x}"
+        self.stype, self.unit = EEG_TYPE, EEG_UNIT
+        self._per_volt = 1.0 / volts_per_unit(self.unit)
         self._lock = threading.Lock()
         self._label = None
         self._events = []  # sorted (timestamp, arrival order, label)
@@ -226,12 +244,14 @@ class SimulatedAmplifier:
     def _make_outlet(self):
         from mne_lsl.lsl import StreamInfo, StreamOutlet
 
-        sinfo = StreamInfo(self.name, "eeg", len(self.ch_names), self.sfreq, "float32",
+        sinfo = StreamInfo(self.name, self.stype, len(self.ch_names), self.sfreq, "float32",
                            self.source_id)
-        sinfo.set_channel_names(self.ch_names)
-        sinfo.set_channel_types("eeg")
-        sinfo.set_channel_units("volts")
-        sinfo.desc.append_child_value("manufacturer", "bci-app simulated amplifier")
+        describe_stream(
+            sinfo, labels=self.ch_names, types=EEG_TYPE, units=self.unit,
+            reference={"label": "none", "subtracted": "No", "common_average": "No"},
+            cap={"labelscheme": "10-05"},
+            acquisition={"manufacturer": MANUFACTURER, "model": MODEL, "precision": "32",
+                         "compensated_lag": "0"})
         return StreamOutlet(sinfo, chunk_size=self.chunk_size)
 
     def start(self):
@@ -340,7 +360,7 @@ class SimulatedAmplifier:
                 while due - self._samples_pushed >= chunk and not self._stop_event.is_set():
                     n0 = self._samples_pushed
                     times = self._t0 + (n0 + np.arange(chunk)) * period
-                    data = self._next_chunk(times)
+                    data = self._next_chunk(times) * self._per_volt  # volts -> stream unit
                     self._outlet.push_chunk(np.ascontiguousarray(data.T, dtype=np.float32),
                                             timestamp=times)
                     self._samples_pushed = n0 + chunk

@@ -74,7 +74,8 @@ class EEGInput:
     name : str | None
         Stream name (None: any name, the type must then be unique).
     stype : str | None
-        Stream type (case-insensitive), ``"eeg"`` by default.
+        Stream type, case-insensitive: ``"EEG"`` (the XDF conventions' spelling) by default
+        also finds streams typed ``"eeg"``.
     channels : sequence of str | None
         Channels to read, in this order (e.g. those a model was trained on); a missing one
         is an error naming it. None: every channel of type EEG (every channel when the
@@ -115,7 +116,7 @@ class EEGInput:
         warning is emitted (once), 5 % by default.
     """
 
-    def __init__(self, name=None, stype="eeg", channels=None, sfreq=None, bufsize=10.0,
+    def __init__(self, name=None, stype="EEG", channels=None, sfreq=None, bufsize=10.0,
                  timeout=5.0, loss_timeout=0.5, reconnect_after=2.0, gap_tolerance=None,
                  unit_scale=None, processing_flags=("clocksync",), on_status=None,
                  source_id=None, dejitter=True, rate_tolerance=0.05):

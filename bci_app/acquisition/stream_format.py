@@ -9,13 +9,11 @@ import numpy as np
 
 from .._logging import logger
 from ..errors import StreamError
+from ..protocol.lsl_meta import volts_per_unit
 from .clock import REPLAY_MARK
 
 __all__ = ["CLOSED", "CONNECTED", "CONNECTING", "LOST", "WARNING", "Chunk", "Gap",
            "StreamEvent", "is_replay", "select_channels"]
-
-#: FIFF code of the volt (mne.io.constants.FIFF.FIFF_UNIT_V).
-_FIFF_UNIT_V = 107
 
 CONNECTING, CONNECTED, LOST, CLOSED = "connecting", "connected", "lost", "closed"
 #: Status of an event reporting a fault of the stream's timing (rate, duplicates, timestamps
@@ -128,7 +126,10 @@ def select_channels(stream, desc, channels=None, unit_scale=None):
     picks : ndarray of int
         Indices of the channels read, in the stream.
     scale : ndarray of float
-        Factor to volts of each.
+        Factor to volts of each, from the unit its ``desc/channels/channel/unit`` declares
+        (:func:`~bci_app.protocol.lsl_meta.volts_per_unit`: volts, millivolts, microvolts,
+        nanovolts in any usual spelling, or mne-lsl's powers of ten). A channel without a
+        unit is taken as volts; one with another unit is used as it is, with a warning.
 
     Raises
     ------
@@ -151,14 +152,29 @@ def select_channels(stream, desc, channels=None, unit_scale=None):
         picks = np.array(eeg if eeg else range(len(names)))
     if unit_scale is not None:
         return picks, np.full(len(picks), float(unit_scale))
+    return picks, _unit_scales(stream, desc, picks)
+
+
+def _unit_scales(stream, desc, picks):
+    """Factor to volts of the channels ``picks`` from the units the stream declares."""
+    sinfo = getattr(stream, "sinfo", None)
+    declared = (sinfo.get_channel_units() if sinfo is not None else None) or []
+    names = list(stream.ch_names)
     scale = np.ones(len(picks))
-    for k, (unit, mul) in enumerate(stream.get_channel_units(picks=list(picks))):
-        scale[k] = 10.0 ** int(mul)
-        if int(unit) not in (_FIFF_UNIT_V, 0):
-            logger.warning("EEG input: channel %s of %r declares unit code %s, not "
-                           "volts; its samples are used as they are.",
-                           names[picks[k]], desc.name, unit)
-    return picks, scale
+    unknown = []
+    for k, pick in enumerate(picks):
+        unit = declared[pick] if pick < len(declared) else None
+        factor = volts_per_unit(unit)
+        if factor is not None:
+            scale[k] = factor
+        elif unit is not None and str(unit).strip().lower() not in ("", "none"):
+            unknown.append(f"{names[pick]} ({unit!r})")
+    if unknown:
+        logger.warning("EEG input: %r declares channel unit(s) that are not volts, "
+                       "millivolts, microvolts or nanovolts: %s; their samples are used as "
+                       "they are (set unit_scale / --unit-scale if they are not volts).",
+                       desc.name, ", ".join(unknown))
+    return scale
 
 
 def is_replay(stream):

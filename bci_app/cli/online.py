@@ -21,7 +21,8 @@ def add_parser(subparsers):
     p.add_argument("--model", metavar="FILE.bcimodel", help="a model from `bci-app train`")
     p.add_argument("--stream", default=None, metavar="NAME",
                    help="EEG stream name (default: the only stream of type --type)")
-    p.add_argument("--type", default="eeg", help="EEG stream type (default: %(default)s)")
+    p.add_argument("--type", default="EEG",
+                   help="EEG stream type, case-insensitive (default: %(default)s)")
     p.add_argument("--source-id", default=None, metavar="ID",
                    help="the EEG stream's source id, when several streams share its name "
                         "(see --list)")

@@ -12,9 +12,9 @@ def add_parser(subparsers):
     """Add ``simulate`` to the sub-parsers of ``bci-app``; returns its parser."""
     p = subparsers.add_parser(
         NAME, help="stream synthetic motor-imagery EEG over LSL (simulated amplifier)",
-        description="Publish synthetic motor-imagery EEG as an LSL stream (type eeg, float32, "
-                    "volts) until Ctrl-C or --duration. The imagined class follows the "
-                    "markers of --markers: a class name (left_hand, right_hand, feet) starts "
+        description="Publish synthetic motor-imagery EEG as an LSL stream (type EEG, float32, "
+                    "microvolts, described by the XDF meta-data conventions) until Ctrl-C or "
+                    "--duration. The imagined class follows the markers of --markers: a class name (left_hand, right_hand, feet) starts "
                     "its imagery, rest/idle/end go back to rest. LSL stays on this machine "
                     "unless --network is given or your own LSL configuration (LSLAPICFG, "
                     "lsl_api.cfg) is found.")
@@ -92,7 +92,7 @@ def run(args):
         if cue is not None:
             cue.open()
         print(f"streaming {amp.name!r}: {len(amp.ch_names)} channels at {amp.sfreq:g} Hz, "
-              f"type eeg, volts (source_id {amp.source_id})"
+              f"type {amp.stype}, {amp.unit} (source_id {amp.source_id})"
               + (f", following markers of {args.markers!r}" if args.markers else "")
               + (f", cue cycle markers on {cue.name!r}" if cue else "")
               + "; Ctrl-C to stop", flush=True)

@@ -197,13 +197,18 @@ class OnlineDecoder:
     def _open_outlet(self):
         from mne_lsl.lsl import StreamInfo, StreamOutlet
 
+        from ..protocol.lsl_meta import MANUFACTURER, PREDICTIONS_TYPE, describe_stream
+
         classes = [str(c) for c in self.decoder.classes]
-        info = StreamInfo(self.publish, "Predictions", len(classes) + 1, 0.0, "float32",
+        info = StreamInfo(self.publish, PREDICTIONS_TYPE, len(classes) + 1, 0.0, "float32",
                           f"{self.publish}-{self.eeg.description.source_id or 'eeg'}")
-        info.set_channel_names([f"p_{c}" for c in classes] + ["decision"])
-        info.desc.append_child_value("classes", ",".join(classes))
-        info.desc.append_child_value("artifact_code", str(ARTIFACT_CODE))
-        info.desc.append_child_value("eeg_stream", self.eeg.description.name)
+        # By the XDF conventions: every channel's label, type and unit, and the maker.
+        describe_stream(info, labels=[f"p_{c}" for c in classes] + ["decision"],
+                        types=["Probability"] * len(classes) + ["Decision"],
+                        units=["none"] * (len(classes) + 1),
+                        acquisition={"manufacturer": MANUFACTURER, "model": "online decoder"},
+                        classes=",".join(classes), artifact_code=str(ARTIFACT_CODE),
+                        eeg_stream=self.eeg.description.name)
         self._outlet = StreamOutlet(info)
 
     def _publish_outlet(self, pred):

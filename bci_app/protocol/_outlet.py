@@ -1,7 +1,8 @@
 """The LSL ``Markers`` outlet of a protocol run (used by :class:`~.runner.ProtocolRunner`).
 
-One string channel at an irregular rate, its description naming the protocol, the run type,
-the classes, their markers and the seed of the run. Markers are pushed with the timestamp
+One string channel at an irregular rate, type ``Markers``, described by the XDF conventions
+(:mod:`.lsl_meta`: ``channels/channel/{label,type,unit}``, ``acquisition``) and naming the
+protocol, the run type, the classes, their markers and the seed of the run. Markers are pushed with the timestamp
 given (the scheduled time of the state change), and the outlet lingers a little before it is
 destroyed so that the last marker reaches the connected consumers.
 """
@@ -11,6 +12,10 @@ import zlib
 
 from .._logging import logger
 from ..errors import StreamError
+from .lsl_meta import MANUFACTURER, MARKERS_TYPE, describe_stream
+
+#: ``desc/acquisition/model`` of the protocol's marker stream.
+MODEL = "protocol runner"
 
 #: Seconds the marker outlet stays open after its last marker before
 #: :meth:`MarkerOutlet.close` destroys it (only while consumers are connected). liblsl drops
@@ -69,10 +74,11 @@ class MarkerOutlet:
         from mne_lsl.lsl import StreamInfo, StreamOutlet
 
         try:
-            sinfo = StreamInfo(self.name, "Markers", 1, 0.0, "string", self.source_id)
-            desc = sinfo.desc
+            sinfo = StreamInfo(self.name, MARKERS_TYPE, 1, 0.0, "string", self.source_id)
+            describe_stream(sinfo, labels=["marker"], types=MARKERS_TYPE, units="none",
+                            acquisition={"manufacturer": MANUFACTURER, "model": MODEL})
             for key, value in self.description.items():
-                desc.append_child_value(key, value)
+                sinfo.desc.append_child_value(key, value)
             self.outlet = StreamOutlet(sinfo)
         except Exception as exc:
             raise StreamError(f"protocol runner: cannot create the LSL marker outlet "

@@ -10,13 +10,16 @@ the same at the end of a run and on the recovery of a run cut by a crash
 Events: the annotations of the run (its markers, class markers renamed to their class, and
 ``BAD_gap``) are written to ``events.tsv`` with the fixed codes of :data:`EVENT_CODES`
 (other markers get codes from 100 on), and read back as annotations by
-``mne_bids.read_raw_bids`` (hence by MOABB and the pseudo-online evaluation).
+``mne_bids.read_raw_bids`` (hence by MOABB and the pseudo-online evaluation). The BrainVision
+marker file names them too (:func:`write_named_markers`), so the class names survive a copy
+of the BrainVision files alone, read by any BrainVision reader.
 """
 
 import datetime as _dt
 import hashlib
 import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -122,6 +125,51 @@ def _event_id(descriptions):
     return mapping
 
 
+#: A marker line of a BrainVision marker file (``Mk<n>=<type>,<description>,...``).
+_MARKER_LINE = re.compile(r"^Mk\d+=(?P<type>[^,]*),")
+
+
+def write_named_markers(vhdr_path, raw):
+    """Name every event in a BrainVision marker file by its annotation's description.
+
+    mne-bids writes each event as a ``Stimulus`` marker holding its code (``S  1``): the
+    BrainVision files alone, read without ``events.tsv``, lose the class names
+    (``mne.io.read_raw_brainvision`` gives ``Stimulus/S  1``). BrainVision markers of type
+    ``Stimulus`` may only hold numbers; free text goes in ``Comment`` markers, which is also
+    how MNE exports text annotations to BrainVision. So each annotation of ``raw`` becomes a
+    ``Comment`` marker holding its description and its duration: MNE reads them back as
+    ``Comment/left_hand`` (``ignore_marker_types=True``, or
+    :func:`bci_app.acquisition.replay.read_recording`: ``left_hand``), other BrainVision
+    readers as a comment marker with that text. The codes stay in ``events.tsv``
+    (``value``), the reference for BIDS readers. A ``New Segment`` marker is kept.
+
+    Parameters
+    ----------
+    vhdr_path : str | Path
+        The BrainVision header file (its ``.vmrk`` beside it is rewritten).
+    raw : mne.io.Raw
+        The recording written there (its annotations and sampling rate).
+    """
+    vmrk = Path(vhdr_path).with_suffix(".vmrk")
+    lines = vmrk.read_text(encoding="utf-8").splitlines()
+    header = [line for line in lines if not _MARKER_LINE.match(line)]
+    segments = [line.split("=", 1)[1] for line in lines
+                if (m := _MARKER_LINE.match(line)) and m["type"] == "New Segment"]
+    ann = raw.annotations
+    sfreq = raw.info["sfreq"]
+    starts = raw.time_as_index(ann.onset, use_rounding=True, origin=ann.orig_time) \
+        if len(ann) else []
+    entries = list(segments)
+    for start, duration, description in zip(starts, ann.duration, ann.description,
+                                            strict=True):
+        start = int(min(max(start, 0), raw.n_times - 1))
+        size = int(min(max(round(duration * sfreq), 0), raw.n_times - start))
+        text = " ".join(str(description).split()).replace(",", r"\1")
+        entries.append(f"Comment,{text},{start + 1},{size},0")  # positions count from 1
+    atomic_write(vmrk, "\n".join(header + [f"Mk{k}={entry}" for k, entry
+                                           in enumerate(entries, start=1)]) + "\n")
+
+
 def write_run(run, root, subject, session, task, run_number, sidecar=None, replace=False):
     """Write one run to BIDS (BrainVision, events, sidecars) and its predictions.
 
@@ -165,10 +213,12 @@ def write_run(run, root, subject, session, task, run_number, sidecar=None, repla
     mne_bids.write_raw_bids(raw, bids_path, event_id=event_id, format="BrainVision",
                             allow_preload=True, overwrite=True, verbose="ERROR")
     restore_participants(root, before)
+    write_named_markers(bids_path.fpath, raw)
     sidecar_path = bids_path.copy().update(suffix="eeg", extension=".json")
+    # The amplifier as its stream describes itself (desc/acquisition, desc/reference).
     entries = {"Manufacturer": run.eeg.get("manufacturer", "n/a"),
-               "ManufacturersModelName": run.eeg.get("name", "n/a"),
-               "RecordingType": "continuous", "EEGReference": "n/a",
+               "ManufacturersModelName": run.eeg.get("model", "n/a"),
+               "RecordingType": "continuous", "EEGReference": run.eeg.get("reference", "n/a"),
                "PowerLineFrequency": raw.info["line_freq"]}
     entries.update(sidecar or {})
     mne_bids.update_sidecar_json(sidecar_path, entries, verbose="ERROR")

@@ -97,7 +97,8 @@ class RecordedStream:
         return cls(role, desc.name, desc.stype, desc.source_id or "", desc.uid or "")
 
     def predicate(self):
-        """The XPath predicate LabRecorderCLI selects the stream with."""
+        """The XPath predicate LabRecorderCLI selects the stream with (the type compared
+        case-insensitively, as the application finds streams: ``eeg`` selects ``EEG``)."""
         parts = []
         for key in ("name", "type", "source_id", "uid"):
             value = getattr(self, key)
@@ -108,7 +109,12 @@ class RecordedStream:
                                   "quote characters and cannot be selected by LabRecorder; "
                                   "rename the stream.")
             quote = '"' if "'" in value else "'"
-            parts.append(f"{key}={quote}{value}{quote}")
+            if key == "type":
+                upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                parts.append(f"translate(type,'{upper}','{upper.lower()}')="
+                             f"{quote}{value.lower()}{quote}")
+            else:
+                parts.append(f"{key}={quote}{value}{quote}")
         return " and ".join(parts)
 
     def as_dict(self):

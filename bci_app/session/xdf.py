@@ -21,10 +21,8 @@ import numpy as np
 
 from .._logging import logger
 from ..errors import DataError
+from ..protocol.lsl_meta import volts_per_unit
 
-_UNIT_SCALE = {"v": 1.0, "volt": 1.0, "volts": 1.0, "mv": 1e-3, "millivolt": 1e-3,
-               "millivolts": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "microvolt": 1e-6,
-               "microvolts": 1e-6, "nv": 1e-9, "nanovolts": 1e-9}
 _MNE_TYPES = {"eeg", "eog", "emg", "ecg", "misc", "stim", "resp", "bio", "gsr", "temperature"}
 
 
@@ -70,8 +68,10 @@ class XdfRun:
         The decoder's predictions (LSL time, onset in the recording, ``p_<class>``,
         ``decision``), None if the run had no predictions stream.
     eeg : dict
-        About the EEG stream: name, source_id, hostname, manufacturer, sfreq,
-        effective_sfreq, n_samples, first/last LSL timestamps, gaps.
+        About the EEG stream: name, type, source_id, hostname, manufacturer, model and
+        reference (from its ``desc/acquisition`` and ``desc/reference``, XDF meta-data
+        conventions; ``"n/a"`` when not declared), sfreq, effective_sfreq, n_samples,
+        first/last LSL timestamps, gaps.
     """
 
     raw: object
@@ -162,16 +162,32 @@ def load_xdf_run(xdf_path, streams=None, class_of_marker=None, line_freq=50.0,
     if pred_stream is not None:
         predictions = _predictions_frame(pred_stream, to_seconds)
     info = eeg["info"]
-    desc = _desc(info)
     about = {
         "name": str(_first(info, "name")), "type": str(_first(info, "type")),
         "source_id": str(_first(info, "source_id")), "hostname": str(_first(info, "hostname")),
-        "manufacturer": str(_first(desc, "manufacturer", "") or "n/a"),
+        **_amplifier(_desc(info)),
         "sfreq": sfreq, "effective_sfreq": float(info.get("effective_srate") or 0.0),
         "n_samples": int(ts.size), "first_timestamp": float(ts[0]),
         "last_timestamp": float(ts[-1]), "gaps": int(gaps.size),
     }
     return XdfRun(raw=raw, markers=markers, predictions=predictions, eeg=about)
+
+
+def _amplifier(desc):
+    """Manufacturer, model and reference of an EEG stream's description (XDF conventions:
+    ``acquisition/{manufacturer,model}``, ``reference/label``; a bare ``manufacturer``, as
+    older streams wrote it, is read too)."""
+    def node(name):
+        value = _first(desc, name, None)
+        return value if isinstance(value, dict) else {}
+
+    acquisition = node("acquisition")
+    labels = node("reference").get("label") or []
+    labels = [str(x).strip() for x in (labels if isinstance(labels, list) else [labels])]
+    manufacturer = _first(acquisition, "manufacturer", "") or _first(desc, "manufacturer", "")
+    return {"manufacturer": str(manufacturer or "n/a").strip() or "n/a",
+            "model": str(_first(acquisition, "model", "") or "n/a").strip() or "n/a",
+            "reference": ", ".join(x for x in labels if x) or "n/a"}
 
 
 def _read_xdf(xdf_path):
@@ -211,8 +227,8 @@ def _eeg_raw(info, time_series, xdf_path, line_freq):
     names, types, units = _channels(info, values.shape[1])
     scales = []
     for unit in units:
-        if unit in _UNIT_SCALE:
-            scales.append(_UNIT_SCALE[unit])
+        if volts_per_unit(unit) is not None:
+            scales.append(volts_per_unit(unit))
         elif unit:
             scales.append(1.0)
             logger.warning("%s: unknown unit %r, data kept as they are.", xdf_path, unit)

@@ -88,15 +88,15 @@ def test_list_streams_describes_the_amplifier(amplifier):
     assert amplifier.name in streams
     found = streams[amplifier.name]
     assert isinstance(found, StreamDescription)
-    assert found.stype == "eeg"
+    assert found.stype == "EEG"
     assert found.n_channels == len(DEFAULT_CHANNELS)
     assert found.sfreq == 250.0
     assert found.source_id == amplifier.source_id
     assert found.dtype == "float32"
     assert found.hostname and found.uid
     assert amplifier.name in str(found)
-    # type filter, case-insensitive; markers are not EEG
-    assert amplifier.name in {s.name for s in list_streams(timeout=LISTEN, stype="EEG")}
+    # type filter, case-insensitive (legacy "eeg" still finds it); markers are not EEG
+    assert amplifier.name in {s.name for s in list_streams(timeout=LISTEN, stype="eeg")}
     assert amplifier.name not in {s.name for s in list_streams(timeout=0.5, stype="Markers")}
 
 

@@ -17,6 +17,8 @@ from bci_app.errors import ConfigError, StreamError
 
 SFREQ = 250.0
 CHUNK = 10
+#: Volts per unit of the stream's samples: it declares (and sends) microvolts.
+UV = 1e-6
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,7 +41,8 @@ def _open_inlet(name, timeout=20.0):
 
 
 def _receive_until(inlet, amp, last_index, timeout):
-    """Pull until the sample of index ``last_index`` arrived; return indices, data, times.
+    """Pull until the sample of index ``last_index`` arrived; return indices, data (in
+    volts: the stream carries microvolts), times.
 
     The sample index is recovered from the timestamp: the amplifier stamps sample ``k`` at
     ``start_time + k / sfreq``.
@@ -55,7 +58,7 @@ def _receive_until(inlet, amp, last_index, timeout):
                 break
     else:
         pytest.fail(f"sample {last_index} not received within {timeout} s")
-    data = np.concatenate(chunks).T
+    data = np.concatenate(chunks).T * UV
     ts = np.concatenate(stamps)
     index = np.round((ts - amp.start_time) * amp.sfreq).astype(int)
     return index, data, ts
@@ -87,16 +90,16 @@ def test_stream_metadata_and_rate():
     with SimulatedAmplifier(name=_unique("test-sim"), seed=1) as amp:
         assert amp.is_running
         found = find_stream(amp.name, timeout=20.0)
-        assert (found.stype, found.n_channels, found.sfreq) == ("eeg", 22, SFREQ)
+        assert (found.stype, found.n_channels, found.sfreq) == ("EEG", 22, SFREQ)
         assert found.source_id == amp.source_id
-        stream = StreamLSL(bufsize=5.0, name=amp.name, stype="eeg")
+        stream = StreamLSL(bufsize=5.0, name=amp.name, stype="EEG")
         stream.connect(timeout=20.0)
         try:
             assert stream.ch_names == list(DEFAULT_CHANNELS)
             assert stream.info["sfreq"] == SFREQ
             assert set(stream.get_channel_types()) == {"eeg"}
             units = stream.get_channel_units()
-            assert all(unit_mul == 0 for _unit, unit_mul in units)  # volts, no scaling
+            assert all(unit_mul == -6 for _unit, unit_mul in units)  # microvolts for MNE
             # two seconds of samples in the buffer (however long they take to come)
             deadline = time.monotonic() + 60.0
             while stream.n_new_samples < 2.5 * SFREQ and time.monotonic() < deadline:
@@ -121,8 +124,8 @@ def test_stream_metadata_and_rate():
         while amp.samples_pushed < due and time.monotonic() < deadline:
             time.sleep(0.02)
         assert amp.samples_pushed >= due, "the amplifier fell behind the LSL clock"
-        # EEG-sized values in volts
-        assert 1e-7 < np.std(data) < 1e-3
+        # EEG-sized values in microvolts
+        assert 1e-1 < np.std(data) < 1e3
     assert not amp.is_running
 
 

@@ -14,10 +14,10 @@ def written_so_far(xdf_path):
                                     dejitter_timestamps=False, verbose=False)
     except Exception:  # noqa: BLE001 - cut in the middle of a chunk: read it again later
         return None
-    by_type = {s["info"]["type"][0]: s for s in streams}
-    if "eeg" not in by_type or "Markers" not in by_type:
+    by_type = {s["info"]["type"][0].lower(): s for s in streams}  # "EEG" (legacy "eeg")
+    if "eeg" not in by_type or "markers" not in by_type:
         return None
-    return ([m[0] for m in by_type["Markers"]["time_series"]],
+    return ([m[0] for m in by_type["markers"]["time_series"]],
             len(by_type["eeg"]["time_stamps"]))
 
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from bci_app.acquisition.simulation import DEFAULT_CHANNELS
 from bci_app.errors import DataError, StreamError
 from bci_app.session.bids import convert_recording
 from bci_app.session.layout import task_label
@@ -101,7 +102,9 @@ def test_conversion_events_sidecar_participants(killed_recording):
     assert sidecar["BciAppRecording"]["status"] == "interrupted"
     assert sidecar["BciAppProtocol"]["name"] == "Left vs right hand (calibration)"
     assert sidecar["BciAppModel"] is None
-    assert sidecar["Manufacturer"] == "bci-app simulated amplifier"
+    # The amplifier as its stream describes itself (desc/acquisition, desc/reference).
+    assert (sidecar["Manufacturer"], sidecar["ManufacturersModelName"],
+            sidecar["EEGReference"]) == ("bci-app", "simulated amplifier", "none")
     events_tsv = bids_path.copy().update(suffix="events", extension=".tsv").fpath
     with open(events_tsv, newline="") as f:
         events = list(csv.DictReader(f, delimiter="\t"))
@@ -131,6 +134,50 @@ def test_conversion_events_sidecar_participants(killed_recording):
         convert_recording(rec.state_path)
     assert read_state(rec.state_path)["status"] == "converted"  # unchanged
     assert killed_recording["sess"].entries()[-1]["event"] == "run_converted"
+
+
+def test_recorded_eeg_stream_follows_the_xdf_conventions(killed_recording):
+    """Read by pyxdf alone: the simulator's stream typed ``EEG``, its channels labelled,
+    typed and in microvolts, its amplifier described; the app reads it back in volts (the
+    recorder selected it by the legacy type ``eeg``: the type is matched in any case)."""
+    import pyxdf
+
+    rec = killed_recording["recorder"]
+    streams, _ = pyxdf.load_xdf(str(rec.path), verbose=False)
+    (eeg,) = [s for s in streams if s["info"]["type"] == ["EEG"]]
+    channels = eeg["info"]["desc"][0]["channels"][0]["channel"]
+    assert [c["label"] for c in channels] == [[n] for n in DEFAULT_CHANNELS]
+    assert {c["type"][0] for c in channels} == {"EEG"}
+    assert {c["unit"][0] for c in channels} == {"microvolts"}
+    acquisition = eeg["info"]["desc"][0]["acquisition"][0]
+    assert (acquisition["manufacturer"], acquisition["model"]) == (["bci-app"],
+                                                                   ["simulated amplifier"])
+    run = load_xdf_run(rec.path, read_state(rec.state_path)["streams"])
+    np.testing.assert_allclose(run.raw.get_data(), np.asarray(eeg["time_series"]).T * 1e-6,
+                               rtol=1e-6)
+    assert 1e-7 < np.std(run.raw.get_data()) < 1e-3  # EEG-sized, in volts
+    assert (run.eeg["manufacturer"], run.eeg["model"], run.eeg["reference"]) == (
+        "bci-app", "simulated amplifier", "none")
+
+
+def test_brainvision_markers_name_the_events(killed_recording):
+    """The BrainVision files alone name every event as events.tsv does, at its sample and
+    with its duration (``Comment`` markers: MNE prefixes their text with ``Comment/``)."""
+    import mne
+
+    state = read_state(killed_recording["recorder"].state_path)
+    vhdr = killed_recording["root"] / state["bids"]
+    with open(vhdr.with_name(vhdr.name.replace("_eeg.vhdr", "_events.tsv")), newline="") as f:
+        events = list(csv.DictReader(f, delimiter="\t"))
+    raw = mne.io.read_raw_brainvision(vhdr, verbose="error")
+    sfreq = raw.info["sfreq"]
+    assert list(raw.annotations.description) == [f"Comment/{e['trial_type']}" for e in events]
+    np.testing.assert_array_equal(raw.time_as_index(raw.annotations.onset, use_rounding=True),
+                                  [int(e["sample"]) for e in events])
+    np.testing.assert_allclose(raw.annotations.duration,
+                               [float(e["duration"]) for e in events], atol=0.5 / sfreq)
+    plain = mne.io.read_raw_brainvision(vhdr, ignore_marker_types=True, verbose="error")
+    assert list(plain.annotations.description) == [e["trial_type"] for e in events]
 
 
 def test_conversion_cut_short_is_redone(killed_recording):

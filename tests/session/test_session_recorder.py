@@ -79,7 +79,7 @@ def test_sigkill_mid_run_is_recovered_with_what_was_written(tmp_path, wait_writt
             os.kill(state["recorder_pid"], signal.SIGKILL)
     # The XDF is kept, complete (LabRecorder closed it) and readable.
     streams, _ = pyxdf.load_xdf(str(xdf), verbose=False)
-    eeg = next(s for s in streams if s["info"]["type"][0] == "eeg")
+    eeg = next(s for s in streams if s["info"]["type"][0] == "EEG")
     markers = next(s for s in streams if s["info"]["type"][0] == "Markers")
     loss = killed_at - eeg["time_stamps"][-1]
     print(f"\nSIGKILL of the app: {loss * 1e3:.1f} ms of EEG lost "
