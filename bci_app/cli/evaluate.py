@@ -13,8 +13,10 @@ def add_parser(subparsers):
         NAME, help="offline MOABB evaluation of models on local data",
         description="Run a MOABB evaluation of the models in a folder on a local dataset "
                     "(never downloads: each subject's files are checked first). Writes "
-                    "results.csv, scores.txt and scores.png; if --out cannot be written at "
-                    "the end, they go to a fallback folder named in the error (exit code 1).")
+                    "results.csv, scores.txt (the scores, then a paired Wilcoxon test of the "
+                    "best pipeline against each other one across subjects) and scores.png; "
+                    "if --out cannot be written at the end, they go to a fallback folder "
+                    "named in the error (exit code 1).")
     opt.add_dataset(p, "PhysionetMI, SyntheticMI, or a MOABB dataset class name with local "
                        "files (default: %(default)s)")
     p.add_argument("--evaluation", default="within-session",
@@ -28,7 +30,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-    """Evaluate, write results.csv, scores.txt and scores.png, print the table; returns 0.
+    """Evaluate, write results.csv, scores.txt and scores.png, print the table and the
+    paired tests across subjects; returns 0.
 
     The output folder and the dataset's name are checked before anything is computed (the
     files of each subject when the tasks resolve the dataset, before they read it).

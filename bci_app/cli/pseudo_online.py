@@ -14,7 +14,9 @@ def add_parser(subparsers):
         NAME, help="time-ordered pseudo-online evaluation (nMCC, ITR)",
         description="Calibrate each model on the first runs (or trials) of every session, then "
                     "sweep the later runs window by window with the online engine. Writes "
-                    "predictions.csv, metrics.csv, scores.txt and timeline_S<subject>.png (if "
+                    "predictions.csv, metrics.csv, scores.txt (the scores, then a paired "
+                    "Wilcoxon test of the best pipeline's nMCC against each other one across "
+                    "subjects) and timeline_S<subject>.png (if "
                     "--out cannot be written at the end: to a fallback folder named in the "
                     "error, exit code 1). Never downloads: each subject's files are checked "
                     "first.")
@@ -105,7 +107,7 @@ def run(args):
     predictions, metrics = _evaluate(specs, cfg, args, event_map)
     text = format_metrics_table(metrics)
     print(f"\npseudo-online, window {cfg.window_s} s, step {cfg.step_s} s, idle={cfg.idle}: "
-          "nMCC per subject, then means\n")
+          "nMCC per subject, then means and paired tests\n")
     print(text)
     out = save_outputs(_writer(predictions, metrics, text), out,
                        "the results (predictions.csv, metrics.csv, scores.txt, timelines)",

@@ -1,5 +1,6 @@
 """Score tables and plots of evaluation results, each score next to its chance level."""
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +76,10 @@ def _text_table(header, rows):
     return "\n".join(lines)
 
 
-def format_score_table(table, digits=3):
+def format_score_table(table, digits=3, paired=True):
     """Render :func:`score_table` as fixed-width text (scores, ``mean ± sd``, then the
-    chance level)."""
+    chance level), then (``paired``) the best pipeline's paired test against each other
+    one across subjects (:func:`~bci_app.evaluation.paired.compare_pipelines`)."""
     subjects = [c for c in table.columns if c not in ("mean", "sd")]
     chance = table.attrs.get("chance", float("nan"))
     header = ["pipeline"] + [f"S{s}" for s in subjects] + ["mean ± sd", "chance"]
@@ -92,7 +94,18 @@ def format_score_table(table, digits=3):
     note = (f"\nscore: {table.attrs.get('metric', 'score')}; chance: "
             + ("0.5 for ROC-AUC whatever the class balance" if table.attrs.get("metric") ==
                "ROC-AUC" else "the accuracy of always deciding the most frequent class"))
-    return _text_table(header, rows) + note
+    text = _text_table(header, rows) + note
+    if paired:
+        text += "\n\n" + _paired_block(table[subjects], table.attrs.get("metric", "score"),
+                                       digits)
+    return text
+
+
+def _paired_block(per_subject, score, digits):
+    """The text of the paired tests of a pipeline x subject table."""
+    from .paired import compare_pipelines, format_comparisons
+
+    return format_comparisons(compare_pipelines(per_subject), score=score, digits=digits)
 
 
 def plot_scores(results, path, title=None):
@@ -173,10 +186,11 @@ def metrics_table(metrics, columns=tuple(key for _, key, _ in SCORE_COLUMNS)):
     return table.sort_index(axis=1, level=0, sort_remaining=False)
 
 
-def format_metrics_table(metrics, digits=3):
+def format_metrics_table(metrics, digits=3, paired=True):
     """Text table (``scores.txt``): one row per pipeline, nMCC per subject, then the mean
-    of each score over subjects next to its chance levels (:data:`SCORE_COLUMNS`), and
-    what they are."""
+    of each score over subjects next to its chance levels (:data:`SCORE_COLUMNS`), what
+    they are, then (``paired``) the paired test of the best pipeline's nMCC against each
+    other one across subjects (:func:`~bci_app.evaluation.paired.compare_pipelines`)."""
     from .metrics import N_SHUFFLES
     from .scoring import MIN_CONSECUTIVE
 
@@ -190,8 +204,11 @@ def format_metrics_table(metrics, digits=3):
         rows.append([str(name)] + [f"{per.loc[name, s]:.{digits}f}" for s in subjects] + [
             f"{m[key]:.{min(d, digits)}f}" if key in m and pd.notna(m[key]) else "-"
             for _, key, d in SCORE_COLUMNS])
-    return (_text_table(header, rows) + "\n\n"
+    text = (_text_table(header, rows) + "\n\n"
             + SCORES_NOTE.format(n=N_SHUFFLES, k=MIN_CONSECUTIVE))
+    if paired:
+        text += "\n\n" + _paired_block(per, "nMCC", digits)
+    return text
 
 
 def plot_timeline(predictions, path, title=None, max_seconds=None):
@@ -225,7 +242,7 @@ def plot_timeline(predictions, path, title=None, max_seconds=None):
             t_all.append(t)
             true = part["true"].astype(str).to_numpy()
             change = np.flatnonzero(np.r_[True, true[1:] != true[:-1], True])
-            for a, b in zip(change[:-1], change[1:]):
+            for a, b in itertools.pairwise(change):
                 if true[a] in colors:
                     ax.axvspan(t[a], t[b - 1], ymin=0, ymax=0.12, color=colors[true[a]],
                                lw=0)

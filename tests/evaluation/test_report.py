@@ -43,7 +43,8 @@ def test_score_table_shows_the_chance_level(tmp_path):
     lines = format_score_table(table).splitlines()
     assert lines[0].split() == ["pipeline", "S1", "S2", "mean", "±", "sd", "chance"]
     assert lines[2].split()[-1] == "0.333" and lines[3].split()[-1] == "0.333"
-    assert "chance: the accuracy of always deciding the most frequent class" in lines[-1]
+    note = lines[lines.index("") - 1]  # the table's note, before the paired tests
+    assert "chance: the accuracy of always deciding the most frequent class" in note
     assert plot_scores(_moabb_results("left-right"), tmp_path / "s.png").stat().st_size > 0
 
 
