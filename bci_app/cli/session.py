@@ -183,6 +183,8 @@ def run(args):
                                            args.train, window_s=args.window,
                                            step_s=args.step)
         counts = ", ".join(f"{k} {v}" for k, v in report["windows_per_class"].items())
-        print(f"  trained {args.train!r} on {len(report['runs'])} run(s) ({counts} windows, "
+        used = ", ".join(str(n) for n in report.get("run_numbers", ())) or "?"
+        print(f"  trained {args.train!r} on run(s) {used} (classes "
+              f"{', '.join(report.get('task_classes', ()))}; {counts} windows, "
               f"training accuracy {report['training_accuracy']:.2f})\n  model: {path}")
     return 0

@@ -19,6 +19,14 @@ Threads (none of them touches a widget):
 
 Every callback from these threads is forwarded to the GUI thread through Qt signals of the
 controller (queued connections: the controller lives in the GUI thread).
+
+While a run starts, records or is being saved (:attr:`SessionController.busy`), whatever
+would end it or move it is refused (:meth:`SessionController.refuse_during_run`: another
+session, another source, a replay, training) and :attr:`SessionController.busyChanged` lets
+the views disable those buttons. Whether a run may be recorded at all (a replay, the
+subject's affected side, the decoder's classes, no signal) is decided by the run's
+orchestrator (:meth:`~bci_app.session.orchestrator.RunOrchestrator.check`), as for
+``bci-app session``.
 """
 
 import threading
@@ -30,6 +38,8 @@ from PySide6 import QtCore
 
 from .._logging import logger
 from ..acquisition.montages import MONTAGES, montage_channels
+from ..acquisition.stream import CONNECTED
+from ..acquisition.stream_format import is_replay
 from ..errors import BCIAppError, DataError, StreamError
 from ..evaluation.scoring import LiveScorer, RunScore
 from ..online.monitor import Acquisition
@@ -75,6 +85,7 @@ class SessionController(QtCore.QObject):
     trainingFailed = QtCore.Signal(str)
     modelChanged = QtCore.Signal(object)          # Path | None
     error = QtCore.Signal(str, str)               # title, message
+    busyChanged = QtCore.Signal(bool)             # a run starts/records/is saved, or none
     _runSaved = QtCore.Signal(object, object)     # RunInfo, list of error texts (internal)
     _recordingFault = QtCore.Signal(object, str)  # RunOrchestrator, text (internal)
 
@@ -104,6 +115,8 @@ class SessionController(QtCore.QObject):
         self._score_final = False
         self._training = None  # TrainingJob
         self._starting = False
+        self._saving = set()  # numbers of the runs being saved (GUI thread)
+        self._busy = False
         tag = uuid.uuid4().hex[:6]
         self.stream_prefix = f"bci-app-{tag}"  # of the runs' marker and prediction streams
         self.sim_name = f"bci-app-sim-{tag}"
@@ -111,6 +124,9 @@ class SessionController(QtCore.QObject):
         self.predictions.connect(self._on_predictions)
         self._runSaved.connect(self._on_run_saved)
         self._recordingFault.connect(self._on_recording_fault)
+        # Emitted by the run start thread: the busy state is updated in the GUI thread.
+        self.runStarted.connect(lambda run: self._update_busy())
+        self.error.connect(lambda title, text: self._update_busy())
 
     # -- recovery -----------------------------------------------------------------------------
     def start_recovery(self):
@@ -142,12 +158,21 @@ class SessionController(QtCore.QObject):
         return self.store.save_subject(subject, **fields)
 
     def new_session(self, subject_id):
+        self.refuse_during_run("Opening a new session")
         self.set_session(self.store.new_session(subject_id))
         return self.session
 
     def open_session(self, subject_id, label):
+        self.refuse_during_run("Opening another session")
         self.set_session(self.store.open_session(subject_id, label, create=False))
         return self.session
+
+    def resolve_protocol(self, name):
+        """The protocol ``name`` as a run of the open session's subject runs it (their
+        affected side: :func:`bci_app.session.orchestrator.resolve_protocol`)."""
+        from ..session.orchestrator import resolve_protocol, subject_hand
+
+        return resolve_protocol(name, subject_hand(self.session) if self.session else None)
 
     def set_session(self, session):
         self.session = session
@@ -175,6 +200,7 @@ class SessionController(QtCore.QObject):
         """
         from ..acquisition.stream import EEGInput
 
+        self.refuse_during_run("Connecting another source", saving=True)
         self.close_source()
         self.source_name, self.montage = stream, montage
         if stream == SIMULATED:
@@ -203,6 +229,7 @@ class SessionController(QtCore.QObject):
         """Replay a recording in real time as the source (same views as a live stream)."""
         from ..acquisition.replay import Replay, read_recording
 
+        self.refuse_during_run("Replaying a recording", saving=True)
         raw = read_recording(path, event_map)  # BIDS runs with their events
         self.close_source()
         self.replay = Replay(raw, name=f"bci-app-replay-{uuid.uuid4().hex[:6]}")
@@ -251,6 +278,36 @@ class SessionController(QtCore.QObject):
         return self.active is not None or self._starting
 
     @property
+    def busy(self):
+        """True while a run starts, records, or is being saved (until :attr:`runFinished`)."""
+        return self.is_running or bool(self._saving)
+
+    def _update_busy(self):
+        """Emit :attr:`busyChanged` when :attr:`busy` changes (GUI thread)."""
+        if self.busy != self._busy:
+            self._busy = self.busy
+            self.busyChanged.emit(self._busy)
+
+    def refuse_during_run(self, action, saving=False):
+        """Refuse ``action`` while a run is in progress (and, with ``saving``, while the last
+        one is being saved): it would end the run or move it to another session.
+
+        Raises
+        ------
+        BCIAppError
+            Saying what to do.
+        """
+        if self.is_running:
+            run = self.run
+            what = f"run {run.index}" if run is not None else "a run"
+            raise BCIAppError(f"{action} is not possible while {what} is being recorded: it "
+                              "would stop the run or move it to another session. Stop the "
+                              "run first ('Stop run'), or wait until it ends.")
+        if saving and self._saving:
+            raise BCIAppError(f"{action} must wait a few seconds: the last run's recording "
+                              "is being saved (stopping the recorder, converting to BIDS).")
+
+    @property
     def run(self):
         """The record of the run in progress (RunInfo), or None."""
         return self.active.info if self.active is not None else None
@@ -291,7 +348,8 @@ class SessionController(QtCore.QObject):
         if online and self.trained is None:
             raise BCIAppError("No decoder selected: train one (step 'Training') or pick a "
                               "saved model before an online run.")
-        self.protocol = protocol
+        # Refused here, before anything starts, if it must not be recorded (a replay, the
+        # other hand than the subject's, a decoder of other classes, no signal).
         orch = RunOrchestrator(
             self.session, protocol, self._eeg_source(),
             trained=self.trained if online else None, model_path=self.model_path,
@@ -300,8 +358,10 @@ class SessionController(QtCore.QObject):
         orch.on_predictions = self._forwarder(orch)
         orch.on_fault = lambda text: self._recordingFault.emit(orch, text)
         orch.on_decoder_status = self._decoder_status
+        self.protocol = protocol
         self._start_score(orch.runner, orch.windowed)
         self._starting = True
+        self._update_busy()
         self._start_thread = threading.Thread(target=self._start_run_thread, args=(orch,),
                                               daemon=True, name="bci-app-run-start")
         self._start_thread.start()
@@ -314,14 +374,28 @@ class SessionController(QtCore.QObject):
         desc = self.acq.eeg.description
         details = {"sfreq": self.acq.sfreq, "n_channels": len(self.acq.ch_names),
                    "channels": list(self.acq.ch_names), "montage": self.montage}
+        replay = None
         if self.replay is not None:
-            details["replay"] = str(self.replay.path)
-        source = stream_source(desc, **details)
+            replay = str(self.replay.path)
+        elif self.acq.eeg.stream is not None and is_replay(self.acq.eeg.stream):
+            replay = f"the stream's description says 'replayed' ({desc.name})"
+        source = stream_source(desc, replay=replay, signal=self._signal_problem, **details)
         if self.amplifier is not None:
             sim = simulated_source(self.amplifier, **details)
             source.simulator, source.amplifier = self.amplifier, {**source.amplifier,
                                                                   **sim.amplifier}
         return source
+
+    def _signal_problem(self):
+        """Why no EEG arrives now (the acquisition's state), or None."""
+        acq = self.acq
+        if acq is None:
+            return "no source is connected"
+        status = acq.eeg.status
+        if status == CONNECTED:
+            return None
+        return {"lost": "the stream is lost: no sample arrives"}.get(status,
+                                                                      f"the stream is {status}")
 
     def _start_run_thread(self, orch):
         try:
@@ -383,11 +457,13 @@ class SessionController(QtCore.QObject):
         if orch is None:
             return
         orch.info.status = SAVING
+        self._saving.add(orch.info.index)
         thread = threading.Thread(target=self._finalise_run, args=(orch,), daemon=True,
                                   name=f"bci-app-run-{orch.info.index}-save")
         self._finalisers = [t for t in self._finalisers if t.is_alive()] + [thread]
         self.runSaving.emit(orch.info)
         thread.start()
+        self._update_busy()
 
     def _finalise_run(self, orch):
         """Finish the run (finaliser thread)."""
@@ -399,6 +475,8 @@ class SessionController(QtCore.QObject):
         self._runSaved.emit(orch.info, list(orch.errors))
 
     def _on_run_saved(self, run, errors):
+        self._saving.discard(run.index)
+        self._update_busy()  # before runFinished: its slots may start what a run blocked
         if errors:
             self.error.emit("The recording had a problem",
                             f"Run {run.index}: " + "; ".join(errors))
@@ -465,10 +543,20 @@ class SessionController(QtCore.QObject):
             return []
         return calibration_runs(self.session, infos, self.bad_channels)
 
-    def start_training(self, specs, window_s=2.0, step_s=0.1):
+    def training_candidates(self):
+        """The open session's calibration runs (RunInfo, in run order): those training may
+        use; ``run.trained_by_default`` says which are used unless the operator chooses."""
+        if self.session is None:
+            return []
+        return [r for r in self.session.runs if r.run_type == "calibration"]
+
+    def start_training(self, specs, runs=None, window_s=2.0, step_s=0.1):
         """Cross-validate and train ``specs`` on a worker thread
         (:class:`~bci_app.session.training.TrainingJob`); the models are saved with the
-        session, then :attr:`trainingFinished` (or :attr:`trainingFailed`) follows."""
+        session, then :attr:`trainingFinished` (or :attr:`trainingFailed`) follows.
+
+        ``runs``: the run numbers to train on (None: the complete and interrupted
+        calibration runs, :func:`~bci_app.session.training.training_runs`)."""
         from ..session.training import TrainingJob
 
         if self._training is not None and self._training.is_alive:
@@ -476,8 +564,10 @@ class SessionController(QtCore.QObject):
         if self.session is None:
             raise DataError("No session is open: create or open one in 'Patient & "
                             "session' first.")
+        self.refuse_during_run("Training")
         self._training = TrainingJob(
-            self.session, specs, bad_channels=self.bad_channels, window_s=window_s,
+            self.session, specs, None if runs is None else [int(r) for r in runs],
+            bad_channels=self.bad_channels, window_s=window_s,
             step_s=step_s, on_progress=self.trainingProgress.emit,
             on_finished=self._on_trained, on_failed=self.trainingFailed.emit).start()
 

@@ -17,13 +17,16 @@ from pathlib import Path
 
 from .._logging import logger
 from ..decoding.loading import find_model
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..online.engine import DEFAULT_THRESHOLD, ONLINE_SMOOTHING
 from .orchestrator import (
     LEAD_S,
     STREAM_TIMEOUT_S,
     TAIL_S,
     RunOrchestrator,
+    check_decoder_classes,
+    probe_stream,
+    resolve_protocol,
     simulated_source,
     stream_source,
 )
@@ -64,22 +67,6 @@ class RunResult:
     error: str | None = None
 
 
-def _resolve_protocol(protocol, affected_hand, time_scale):
-    from ..protocol import Protocol, load_protocol
-
-    if not isinstance(protocol, Protocol):
-        # The subject's affected side wins over the file's (protocols without an
-        # "affected_hand" class ignore it).
-        protocol = load_protocol(protocol, affected_hand=affected_hand)
-    if time_scale is not None:
-        if not 0 < float(time_scale) <= 10:
-            raise ConfigError(f"time scale {time_scale!r}: give a factor in (0, 10] (e.g. "
-                              "0.1 to run every phase ten times faster).")
-        if float(time_scale) != 1.0:
-            protocol = protocol.scaled(float(time_scale))
-    return protocol
-
-
 def check_run_inputs(protocol, model=None, affected_hand=None, time_scale=None):
     """The checks of :func:`record_run`'s inputs, done before anything is created.
 
@@ -101,18 +88,17 @@ def check_run_inputs(protocol, model=None, affected_hand=None, time_scale=None):
     Raises
     ------
     ConfigError, DataError
-        A bad protocol, time scale or model file; or a protocol with feedback and no model.
+        A bad protocol, time scale or model file; a protocol with feedback and no model; or
+        a protocol cueing other classes than the model knows
+        (:func:`~bci_app.session.orchestrator.check_decoder_classes`).
     """
-    protocol = _resolve_protocol(protocol, affected_hand, time_scale)
+    protocol = resolve_protocol(protocol, affected_hand, time_scale)
     trained = None
     if model is not None:
         from ..decoding.persistence import load_model
 
         trained = load_model(model)
-        missing = [c for c in protocol.classes if c != "rest" and c not in trained.classes]
-        if missing:
-            logger.warning("model %s does not know the protocol's class(es) %s.", model,
-                           missing)
+        check_decoder_classes(protocol, trained, model, affected_hand)
     elif protocol.feedback:
         raise ConfigError(f"protocol {protocol.source}: an online run with feedback needs a "
                           "trained model: give --model FILE.bcimodel (e.g. trained with "
@@ -191,6 +177,9 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
     ConfigError
         Bad protocol, model, time scale or labels (checked first: nothing is created, no
         subject, no session folder).
+    BCIAppError
+        The live EEG stream is a replay, or sends nothing (the run is refused:
+        :meth:`~bci_app.session.orchestrator.RunOrchestrator.check`).
     StreamError
         The live EEG stream is not found (checked before anything is created), another
         stream is missing or the recorder cannot start (what was recorded is kept as a
@@ -219,7 +208,7 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
                        "affected side (complete participants.tsv).", subject)
     subj = store.subject(subject)
     if subj.affected_hand != (known.affected_hand if known else None):  # changed meanwhile
-        protocol = _resolve_protocol(given, subj.affected_hand, time_scale)
+        protocol = resolve_protocol(given, subj.affected_hand, time_scale)
     sess = store.open_session(subj.id, session)
     tag = uuid.uuid4().hex[:8]
     amp = None
@@ -235,7 +224,10 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
                 artifacts=artifacts).start()
             source = simulated_source(amp, seed=amp_seed)
         else:
-            source = stream_source(eeg)
+            # A replay of a recording is refused, and a stream sending nothing, at once.
+            replayed, problem = probe_stream(eeg)
+            source = stream_source(eeg, replay=f"replayed stream {eeg.name}" if replayed
+                                   else None, signal=lambda: problem)
         run = RunOrchestrator(
             sess, protocol, source, trained=trained, model_path=model, smoothing=smoothing,
             threshold=threshold, seed=seed, stream_prefix=f"bci-app-{tag}",
@@ -281,7 +273,8 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
     model : str | Path
         A pipeline file (``models/*.yml``) or the name/stem of one in ``models/``.
     runs : sequence of int | None
-        Run numbers; None: every calibration run of the session.
+        Run numbers (any usable calibration run, aborted ones too); None: the complete and
+        interrupted calibration runs (:func:`bci_app.session.training.training_runs`).
     cfg : PseudoOnlineConfig | None
         Classes, window, step, band; None: the protocols' task classes (rest is idle),
         ``window_s`` windows every ``step_s``, 8-35 Hz.
@@ -293,41 +286,33 @@ def train_session_model(root, subject, session, model, runs=None, cfg=None, wind
     path : Path
         The saved ``.bcimodel`` (``derivatives/bci-app/sub-<s>/ses-<e>/models/``).
     report : dict
-        What it was trained on (windows per class, training accuracy...).
+        What it was trained on (runs, their numbers, task classes, windows per class,
+        training accuracy...).
 
     Raises
     ------
     DataError
-        If the session has no such run, or no calibration run.
+        If the session has no such run, or no calibration run to train on.
     """
     from ..online.train_model import train_model
     from ..processing.calibration import PseudoOnlineConfig
-    from .training import calibration_runs, task_classes
+    from .training import calibration_runs, task_classes, training_runs
 
     store = RecordingStore(root)
     sess = store.open_session(subject, session, create=False)
-    available = [r for r in sess.runs if r.bids_path and Path(r.bids_path).is_file()]
-    if runs is None:
-        chosen = sess.runs_of_type("calibration")
-        if not chosen:
-            raise DataError(f"sub-{sess.subject} ses-{sess.session}: no complete calibration "
-                            f"run in {store.root} (runs: {[r.index for r in available]}). "
-                            "Record one first, or name the runs to train on.")
-    else:
-        by_number = {r.index: r for r in available}
-        missing = [r for r in runs if int(r) not in by_number]
-        if missing:
-            raise DataError(f"sub-{sess.subject} ses-{sess.session}: no run(s) {missing} "
-                            f"(runs: {sorted(by_number)}).")
-        chosen = [by_number[int(r)] for r in runs]
+    chosen = training_runs(sess, runs)
+    classes = task_classes(chosen)
     if cfg is None:
-        cfg = PseudoOnlineConfig(classes=task_classes(chosen), window_s=window_s,
-                                 step_s=step_s)
+        cfg = PseudoOnlineConfig(classes=classes, window_s=window_s, step_s=step_s)
     spec = find_model(model)
     recs = calibration_runs(sess, chosen)
+    numbers = [r.index for r in chosen]
     trained = train_model(spec, recs, cfg, trained_on={
         "subject": sess.subject, "session": sess.session,
-        "runs": [Path(r.bids_path).name for r in chosen]})
+        "runs": [Path(r.bids_path).name for r in chosen], "run_numbers": numbers,
+        "task_classes": list(cfg.classes)})
     path = sess.save_model(trained, name=f"sub-{sess.subject}_ses-{sess.session}_"
                                          f"{spec.path.stem}")
+    sess.log("training_saved", runs=numbers, statuses={str(r.index): r.status for r in chosen},
+             classes=list(cfg.classes), models=[spec.name])
     return path, trained.trained_on

@@ -23,6 +23,14 @@ adapter that forwards the callbacks below to the display):
    recorder stops, the decoder and the runner stop, the recording is converted to BIDS and
    the run's record is saved with its status (:mod:`bci_app.session.runs`).
 
+Before anything is created (no run number, no file), the run is refused with a message that
+says what to do (:meth:`RunOrchestrator.check`): when its EEG is a replay (a recording is
+not a patient's new run), when the protocol cues the other hand than the subject's
+affected side, when an online run's protocol cues other classes than its decoder knows, or
+when there is no EEG signal from the stream now. :func:`resolve_protocol` is the one way a
+protocol is made ready for a subject (affected side, time scale), for ``bci-app session``
+and the GUI.
+
 A run that cannot start keeps what was recorded (status ``"failed"``, with the reason); a
 run cut by a fault keeps its recording (status ``"interrupted"``); a recording that cannot
 be converted keeps its XDF file (status ``"failed"``). The session log says each step.
@@ -39,7 +47,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ..errors import BCIAppError, StreamError
+from ..errors import BCIAppError, ConfigError, StreamError
 from ..online.engine import DEFAULT_THRESHOLD, ONLINE_SMOOTHING
 from .layout import task_label
 from .recorder import RecordedStream
@@ -68,11 +76,26 @@ class EEGSource:
         What the recording's sidecar says about the amplifier (JSON types).
     simulator : SimulatedAmplifier | None
         The simulated amplifier that publishes the stream: it follows the protocol.
+    replay : str | None
+        What the stream replays (a file, or a replayed stream's name) when it is a replay
+        of a recording: no run can be recorded from it.
+    signal : callable | None
+        ``signal()`` -> None while EEG arrives, else why it does not (text), e.g. the
+        state of a reader already watching the stream (the GUI's). Not given: the stream is
+        taken as flowing (a simulated amplifier: while it runs).
     """
 
     stream: RecordedStream
     amplifier: dict = field(default_factory=dict)
     simulator: object = None
+    replay: str | None = None
+    signal: object = None
+
+    def signal_problem(self):
+        """Why there is no EEG signal now (text), or None."""
+        if self.simulator is not None and not getattr(self.simulator, "is_running", True):
+            return "the simulated amplifier is stopped"
+        return self.signal() if self.signal is not None else None
 
 
 def simulated_source(simulator, **details):
@@ -81,23 +104,184 @@ def simulated_source(simulator, **details):
     amplifier = {"simulated": True, "stream": simulator.name, "sfreq": simulator.sfreq,
                  "channels": list(simulator.ch_names),
                  "skill": getattr(simulator, "skill", None), **details}
-    return EEGSource(RecordedStream("eeg", simulator.name, "eeg", simulator.source_id),
+    return EEGSource(RecordedStream("eeg", simulator.name, simulator.stype, simulator.source_id),
                      amplifier, simulator)
 
 
-def stream_source(desc, **details):
+def stream_source(desc, replay=None, signal=None, **details):
     """The :class:`EEGSource` of an LSL EEG stream (a
     :class:`~bci_app.acquisition.lsl.StreamDescription`).
 
     The stream is selected by name, type and source id: a stream restarted during the run
     (same name and source id, new uid) is recorded on. Without a source id, its uid is used.
+    ``replay`` and ``signal``: see :class:`EEGSource` (:func:`probe_stream` finds both).
     """
     stream = RecordedStream("eeg", desc.name, desc.stype or "", desc.source_id or "",
                             "" if desc.source_id else (desc.uid or ""))
     amplifier = {"simulated": False, "stream": desc.name, "source_id": desc.source_id,
                  "hostname": desc.hostname, "sfreq": desc.sfreq,
                  "n_channels": desc.n_channels, **details}
-    return EEGSource(stream, amplifier)
+    if replay:
+        amplifier["replay"] = str(replay)
+    return EEGSource(stream, amplifier, replay=str(replay) if replay else None,
+                     signal=signal)
+
+
+def probe_stream(desc, timeout=2.0):
+    """Look at an LSL EEG stream before recording it: is it a replay, does EEG arrive?
+
+    Parameters
+    ----------
+    desc : StreamDescription
+        A resolved stream (:func:`bci_app.acquisition.lsl.find_stream`).
+    timeout : float
+        Seconds to wait for the stream's description and its first samples.
+
+    Returns
+    -------
+    replayed : bool
+        Its description says its timestamps are made by a replay
+        (:data:`bci_app.acquisition.clock.REPLAY_MARK`).
+    problem : str | None
+        Why no EEG arrived (None: samples arrived).
+    """
+    from mne_lsl.lsl import StreamInlet
+
+    from ..acquisition.clock import REPLAY_MARK
+
+    inlet = StreamInlet(desc.sinfo)
+    replayed, problem = False, None
+    try:
+        inlet.open_stream(timeout=timeout)
+        try:
+            full = inlet.get_sinfo(timeout=timeout)
+            replayed = full.desc.child_value(REPLAY_MARK[0]) == REPLAY_MARK[1]
+        except Exception as exc:  # no description: not a replay of ours
+            logger.debug("stream %s: no description (%s)", desc.name, exc)
+        deadline = time.monotonic() + timeout
+        while True:
+            _, stamps = inlet.pull_chunk(timeout=0.1)
+            if len(stamps):
+                break
+            if time.monotonic() > deadline:
+                problem = f"no sample for {timeout:g} s"
+                break
+    except Exception as exc:
+        problem = f"it cannot be read ({exc})"
+    finally:
+        try:
+            inlet.close_stream()
+        except Exception as exc:  # closing only
+            logger.debug("stream %s: closing the probe's inlet: %s", desc.name, exc)
+    return replayed, problem
+
+
+def resolve_protocol(protocol, affected_hand=None, time_scale=None):
+    """The protocol as a subject's run runs it: the one way to make a protocol ready for a
+    run (``bci-app session`` and the GUI).
+
+    Parameters
+    ----------
+    protocol : Protocol | str | Path
+        A protocol, a protocol file or the name of a shipped or user protocol.
+    affected_hand : {"left", "right"} | None
+        The subject's (:attr:`~bci_app.session.participants.Subject.affected_hand`): the
+        ``"affected_hand"`` class of a protocol file is that hand (it wins over the file's;
+        protocols without that class ignore it). A Protocol already loaded is kept as it is
+        (:func:`check_subject_side` refuses one loaded for the other hand).
+    time_scale : float | None
+        Multiply every duration (quick demos); None or 1: as the file says.
+
+    Raises
+    ------
+    ConfigError
+        A bad protocol file or time scale.
+    """
+    from ..protocol import Protocol, load_protocol
+
+    if not isinstance(protocol, Protocol):
+        protocol = load_protocol(protocol, affected_hand=affected_hand)
+    if time_scale is not None:
+        if not 0 < float(time_scale) <= 10:
+            raise ConfigError(f"time scale {time_scale!r}: give a factor in (0, 10] (e.g. "
+                              "0.1 to run every phase ten times faster).")
+        if float(time_scale) != 1.0:
+            protocol = protocol.scaled(float(time_scale))
+    return protocol
+
+
+def subject_hand(session):
+    """The affected hand of a session's subject (``"left"``/``"right"``), or None (not
+    given, both sides, or the subject is not in participants.tsv)."""
+    try:
+        return session.participant.affected_hand
+    except BCIAppError:
+        return None
+
+
+def check_subject_side(protocol, affected_hand, subject="the subject"):
+    """Refuse a protocol that cues one hand as the affected one when the subject's affected
+    side is the other (e.g. loaded without the subject's side: the file's default).
+
+    Raises
+    ------
+    ConfigError
+    """
+    side = protocol.affected_hand
+    if affected_hand not in ("left", "right") or side not in ("left", "right") \
+            or side == affected_hand or f"{affected_hand}_hand" in protocol.classes:
+        return
+    raise ConfigError(
+        f"protocol {protocol.name!r} ({protocol.source}) cues the {side} hand, but the "
+        f"affected side of {subject} is {affected_hand}: load the protocol for the subject "
+        f"(its affected hand then is the {affected_hand} one), or correct the subject's "
+        "affected side in 'Patient & session' (participants.tsv).")
+
+
+def task_names(classes):
+    """The task classes among ``classes`` (idle names such as ``rest`` left out), in order."""
+    from ..processing.labels import is_idle_name
+
+    return [str(c) for c in classes if not is_idle_name(str(c))]
+
+
+def matching_protocols(classes, run_type="online", affected_hand=None):
+    """The available protocols of ``run_type`` whose task classes are ``classes``' (names)."""
+    from ..protocol import list_protocols, load_protocol
+
+    wanted, out = set(task_names(classes)), []
+    for name in list_protocols():
+        try:
+            proto = load_protocol(name, affected_hand=affected_hand)
+        except BCIAppError:
+            continue
+        if proto.run_type == run_type and set(task_names(proto.classes)) == wanted:
+            out.append(f"'{proto.name}' ({name})")
+    return out
+
+
+def check_decoder_classes(protocol, trained, model_path=None, affected_hand=None):
+    """Refuse an online run whose protocol cues other task classes than the decoder knows
+    (it would decide classes never cued, or never decide the cued ones, and be scored so).
+
+    Raises
+    ------
+    ConfigError
+        Naming both sets of classes and what to do: train a decoder on the protocol's
+        classes, or pick a protocol matching the decoder.
+    """
+    cued, known = task_names(protocol.classes), task_names(trained.classes)
+    if set(cued) == set(known):
+        return
+    what = f"{trained.name}" + (f" ({model_path})" if model_path else "")
+    matching = matching_protocols(known, protocol.run_type, affected_hand)
+    raise ConfigError(
+        f"protocol {protocol.name!r} cues {', '.join(cued) or 'no task class'}, but the "
+        f"decoder {what} was trained on {', '.join(known) or 'no task class'}: it cannot "
+        f"decode this run. Train a decoder on calibration runs of {', '.join(cued)} (step "
+        "'Training', or `bci-app session --train`) and select it, or pick the protocol "
+        "matching the decoder"
+        + (f": {', '.join(matching)}." if matching else " (none is available: write one)."))
 
 
 class RunOrchestrator:
@@ -153,6 +337,7 @@ class RunOrchestrator:
         from ..protocol import ProtocolRunner
 
         online = trained is not None
+        self.check(session, protocol, source, trained, model_path)
         self.session, self.protocol, self.source = session, protocol, source
         self.trained = trained
         self.model_path = str(model_path) if online and model_path else None
@@ -165,10 +350,13 @@ class RunOrchestrator:
         self.supervision = dict(supervision or {})
         self.supervisor = None
         self.recording_fault = None
+        # The run's record names its own session: it is saved there whatever the caller
+        # opens meanwhile.
         self.info = session.new_run(
             protocol.run_type, protocol.name, task=task_label(protocol),
             n_trials=protocol.n_trials, model=self.model_path,
             classes=list(protocol.classes), class_of_marker=protocol.class_of_marker)
+        self.info.subject, self.info.session = session.subject, session.session
         self.runner = ProtocolRunner(
             protocol, outlet_name=f"{stream_prefix}-markers-run{self.info.index:02d}",
             seed=seed)
@@ -185,6 +373,41 @@ class RunOrchestrator:
         self.errors = []
         self._finished = False
         self._lock = threading.Lock()
+
+    @staticmethod
+    def check(session, protocol, source, trained=None, model_path=None):
+        """Refuse a run that must not be recorded, before anything is created.
+
+        Raises
+        ------
+        BCIAppError
+            The EEG is a replay (:attr:`EEGSource.replay`): a recording cannot become a
+            subject's new calibration or online run.
+        ConfigError
+            The protocol cues the other hand than the subject's affected side
+            (:func:`check_subject_side`), or an online run's protocol cues other classes
+            than its decoder knows (:func:`check_decoder_classes`).
+        StreamError
+            There is no EEG signal from the stream now (:meth:`EEGSource.signal_problem`).
+        """
+        who = f"sub-{session.subject} ses-{session.session}"
+        name = source.stream.name
+        if source.replay:
+            raise BCIAppError(
+                f"the EEG stream {name!r} replays a recording ({source.replay}): a replay "
+                f"cannot be recorded as a {protocol.run_type} run of {who}. Connect the "
+                "amplifier (or the simulated amplifier) in 'Patient & session' to record a "
+                "run; use a replay to review a recording or to test a decoder offline.")
+        hand = subject_hand(session)
+        check_subject_side(protocol, hand, f"subject {session.subject}")
+        if trained is not None:
+            check_decoder_classes(protocol, trained, model_path, hand)
+        problem = source.signal_problem()
+        if problem:
+            raise StreamError(
+                f"no EEG signal from stream {name!r} ({problem}): check the amplifier (on, "
+                "electrodes connected, streaming) and its cables; start the run once the "
+                "signal is back.")
 
     # -- start --------------------------------------------------------------------------------
     @property

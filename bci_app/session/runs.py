@@ -20,6 +20,7 @@ Records written by older versions of the application say ``"finished"`` for
 ``"complete"``; they read back as ``"complete"``.
 """
 
+import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,11 @@ RECORDING, SAVING = "recording", "saving"
 COMPLETE, ABORTED, INTERRUPTED, FAILED = "complete", "aborted", "interrupted", "failed"
 #: Statuses of a run whose recording can be used (training, report, replay).
 USABLE = (COMPLETE, ABORTED, INTERRUPTED)
+#: Statuses of the calibration runs trained on unless the operator chooses otherwise. An
+#: aborted run was stopped on purpose (the patient moved, the wrong protocol was started...):
+#: it is left out until chosen; an interrupted run (cut by a crash or a recording fault) holds
+#: good data up to the cut.
+TRAINED_BY_DEFAULT = (COMPLETE, INTERRUPTED)
 #: Every status a run can have.
 STATUSES = (RECORDING, SAVING) + USABLE + (FAILED,)
 #: Statuses written by older versions -> the status they mean now.
@@ -84,6 +90,9 @@ class RunInfo:
         The online decoder's CSV logs (online runs).
     error : str | None
         Why the recording or its conversion failed.
+    subject, session : str
+        The subject and session the run was recorded in (BIDS labels; empty in records of
+        older versions).
     """
 
     index: int
@@ -104,6 +113,8 @@ class RunInfo:
     xdf_path: str | None = None
     log_dir: str | None = None
     error: str | None = None
+    subject: str = ""
+    session: str = ""
 
     def __post_init__(self):
         self.index = int(self.index)
@@ -139,6 +150,7 @@ class RunInfo:
         classes = list(proto.get("classes") or [])
         markers = proto.get("markers") or {}
         status = normalise_status(rec.get("status"))
+        entities = dict(p.split("-", 1) for p in Path(path).name.split("_") if "-" in p)
         return cls(
             index=number, run_type=proto.get("run_type", "unknown"),
             protocol=proto.get("name") or task or "", folder=str(folder or Path(path).parent),
@@ -147,12 +159,49 @@ class RunInfo:
             n_trials=int(proto.get("trials_per_class") or 0) * len(classes),
             model=model.get("file"), classes=classes,
             class_of_marker={m: c for c, m in markers.items() if c in classes},
-            task=task or "", bids_path=str(path), xdf_path=rec.get("xdf"))
+            task=task or "", bids_path=str(path), xdf_path=rec.get("xdf"),
+            subject=entities.get("sub", ""), session=entities.get("ses", ""))
 
     @property
     def usable(self):
         """True if the run's recording can be used (its status is in :data:`USABLE`)."""
         return self.status in USABLE
+
+    @property
+    def trained_by_default(self):
+        """True if training uses this run unless the operator leaves it out (its status is
+        in :data:`TRAINED_BY_DEFAULT` and its BIDS recording exists)."""
+        return (self.status in TRAINED_BY_DEFAULT and bool(self.bids_path)
+                and Path(self.bids_path).is_file())
+
+    @property
+    def recorded_trials(self):
+        """Trials in the recording (imagery onsets of the protocol's classes in its BIDS
+        ``events.tsv``; the last one of an aborted run may be cut), or None if unknown."""
+        if not self.bids_path or not self.classes:
+            return None
+        path = Path(self.bids_path)
+        events = path.with_name(path.name[:-len("_eeg" + path.suffix)] + "_events.tsv")
+        try:
+            with events.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh, delimiter="\t"))
+        except (OSError, csv.Error):
+            return None
+        return sum(1 for row in rows if row.get("trial_type") in self.classes)
+
+    @property
+    def quality(self):
+        """What is known of the recording's quality, as text (gaps in the EEG; windows
+        without a decision on online runs), or None if nothing is known."""
+        parts = []
+        gaps = (self.sidecar.get("BciAppRecording") or {}).get("gaps")
+        if isinstance(gaps, int):
+            parts.append("no gap in the EEG" if gaps == 0 else f"{gaps} gap(s) in the EEG")
+        windows, artifacts = self.summary.get("windows"), self.summary.get("artifacts")
+        if windows and artifacts is not None:
+            parts.append(f"{100 * artifacts / windows:.0f} % windows without decision (bad "
+                         "signal)")
+        return "; ".join(parts) or None
 
     @property
     def recording(self):

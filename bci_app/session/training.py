@@ -11,9 +11,11 @@ finishes first). Each step is a call to the core:
 * final models: :func:`bci_app.online.train_model.train_model` on all the runs, the one train
   path of the command line, headless sessions and the GUI.
 
-:func:`calibration_runs` reads a session's calibration recordings back from BIDS (the one
-reading of them, for ``bci-app session --train`` and the GUI); :func:`save_training` saves
-the trained models, the r² map and the scores with the session.
+:func:`training_runs` chooses the calibration runs to train on (by default the complete and
+interrupted ones: an aborted run is left out unless chosen), :func:`calibration_runs` reads
+them back from BIDS (the one reading of them, for ``bci-app session --train`` and the GUI);
+:func:`save_training` saves the trained models, the r² map and the scores with the session,
+and says in the session log which runs and classes were trained on.
 """
 
 import threading
@@ -66,6 +68,8 @@ class TrainingResult:
     models: dict = field(default_factory=dict)
     reports: dict = field(default_factory=dict)
     paths: dict = field(default_factory=dict)  # once saved: pipeline name -> file
+    runs: list = field(default_factory=list)   # the run numbers trained on
+    classes: tuple = ()                          # the task classes trained on
 
 
 def run_training(request, progress=None, cancel=None):
@@ -131,6 +135,62 @@ def run_training(request, progress=None, cancel=None):
     return result
 
 
+def training_runs(session, runs=None):
+    """The calibration runs of a session to train on.
+
+    Parameters
+    ----------
+    session : Session
+    runs : sequence of int | None
+        Run numbers chosen by the operator (any usable calibration run, aborted ones too);
+        None: the runs trained on by default, every calibration run whose status is in
+        :data:`~bci_app.session.runs.TRAINED_BY_DEFAULT` (complete or interrupted).
+
+    Returns
+    -------
+    infos : list of RunInfo
+        In run order.
+
+    Raises
+    ------
+    DataError
+        No run to train on, or a chosen run that is not a usable calibration run of the
+        session (the message names it and says why).
+    """
+    where = f"sub-{session.subject} ses-{session.session}"
+    every = session.runs
+    calibration = [r for r in every if r.run_type == "calibration"]
+    if runs is None:
+        chosen = [r for r in calibration if r.trained_by_default]
+        if not chosen:
+            others = ", ".join(f"run {r.index} {r.status}" for r in calibration)
+            raise DataError(
+                f"{where}: no complete calibration run to train on"
+                + (f" ({others}; aborted runs are left out unless chosen)" if others else "")
+                + ". Record a calibration run in the 'Calibration' step, or choose the runs "
+                "to train on.")
+        return chosen
+    by_number = {r.index: r for r in every}
+    chosen = []
+    for number in sorted({int(n) for n in runs}):
+        info = by_number.get(number)
+        if info is None:
+            raise DataError(f"{where}: there is no run {number} (runs: "
+                            f"{sorted(by_number) or 'none'}).")
+        if info.run_type != "calibration":
+            raise DataError(f"{where}: run {number} is an {info.run_type} run; train on "
+                            "calibration runs.")
+        if not info.usable or not info.bids_path or not Path(info.bids_path).is_file():
+            raise DataError(f"{where}: run {number} has no usable recording (status "
+                            f"{info.status}{': ' + info.error if info.error else ''}); "
+                            "leave it out.")
+        chosen.append(info)
+    if not chosen:
+        raise DataError(f"{where}: no run chosen to train on: tick at least one calibration "
+                        "run.")
+    return chosen
+
+
 def calibration_runs(session, infos=None, bad_channels=()):
     """A session's calibration recordings, read back from BIDS, as ``Run`` objects.
 
@@ -138,7 +198,8 @@ def calibration_runs(session, infos=None, bad_channels=()):
     ----------
     session : Session
     infos : list of RunInfo | None
-        The runs (default: every usable calibration run of the session).
+        The runs (default: :func:`training_runs`, the complete and interrupted calibration
+        runs of the session).
     bad_channels : sequence of str
         Channels to leave out (those the recording has).
 
@@ -151,7 +212,7 @@ def calibration_runs(session, infos=None, bad_channels=()):
     from .runs import load_run_recording
 
     out = []
-    for info in (session.runs_of_type("calibration") if infos is None else infos):
+    for info in (training_runs(session) if infos is None else infos):
         raw = load_run_recording(info)
         bad = [c for c in bad_channels if c in raw.ch_names]
         if bad:
@@ -166,7 +227,9 @@ def save_training(session, result, infos, bad_channels=()):
 
     Every trained model (``session.save_model``, with the runs and bad channels it was
     trained on), the r² map (``r2_map.npz`` in the session's derivatives) and the scores
-    (``session.json``'s ``training``). Fills ``result.paths`` (pipeline name -> file).
+    (``session.json``'s ``training``: scores, run numbers, task classes, models); the
+    session log's ``training_saved`` entry says which runs and classes were used. Fills
+    ``result.paths`` (pipeline name -> file), ``result.runs`` and ``result.classes``.
 
     Parameters
     ----------
@@ -176,21 +239,28 @@ def save_training(session, result, infos, bad_channels=()):
         The calibration runs trained on.
     bad_channels : sequence of str
     """
+    numbers = [int(i.index) for i in infos]
+    classes = list(result.classes or task_classes(infos))
     saved = {}
     for name, trained in result.models.items():
         trained.trained_on.update({
             "subject": session.subject, "session": session.label,
-            "runs": [Path(i.bids_path).name for i in infos],
-            "bad_channels": list(bad_channels)})
+            "runs": [Path(i.bids_path).name for i in infos], "run_numbers": numbers,
+            "task_classes": classes, "bad_channels": list(bad_channels)})
         saved[name] = session.save_model(trained, name)
-    result.paths = saved
+    result.paths, result.runs, result.classes = saved, numbers, tuple(classes)
     if result.r2 is not None:
         session.derivatives.mkdir(parents=True, exist_ok=True)
         np.savez(session.derivatives / "r2_map.npz", values=result.r2["values"],
                  freqs=result.r2["freqs"], ch_names=np.array(result.r2["ch_names"]),
                  classes=np.array(result.r2["classes"]))
-    session.update(training={"scores": result.scores, "runs": [i.index for i in infos],
+    session.update(training={"scores": result.scores, "runs": numbers, "classes": classes,
                              "models": {k: str(v) for k, v in saved.items()}})
+    session.log("training_saved", runs=numbers,
+                statuses={str(i.index): i.status for i in infos}, classes=classes,
+                bad_channels=list(bad_channels), models=sorted(saved))
+    logger.info("training of sub-%s ses-%s: runs %s, classes %s -> %s", session.subject,
+                session.label, numbers, classes, ", ".join(sorted(saved)))
     return saved
 
 
@@ -227,8 +297,9 @@ class TrainingJob:
     ----------
     session : Session
     specs : list of ModelSpec
-    infos : list of RunInfo | None
-        The calibration runs (default: every usable one of the session).
+    infos : list of RunInfo | sequence of int | None
+        The calibration runs, or their numbers (:func:`training_runs`: checked); default:
+        the complete and interrupted ones (aborted runs are left out unless chosen).
     bad_channels : sequence of str
     window_s, step_s : float
     on_progress : callable | None
@@ -238,19 +309,29 @@ class TrainingJob:
     on_failed : callable | None
         ``on_failed(text)`` (also on cancel).
 
+    Attributes
+    ----------
+    infos : list of RunInfo
+        The runs trained on.
+    classes : tuple of str
+        The task classes trained on (:func:`task_classes` of the runs).
+
     Raises
     ------
     DataError
-        If the session has no calibration run (at construction: nothing starts).
+        No run to train on, a chosen run that cannot be, or runs naming no task class (at
+        construction: nothing starts).
     """
 
     def __init__(self, session, specs, infos=None, bad_channels=(), window_s=2.0,
                  step_s=0.1, on_progress=None, on_finished=None, on_failed=None):
         self.session, self.specs = session, list(specs)
-        self.infos = session.runs_of_type("calibration") if infos is None else list(infos)
-        if not self.infos:
-            raise DataError("No calibration run in this session yet: record one in the "
-                            "'Calibration' step first.")
+        if infos is None or all(isinstance(i, int) for i in infos):
+            self.infos = training_runs(session, infos)
+        else:
+            self.infos = list(infos)
+            if not self.infos:
+                raise DataError("No calibration run chosen to train on: tick at least one.")
         self.classes = task_classes(self.infos)
         self.bad_channels = list(bad_channels)
         self.window_s, self.step_s = float(window_s), float(step_s)
@@ -283,13 +364,16 @@ class TrainingJob:
         from threadpoolctl import threadpool_limits
 
         try:
-            self.on_progress(0, 1, "reading the calibration runs (BIDS)")
+            self.on_progress(0, 1, f"reading calibration run(s) "
+                                   f"{', '.join(str(i.index) for i in self.infos)} (BIDS)")
             runs = calibration_runs(self.session, self.infos, self.bad_channels)
             request = TrainingRequest(runs, self.specs, self.classes,
                                       window_s=self.window_s, step_s=self.step_s)
             with threadpool_limits(limits=1):
                 result = run_training(request, progress=self.on_progress,
                                       cancel=self._cancel)
+            result.runs = [int(i.index) for i in self.infos]
+            result.classes = tuple(self.classes)
         except Exception as exc:
             logger.exception("training failed")
             self.on_failed(str(exc))

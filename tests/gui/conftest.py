@@ -72,3 +72,67 @@ def wait_until(wait_until, qtbot):
     """The shared ``wait_until(predicate, timeout, what)`` (tests/conftest.py), processing Qt
     events while it waits."""
     return functools.partial(wait_until, pause=lambda s: qtbot.wait(int(s * 1000)))
+
+
+def write_simulated_run(session, classes=("left_hand", "right_hand"), trials=6,
+                        status="complete", seconds=None, seed=0, protocol_name=None):
+    """Write a simulated calibration run into ``session``'s BIDS folder, as a run recorded
+    elsewhere (``bci-app session``) is: the session knows it from its sidecar (protocol,
+    status). ``seconds`` crops it (an aborted run). Returns its run number."""
+    from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
+    from bci_app.session.bids import XdfRun, write_run
+
+    raw = simulate_mi_raw(make_trial_schedule(classes=tuple(classes), n_trials_per_class=trials,
+                                              imagery=3.0, seed=seed),
+                          skill=1.0, seed=seed, artifacts=False)
+    if seconds is not None:
+        raw.crop(0, seconds)
+    raw.info["line_freq"] = 50.0
+    protocol = {"name": protocol_name or f"{' vs '.join(classes)} (calibration)",
+                "run_type": "calibration", "classes": list(classes),
+                "trials_per_class": trials, "markers": {}}
+    number = session.next_run()
+    write_run(XdfRun(raw=raw, markers=[], eeg={"name": "simulated"}), session.root,
+              session.subject, session.label, "calibration", number,
+              sidecar={"BciAppProtocol": protocol, "BciAppRecording": {"status": status}})
+    return number
+
+
+@pytest.fixture
+def simulated_run():
+    """:func:`write_simulated_run`."""
+    return write_simulated_run
+
+
+@pytest.fixture
+def answer_question(qtbot):
+    """``answer_question(button_text)``: the next modal question (a QMessageBox opened with
+    ``exec``, e.g. a confirmation) is answered by clicking its button ``button_text``, as the
+    operator would. Returns a list that receives the question's text."""
+    from PySide6 import QtCore, QtWidgets
+
+    timers = []
+
+    def answer(button_text):
+        asked = []
+
+        def poll():
+            box = QtWidgets.QApplication.activeModalWidget()
+            if isinstance(box, QtWidgets.QMessageBox):
+                for button in box.buttons():
+                    if button.text() == button_text:
+                        asked.append(box.text())
+                        button.click()
+                        return
+            timer.start(20)  # not open yet
+
+        timer = QtCore.QTimer()
+        timer.setSingleShot(True)
+        timer.timeout.connect(poll)
+        timers.append(timer)
+        timer.start(0)
+        return asked
+
+    yield answer
+    for timer in timers:
+        timer.stop()

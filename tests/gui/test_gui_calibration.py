@@ -25,7 +25,8 @@ def _wait_mid_run(controller, wait_until):
                what="the run's baseline marker")
 
 
-def test_calibration_run_pause_resume_stop(connected, qtbot, shot, wait_until):
+def test_calibration_run_pause_resume_stop(connected, qtbot, shot, wait_until,
+                                           answer_question):
     win, c = connected, connected.controller
     win.patient.show_on(None, fullscreen=False)
     view = _start(win, qtbot)
@@ -41,7 +42,9 @@ def test_calibration_run_pause_resume_stop(connected, qtbot, shot, wait_until):
     view.panel.pause_button.click()
     assert not c.runner.is_paused
     with qtbot.waitSignal(c.runFinished, timeout=60000) as finished:
+        asked = answer_question("Stop the run")  # "Stop run" asks first
         view.panel.abort_button.click()
+    assert asked and f"Stop run {c.session.runs[-1].index}" in asked[0]
     run = finished.args[0]
     assert run.status == "aborted"
     # Recorded by LabRecorder (XDF kept under sourcedata/) and converted to BIDS.

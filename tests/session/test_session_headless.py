@@ -119,7 +119,7 @@ def test_online_run_records_predictions(session):
     assert online.online["windows"] > 50
     streams, _ = pyxdf.load_xdf(str(online.xdf_path), verbose=False)
     types = {s["info"]["type"][0]: s for s in streams}
-    assert set(types) == {"eeg", "Markers", "Predictions"}
+    assert set(types) == {"EEG", "Markers", "Predictions"}
     pred = types["Predictions"]
     assert len(pred["time_stamps"]) > 50
     sidecar = json.loads(online.bids_path.with_suffix(".json").read_text())
@@ -136,8 +136,8 @@ def test_online_run_records_predictions(session):
     log = [json.loads(line)["event"] for line in (
         root / "sourcedata/sub-01/ses-01/sub-01_ses-01_log.jsonl").read_text().splitlines()]
     assert log == ["session_created", "run_started", "run_stopped", "run_converted",
-                   "run_saved", "model_saved", "run_started", "run_stopped", "run_converted",
-                   "run_saved"]
+                   "run_saved", "model_saved", "training_saved", "run_started", "run_stopped",
+                   "run_converted", "run_saved"]
 
 
 def test_recordings_folder_as_moabb_dataset(session, tmp_path):

@@ -22,6 +22,25 @@ def show_error(parent, title, text):
     return box
 
 
+def confirm(parent, title, text, yes="Yes", no="No"):
+    """Ask the operator before an action that cannot be undone (a modal question, "No" the
+    default); True if they agree. The autopilot, which chose the action, is not asked."""
+    app = QtWidgets.QApplication.instance()
+    if app is not None and app.property("bci_autopilot"):
+        from ..._logging import logger
+
+        logger.info("%s: %s (autopilot: yes)", title, text)
+        return True
+    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, title, str(text),
+                                QtWidgets.QMessageBox.StandardButton.NoButton, parent)
+    yes_button = box.addButton(yes, QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+    no_button = box.addButton(no, QtWidgets.QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(no_button)
+    box.setEscapeButton(no_button)
+    box.exec()
+    return box.clickedButton() is yes_button
+
+
 def guarded(parent, title):
     """Decorator: run a slot, show project errors in a dialog instead of raising."""
     def wrap(fn):
@@ -65,12 +84,15 @@ class RunPanel(QtWidgets.QWidget):
         self.time_scale = float(time_scale)
         self.min_imagery_s = float(min_imagery_s)
         self.protocol_box = QtWidgets.QComboBox()
-        self._protocols = {}
+        self._protocols = {}  # for the list (name, length, text): the run resolves its own
         for name in list_protocols():
             try:
                 proto = load_protocol(name)
-            except Exception:  # an invalid file is reported when chosen, not here
-                continue
+            except Exception:
+                try:  # an "affected_hand" class with no side in the file: any side lists it
+                    proto = load_protocol(name, affected_hand="left")
+                except Exception:  # an invalid file is reported when chosen, not here
+                    continue
             if proto.run_type == run_type:
                 self._protocols[name] = proto
                 self.protocol_box.addItem(proto.name, name)
@@ -87,10 +109,13 @@ class RunPanel(QtWidgets.QWidget):
         self.state_label = QtWidgets.QLabel("No run in progress.")
         self.description = QtWidgets.QLabel()
         self.description.setWordWrap(True)
+        self.cues = QtWidgets.QLabel()  # the classes cued for this subject
+        self.cues.setWordWrap(True)
         form = QtWidgets.QFormLayout()
         form.addRow("Protocol", self.protocol_box)
         form.addRow("Length", self.trials)
         form.addRow("", self.description)
+        form.addRow("Cues", self.cues)
         buttons = QtWidgets.QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.abort_button):
             buttons.addWidget(b)
@@ -103,6 +128,8 @@ class RunPanel(QtWidgets.QWidget):
         self.start_button.clicked.connect(guarded(self, "The run could not start")(self.start))
         self.pause_button.clicked.connect(self.toggle_pause)
         self.abort_button.clicked.connect(self.abort)
+        controller.sessionChanged.connect(lambda session: self._show_cues())
+        controller.busyChanged.connect(self._on_busy)
         controller.protocolEvent.connect(self._on_event)
         controller.runStarted.connect(self._on_started)
         controller.runSaving.connect(self._on_saving)
@@ -121,14 +148,38 @@ class RunPanel(QtWidgets.QWidget):
         if proto is not None:
             self.trials.setValue(proto.trials_per_class)
             self.description.setText(proto.description)
+        self._show_cues()
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        self._show_cues()  # the subject's affected side may have changed meanwhile
+
+    def _show_cues(self):
+        """The classes the chosen protocol cues for the open session's subject."""
+        name = self.protocol_box.currentData()
+        if name is None:
+            self.cues.setText("")
+            return
+        try:
+            proto = self.controller.resolve_protocol(name)
+        except Exception as exc:  # shown here; the start says it again
+            self.cues.setText(f"this protocol cannot be used: {exc}")
+            return
+        text = ", ".join(c.replace("_", " ") for c in proto.classes)
+        if proto.affected_hand and any(c.startswith(proto.affected_hand + "_")
+                                       for c in proto.classes):
+            text += f" (affected side: {proto.affected_hand})"
+        self.cues.setText(text)
 
     def protocol(self):
-        """The chosen protocol with the chosen length and the time scale applied."""
+        """The chosen protocol as a run of the open session's subject runs it (their
+        affected side), with the chosen length and the time scale applied."""
         from dataclasses import replace
 
-        proto = self._protocols.get(self.protocol_box.currentData())
-        if proto is None:
+        name = self.protocol_box.currentData()
+        if name is None:
             raise ValueError(f"No {self.run_type} protocol found in protocols/.")
+        proto = self.controller.resolve_protocol(name)
         proto = replace(proto, trials_per_class=int(self.trials.value()))
         if self.time_scale != 1.0:
             proto = proto.scaled(self.time_scale)
@@ -162,7 +213,24 @@ class RunPanel(QtWidgets.QWidget):
             self.pause_button.setText("Resume")
 
     def abort(self):
-        self.controller.abort_run()
+        """Stop the run, once the operator confirms."""
+        run = self.controller.run
+        if run is None:
+            return
+        if not confirm(self, "Stop the run?",
+                       f"Stop run {run.index} ({run.protocol}) now?\n\nWhat was recorded "
+                       "is kept and marked 'aborted': training leaves it out unless you "
+                       "tick it.", yes="Stop the run", no="Continue the run"):
+            return
+        if self.controller.run is run:  # it may have ended while the question was open
+            self.controller.abort_run()
+
+    def _on_busy(self, busy):
+        """No run can start while another starts, records or is being saved."""
+        if not self._mine:
+            self.start_button.setEnabled(not busy)
+        self.start_button.setToolTip("A run is in progress: wait until it ends."
+                                     if busy else "")
 
     def _on_started(self, run):
         if not self._mine:

@@ -67,6 +67,13 @@ class ReplayView(QtWidgets.QWidget):
         self._swept.connect(self._on_swept)
         controller.sourceReady.connect(
             lambda acq: self.signal.set_source(acq, controller.bad_channels))
+        controller.busyChanged.connect(self._on_busy)
+
+    def _on_busy(self, busy):
+        """A replay replaces the source: not while a run records (it would stop it)."""
+        for button in (self.play_button, self.stop_button):
+            button.setEnabled(not busy)
+            button.setToolTip("A run is being recorded: wait until it ends." if busy else "")
 
     def _browse(self):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(

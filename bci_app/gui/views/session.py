@@ -52,6 +52,9 @@ class SessionView(QtWidgets.QWidget):
         controller.sourceReady.connect(self._source_ready)
         controller.sourceFailed.connect(self._source_failed)
         controller.sessionChanged.connect(self._session_changed)
+        controller.busyChanged.connect(self._on_busy)
+        controller.runFinished.connect(lambda run: self._session_changed(controller.session)
+                                       if controller.session is not None else None)
         self.refresh_subjects()
         self._stream_changed()
 
@@ -195,6 +198,15 @@ class SessionView(QtWidgets.QWidget):
         self.session_label.setText(
             f"Open: subject {session.subject}, session {session.label} "
             f"({len(runs)} run(s)); recordings (BIDS) in {session.folder}")
+
+    def _on_busy(self, busy):
+        """While a run records (or is being saved), nothing here may end it or move it to
+        another session: those buttons are disabled (the controller refuses them too)."""
+        for button in (self.new_session_button, self.open_session_button,
+                       self.connect_button):
+            button.setEnabled(not busy)
+            button.setToolTip("A run is being recorded: stop it first, or wait until it "
+                              "ends." if busy else "")
 
     # -- amplifier -------------------------------------------------------------------------
     def search_streams(self):

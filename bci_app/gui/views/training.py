@@ -1,4 +1,7 @@
-"""Step 4, Training: cross-validate pipelines on the calibration runs, r² map, pick a model."""
+"""Step 4, Training: choose the calibration runs, cross-validate pipelines on them, r² map,
+pick a model."""
+
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,6 +25,13 @@ _SCORE_COLUMNS = (
     ("ITR (bits/min)", "itr_bits_per_min"), ("chance (shuffled)", "shuffled_itr_bits_per_min"),
 )
 _COLUMNS = ("Pipeline",) + tuple(h for h, _ in _SCORE_COLUMNS)
+#: The list of the session's calibration runs (the first column's box: train on it).
+_RUN_COLUMNS = ("Run", "Protocol", "Classes", "Status", "Trials", "Quality")
+_RUN = QtCore.Qt.ItemDataRole.UserRole
+
+
+def _names(classes):
+    return ", ".join(str(c).replace("_", " ") for c in classes)
 
 
 class TrainingView(QtWidgets.QWidget):
@@ -31,6 +41,18 @@ class TrainingView(QtWidgets.QWidget):
         super().__init__(parent)
         self.controller = controller
         self.specs = {}
+        self.runs_table = QtWidgets.QTableWidget(0, len(_RUN_COLUMNS))
+        self.runs_table.setHorizontalHeaderLabels(_RUN_COLUMNS)
+        self.runs_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.runs_table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.runs_table.verticalHeader().setVisible(False)
+        self.runs_table.horizontalHeader().setStretchLastSection(True)
+        self.runs_note = QtWidgets.QLabel("Ticked runs are trained on. Aborted runs are left "
+                                          "out unless you tick them; failed runs have no "
+                                          "recording.")
+        self.runs_note.setWordWrap(True)
+        self.used_label = QtWidgets.QLabel("")  # the runs and classes of the last training
+        self.used_label.setWordWrap(True)
         self.pipelines = QtWidgets.QListWidget()
         self.window = QtWidgets.QDoubleSpinBox()
         self.window.setRange(0.5, 4.0)
@@ -59,6 +81,11 @@ class TrainingView(QtWidgets.QWidget):
         self.r2_plot.addItem(self.r2_image)
         self.r2_title = QtWidgets.QLabel("r² map: where the classes differ (after training).")
 
+        runs = QtWidgets.QVBoxLayout()
+        runs.addWidget(self.runs_table, 1)
+        runs.addWidget(self.runs_note)
+        self.runs_table.setMinimumHeight(90)
+        self.runs_table.setMaximumHeight(150)  # a long session scrolls
         left = QtWidgets.QVBoxLayout()
         left.addWidget(QtWidgets.QLabel("Pipelines (models/)"))
         left.addWidget(self.pipelines, 1)
@@ -70,16 +97,21 @@ class TrainingView(QtWidgets.QWidget):
         left.addWidget(self.progress)
         left.addWidget(self.status)
         mid = QtWidgets.QVBoxLayout()
+        mid.addWidget(self.used_label)
         mid.addWidget(self.table, 1)
         mid.addWidget(self.use_button)
         mid.addWidget(self.model_label)
         right = QtWidgets.QVBoxLayout()
         right.addWidget(self.r2_title)
         right.addWidget(self.r2_plot, 1)
-        layout = QtWidgets.QHBoxLayout(self)
-        layout.addWidget(group("Train", left), 1)
-        layout.addWidget(group("Scores (cross-validated on the calibration runs)", mid), 2)
-        layout.addWidget(group("r² map (channel x frequency)", right), 2)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(group("Train", left), 1)
+        row.addWidget(group("Scores (cross-validated on the calibration runs)", mid), 2)
+        row.addWidget(group("r² map (channel x frequency)", right), 2)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(group("Calibration runs of this session (ticked: trained on)", runs),
+                         1)
+        layout.addLayout(row, 4)
 
         self.train_button.clicked.connect(guarded(self, "Training could not start")(self.train))
         self.cancel_button.clicked.connect(self.cancel)
@@ -88,12 +120,90 @@ class TrainingView(QtWidgets.QWidget):
         controller.trainingFinished.connect(self._finished)
         controller.trainingFailed.connect(self._failed)
         controller.modelChanged.connect(self._model_changed)
+        controller.sessionChanged.connect(self._session_changed)
+        controller.runFinished.connect(lambda run: self.refresh_runs())
+        controller.busyChanged.connect(self._on_busy)
         self._paths = {}
+        self._training = False
 
     def showEvent(self, event):
         super().showEvent(event)
+        self.refresh_runs()
         if not self.specs:
             self.load_pipelines()
+
+    # -- runs -----------------------------------------------------------------------------------
+    def _session_changed(self, session):
+        self.runs_table.setRowCount(0)  # another session: its own runs and defaults
+        self.used_label.setText("")
+        self.refresh_runs()
+
+    def refresh_runs(self):
+        """List the session's calibration runs: status, trials, quality; ticked: trained on
+        (by default the complete and interrupted ones; the operator's ticks are kept)."""
+        ticked = {}
+        for r in range(self.runs_table.rowCount()):
+            item = self.runs_table.item(r, 0)
+            ticked[item.data(_RUN)] = item.checkState()
+        try:
+            runs = self.controller.training_candidates()
+        except Exception as exc:  # an unreadable run record: say which
+            self.runs_note.setText(f"The runs could not be listed: {exc}")
+            return
+        self.runs_table.setRowCount(len(runs))
+        for r, run in enumerate(runs):
+            usable = run.usable and bool(run.bids_path) and Path(run.bids_path).is_file()
+            item = QtWidgets.QTableWidgetItem(str(run.index))
+            item.setData(_RUN, run.index)
+            flags = QtCore.Qt.ItemFlag.ItemIsEnabled
+            if usable:
+                flags |= QtCore.Qt.ItemFlag.ItemIsUserCheckable
+                default = (QtCore.Qt.CheckState.Checked if run.trained_by_default
+                           else QtCore.Qt.CheckState.Unchecked)
+                item.setCheckState(ticked.get(run.index, default))
+            else:
+                item.setCheckState(QtCore.Qt.CheckState.Unchecked)
+            item.setFlags(flags)
+            trials = run.recorded_trials
+            if trials is None:
+                trials_text = "n/a"
+            elif run.n_trials:
+                trials_text = f"{trials} of {run.n_trials}"
+            else:
+                trials_text = str(trials)
+            cells = (item, QtWidgets.QTableWidgetItem(run.protocol),
+                     QtWidgets.QTableWidgetItem(_names(run.classes)),
+                     QtWidgets.QTableWidgetItem(run.status),
+                     QtWidgets.QTableWidgetItem(trials_text),
+                     QtWidgets.QTableWidgetItem(run.quality or "n/a"))
+            for c, cell in enumerate(cells):
+                if run.error:
+                    cell.setToolTip(run.error)
+                if c:
+                    cell.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)
+                self.runs_table.setItem(r, c, cell)
+        self.runs_table.resizeColumnsToContents()
+
+    def selected_runs(self):
+        """The numbers of the ticked runs, in run order."""
+        return [int(self.runs_table.item(r, 0).data(_RUN))
+                for r in range(self.runs_table.rowCount())
+                if self.runs_table.item(r, 0).checkState() == QtCore.Qt.CheckState.Checked]
+
+    def set_runs(self, numbers):
+        """Tick exactly the runs ``numbers``."""
+        self.refresh_runs()
+        for r in range(self.runs_table.rowCount()):
+            item = self.runs_table.item(r, 0)
+            if item.flags() & QtCore.Qt.ItemFlag.ItemIsUserCheckable:
+                item.setCheckState(QtCore.Qt.CheckState.Checked if item.data(_RUN) in numbers
+                                   else QtCore.Qt.CheckState.Unchecked)
+
+    def _on_busy(self, busy):
+        """No training while a run records (it would slow the recording and the decoder)."""
+        self.train_button.setEnabled(not busy and not self._training)
+        self.train_button.setToolTip("A run is being recorded: train once it has ended."
+                                     if busy else "")
 
     def load_pipelines(self):
         try:
@@ -128,10 +238,20 @@ class TrainingView(QtWidgets.QWidget):
     def train(self):
         if not self.specs:
             self.load_pipelines()
-        self.controller.start_training(self.checked(), window_s=self.window.value())
+        self.refresh_runs()
+        if not self.runs_table.rowCount():
+            raise ValueError("No calibration run in this session yet: record one in the "
+                             "'Calibration' step first.")
+        runs = self.selected_runs()
+        if not runs:
+            raise ValueError("No run ticked: tick the calibration runs to train on in the "
+                             "list of runs.")
+        self.controller.start_training(self.checked(), runs=runs,
+                                       window_s=self.window.value())
+        self._training = True
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText("Training...")
+        self.status.setText(f"Training on run(s) {', '.join(map(str, runs))}...")
         self.progress.setValue(0)
 
     def cancel(self):
@@ -144,14 +264,16 @@ class TrainingView(QtWidgets.QWidget):
         self.status.setText(text)
 
     def _failed(self, text):
-        self.train_button.setEnabled(True)
+        self._training = False
+        self.train_button.setEnabled(not self.controller.busy)
         self.cancel_button.setEnabled(False)
         self.status.setText(text)
         if "cancelled" not in text.lower():
             show_error(self, "Training failed", text)
 
     def _finished(self, result):
-        self.train_button.setEnabled(True)
+        self._training = False
+        self.train_button.setEnabled(not self.controller.busy)
         self.cancel_button.setEnabled(False)
         self._paths = dict(result.paths)
         self.table.setRowCount(len(result.scores))
@@ -166,8 +288,11 @@ class TrainingView(QtWidgets.QWidget):
         if best is not None:
             self.table.selectRow(best)
         self.use_button.setEnabled(bool(result.scores))
-        self.status.setText(f"Done: {len(result.scores)} pipeline(s) trained and saved with "
-                            "the session. The best pseudo-online nMCC is selected.")
+        used = (f"run(s) {', '.join(map(str, result.runs))} (classes "
+                f"{_names(result.classes)})")
+        self.used_label.setText(f"Trained on {used}.")
+        self.status.setText(f"Done: {len(result.scores)} pipeline(s) trained on {used} and "
+                            "saved with the session. The best pseudo-online nMCC is selected.")
         if result.r2 is not None:
             self.show_r2(result.r2)
 
