@@ -1,9 +1,10 @@
 """Protocol files: what a run shows, in which order, for how long, and which markers it sends.
 
-A protocol is a TOML file (read with the standard library's :mod:`tomllib`). Every error found
-on loading raises :class:`~bci_app.errors.ConfigError` with the file, the dotted field (e.g.
+A protocol is a TOML file (read with the standard library's :mod:`tomllib`), validated
+against a pydantic schema. The errors found on loading raise one
+:class:`~bci_app.errors.ConfigError` with the file and, for each, the dotted field (e.g.
 ``timing.imagery_s``), the allowed values and what to do. The allowed values (classes, run
-types, reserved markers, duration limits) and the checks of the fields are in
+types, reserved markers, duration limits) and the schema are in
 :mod:`bci_app.protocol._rules`; its public constants are importable from here.
 
 File format
@@ -42,7 +43,7 @@ alternates the classes in the listed order.
 """
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from .._logging import logger
@@ -61,21 +62,11 @@ from ._rules import (
     MARKER_RUN_ABORTED,
     MARKER_RUN_END,
     MARKER_RUN_START,
-    MAX_TRIALS,
-    POSITIVE,
     RANDOMISATIONS,
     RESERVED_MARKERS,
     RUN_TYPES,
-    TIMING_LIMITS,
-    TOP_OPTIONAL,
-    TOP_REQUIRED,
-    check_classes,
-    check_durations,
-    check_markers,
-    describe,
-    invalid,
+    check,
     message,
-    unknown_field,
 )
 
 __all__ = [
@@ -133,7 +124,8 @@ class Protocol:
     """A validated run description.
 
     Construct it with :func:`load_protocol` (from a file) or :func:`protocol_from_dict`; a
-    direct construction (or :func:`dataclasses.replace`) is validated the same way.
+    direct construction (or :func:`dataclasses.replace`) is validated the same way, by the
+    schema of :class:`bci_app.protocol._rules.ProtocolFields`.
 
     Attributes
     ----------
@@ -173,48 +165,13 @@ class Protocol:
     source: str = field(default="<protocol>", compare=False)
 
     def __post_init__(self):
-        src = self.source
-        set_ = object.__setattr__
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise invalid(src, "name", self.name, "a non-empty string")
-        if not isinstance(self.description, str):
-            raise invalid(src, "description", self.description, "a string")
-        if self.run_type not in RUN_TYPES:
-            raise invalid(src, "run_type", self.run_type,
-                          " | ".join(f'"{t}"' for t in RUN_TYPES),
-                          "Use 'calibration' (no feedback, to train a model) or 'online' "
-                          "(decoder running, feedback shown).")
-        if self.affected_hand is not None and self.affected_hand not in AFFECTED_SIDES:
-            raise invalid(src, "affected_hand", self.affected_hand,
-                          " | ".join(f'"{s}"' for s in AFFECTED_SIDES))
-        set_(self, "classes", check_classes(self.classes, src))
-        if isinstance(self.trials_per_class, bool) or not isinstance(self.trials_per_class,
-                                                                     int) \
-                or not 1 <= self.trials_per_class <= MAX_TRIALS:
-            raise invalid(src, "trials_per_class", self.trials_per_class,
-                          f"an integer from 1 to {MAX_TRIALS}")
-        if not isinstance(self.timing, Timing):
-            raise invalid(src, "timing", self.timing, "a [timing] table")
-        set_(self, "timing", Timing(**check_durations(self.timing, src)))
-        if self.feedback is None:
-            set_(self, "feedback", self.run_type == "online")
-        if not isinstance(self.feedback, bool):
-            raise invalid(src, "feedback", self.feedback, "true | false")
-        if self.feedback and self.run_type == "calibration":
-            raise ConfigError(message(
-                src, "'feedback' = true on a calibration run (run_type = \"calibration\")",
-                "feedback = false with run_type = \"calibration\", feedback = true or false "
-                "with run_type = \"online\"",
-                "A calibration run has no trained model to give feedback from: set "
-                "feedback = false, or run_type = \"online\"."))
-        if self.randomisation not in RANDOMISATIONS:
-            raise invalid(src, "randomisation", self.randomisation,
-                          " | ".join(f'"{r}"' for r in RANDOMISATIONS))
-        if self.seed is not None and (isinstance(self.seed, bool)
-                                      or not isinstance(self.seed, int) or self.seed < 0):
-            raise invalid(src, "seed", self.seed, "an integer >= 0, or no seed field (a new "
-                                                  "order at every run)")
-        set_(self, "markers", check_markers(self.markers, self.classes, src))
+        given = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        if isinstance(self.timing, Timing):
+            given["timing"] = asdict(self.timing)
+        checked = check(given, self.source)
+        for name, value in checked:
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "timing", Timing(**checked.timing.model_dump()))
 
     # -- derived values -------------------------------------------------------------------
     @property
@@ -240,14 +197,10 @@ class Protocol:
 
     def with_timing(self, **changes):
         """A copy with some durations changed (validated), e.g. ``with_timing(cue_s=0)``."""
-        from dataclasses import replace
-
         return replace(self, timing=replace(self.timing, **changes))
 
     def scaled(self, factor):
         """A copy with every duration multiplied by ``factor`` (quick demos and tests)."""
-        from dataclasses import replace
-
         return replace(self, timing=self.timing.scaled(factor))
 
     def __str__(self):
@@ -275,59 +228,24 @@ def protocol_from_dict(data, source="<dict>", affected_hand=None):
     Raises
     ------
     ConfigError
-        On any missing, unknown or invalid field.
+        On any missing, unknown or invalid field (all of them in one message).
     """
-    if not isinstance(data, dict):
-        raise ConfigError(message(source, f"expected a table of fields, got {describe(data)}",
-                                   "a TOML document", "Check the file's content."))
-    allowed = TOP_REQUIRED + TOP_OPTIONAL
-    for key in data:
-        if key not in allowed:
-            raise unknown_field(source, key, allowed, "the top level")
-    for key in TOP_REQUIRED:
-        if key not in data:
-            raise ConfigError(message(
-                source, f"missing required field '{key}'",
-                f"the required fields are {', '.join(TOP_REQUIRED)}",
-                f"Add '{key}' to the file (see protocols/left_right_hand.toml)."))
-    timing = data["timing"]
-    if not isinstance(timing, dict):
-        raise ConfigError(message(source, f"'timing' = {timing!r} is not a table",
-                                   "a [timing] table with " + ", ".join(TIMING_LIMITS),
-                                   "Write the durations under a [timing] header."))
-    names = tuple(TIMING_LIMITS)
-    for key in timing:
-        if key not in names:
-            raise unknown_field(source, f"timing.{key}", names, "[timing]")
-    for key in names:
-        if key not in timing:
-            low, high, what = TIMING_LIMITS[key]
-            raise ConfigError(message(
-                source, f"missing required field 'timing.{key}' ({what})",
-                f"a number of seconds {'>' if key in POSITIVE else '>='} {low:g} and <= "
-                f"{high:g}", f"Add '{key} = ...' under [timing]."))
-    markers = data.get("markers", {})
-    if not isinstance(markers, dict):
-        raise ConfigError(message(source, f"'markers' = {markers!r} is not a table",
-                                   "a [markers] table of class = \"marker\"",
-                                   "Write the markers under a [markers] header."))
-    side = affected_hand if affected_hand is not None else data.get("affected_hand")
-    classes = data["classes"]
-    if side in AFFECTED_SIDES:
-        hand = f"{side}_hand"
-        if isinstance(classes, list):
-            if AFFECTED_HAND not in classes:
+    table = isinstance(data, dict)
+    side = affected_hand if affected_hand is not None else \
+        data.get("affected_hand") if table else None
+    if table and side in AFFECTED_SIDES:  # the alias becomes the hand: classes, [markers]
+        data, hand = {**data, "affected_hand": side}, f"{side}_hand"
+        if isinstance(data.get("classes"), list):
+            if AFFECTED_HAND not in data["classes"]:
                 logger.info("protocol %s: affected_hand=%r unused (no '%s' class).", source,
                             side, AFFECTED_HAND)
-            classes = [hand if c == AFFECTED_HAND else c for c in classes]
-        if AFFECTED_HAND in markers:
-            markers = {(hand if k == AFFECTED_HAND else k): v for k, v in markers.items()}
-    return Protocol(
-        name=data["name"], run_type=data["run_type"], classes=classes,
-        trials_per_class=data["trials_per_class"], timing=Timing(**timing),
-        description=data.get("description", ""), feedback=data.get("feedback"),
-        randomisation=data.get("randomisation", "block"), markers=dict(markers),
-        seed=data.get("seed"), affected_hand=side, source=source)
+            data["classes"] = [hand if c == AFFECTED_HAND else c for c in data["classes"]]
+        if isinstance(data.get("markers"), dict):
+            data["markers"] = {(hand if k == AFFECTED_HAND else k): v
+                               for k, v in data["markers"].items()}
+    checked = check(data, source)
+    return Protocol(**{**dict(checked), "timing": Timing(**checked.timing.model_dump())},
+                    source=source)
 
 
 def _resolve_path(path):

@@ -182,6 +182,25 @@ def test_bad_file_gives_a_clear_error(tmp_path, text, fragments):
     assert re.search(r"; allowed: .+\. [A-Z].*\S$", message, re.S), f"no advice: {message}"
 
 
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
+    """One load names all the fields to fix, each with its allowed values and advice."""
+    text = _edit('trials_per_class = 3', 'trials_per_class = 0\nseed = true')
+    text = _edit('imagery_s = 3.0', 'imagry_s = 3.0', text)
+    text = _edit('left_hand = "left_hand"', 'left_hand = "stop"', text)
+    path = _write(tmp_path, text, "bad.toml")
+    with pytest.raises(ConfigError) as info:
+        load_protocol(path)
+    first, *problems = str(info.value).splitlines()
+    assert first == f"protocol {path}: 5 problems:"
+    expected = ["'trials_per_class' = 0 is invalid", "missing required field 'timing.imagery_s'",
+                "unknown field 'timing.imagry_s' (did you mean 'imagery_s'?)",
+                "'markers.left_hand' = 'stop' collides", "'seed' = True is invalid"]
+    assert len(problems) == len(expected)
+    for problem, fragment in zip(problems, expected, strict=True):
+        assert problem.startswith(f"- {fragment}"), problem
+        assert re.search(r"; allowed: .+\. [A-Z].*\S$", problem), problem
+
+
 def test_direct_construction_is_validated():
     timing = Timing(1.0, 1.0, 0.0, 2.0, 1.0, 1.0)
     p = Protocol("p", "online", ["feet", "rest"], 2, timing)
