@@ -21,6 +21,7 @@ from ..cli_common import EXIT_CODES_HELP, EXIT_OK, run_command
 from . import (
     evaluate,
     gui,
+    learning_curve,
     models,
     online,
     pseudo_online,
@@ -31,7 +32,8 @@ from . import (
 )
 
 #: The command modules, in the order ``bci-app --help`` lists them.
-MODULES = (evaluate, pseudo_online, simulate, train, online, replay, session, gui, models)
+MODULES = (evaluate, pseudo_online, learning_curve, simulate, train, online, replay, session,
+           gui, models)
 
 #: Command name -> its ``run(args)`` (``gui`` has its own entry point, :func:`gui.main`).
 _COMMANDS = {m.NAME: m.run for m in MODULES if m is not gui}

@@ -40,6 +40,14 @@ def add_parser(subparsers):
     p.add_argument("--idle", choices=["class", "threshold"], default="class",
                    help="rest as a class of the model (default) or only a threshold")
     opt.add_data_path(p)
+    p.add_argument("--transfer-from", metavar="DATASET|FOLDER", default=None,
+                   help="train with transfer: every session of every subject of this dataset "
+                        "(a MOABB dataset with local files, or the app's recordings folder: "
+                        "earlier sessions, other patients) as sources, each re-centred on its "
+                        "own reference by a model with a Recenter step; --subject is left out "
+                        "when it is --dataset itself")
+    p.add_argument("--transfer-subjects", type=int, nargs="+", metavar="N", default=None,
+                   help="subjects of --transfer-from (default: all)")
     p.add_argument("--out", required=True, metavar="FILE.bcimodel")
     opt.add_verbose(p)
     return p
@@ -100,10 +108,11 @@ def run(args):
         raise UsageError(f"--out {out}: a folder; give the model file's path "
                          f"(e.g. {out / ('model' + MODEL_SUFFIX)}).")
     check_output_folder(out.parent, "--out")
-    if args.dataset:
-        from ..evaluation.datasets import check_dataset_name
+    for name in (args.dataset, args.transfer_from):
+        if name:
+            from ..evaluation.datasets import check_dataset_name
 
-        check_dataset_name(args.dataset)
+            check_dataset_name(name)
     spec = find_model(args.model, args.models)
     classes = PARADIGMS[args.paradigm][0]
     cfg = PseudoOnlineConfig(classes=tuple(classes), window_s=args.window, step_s=args.step,
@@ -115,7 +124,17 @@ def run(args):
         runs, source = _simulated_runs(args, classes)
     else:
         runs, source = _dataset_runs(args)
-    trained = train_model(spec, runs, cfg, trained_on=source)
+    sources = None
+    if args.transfer_from:
+        from ..evaluation.transfer import dataset_sources
+
+        exclude = args.subject if args.dataset and args.transfer_from == args.dataset else None
+        sources = dataset_sources(args.transfer_from, cfg, runs[0].sfreq, runs[0].ch_names,
+                                  subjects=args.transfer_subjects, paradigm=args.paradigm,
+                                  data_path=args.data_path, exclude=exclude)
+        print(f"transfer: {len(sources)} source domain(s) from {args.transfer_from} "
+              f"({sum(len(s.y) for s in sources)} windows)")
+    trained = train_model(spec, runs, cfg, trained_on=source, sources=sources)
     report = trained.trained_on
     counts = ", ".join(f"{k} {v}" for k, v in report["windows_per_class"].items())
     print(f"trained {spec.name!r} on {len(runs)} run(s): {counts} windows; training accuracy "

@@ -14,6 +14,7 @@ from .ensemble import FuconeClassifier
 from .graph import GraphFeatures
 from .loading import ModelSpec, find_model, load_models, read_model_file
 from .mdm import FastMDM
+from .transfer import Recenter
 
 __all__ = [
     "AugmentedCovariance",
@@ -22,6 +23,7 @@ __all__ = [
     "FuconeClassifier",
     "GraphFeatures",
     "ModelSpec",
+    "Recenter",
     "SENSORIMOTOR",
     "SelectChannels",
     "ShrunkCovariances",

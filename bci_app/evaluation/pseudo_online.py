@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from .._logging import logger
+from ..decoding.transfer import reset_adaptation
 from ..errors import DataError
 from ..online.engine import (
     WindowedDecoder,
@@ -90,6 +91,16 @@ def _check_calibration_classes(runs, stops, y, cfg, where):
         "--calibration-trials, or a --paradigm without these classes.")
 
 
+def _trial_counts(runs, stops, cfg):
+    """Task trials per class in the calibration part, e.g. ``"left_hand 7, right_hand 8"``."""
+    counts = {c: 0 for c in cfg.classes}
+    for run, stop in zip(runs, stops):
+        for onset, duration, label in task_events(run, (IDLE,) + tuple(cfg.classes)):
+            if (onset + duration) * run.sfreq <= stop:
+                counts[label] += 1
+    return ", ".join(f"{c} {n}" for c, n in counts.items())
+
+
 def _offline_epochs(model, data, run, events, cfg, window):
     """Offline score of the same split: one cue-locked epoch per test trial, task classes
     only; an epoch the online engine would refuse (bad signal:
@@ -111,6 +122,7 @@ def _offline_epochs(model, data, run, events, cfg, window):
     if not any(ok):
         return [], []
     epochs = np.stack([data[:, s:s + window] for s, k in zip(starts, ok) if k])
+    reset_adaptation(model)  # the epochs in time order, from the calibration reference
     proba = class_probabilities(model, epochs)
     task_cols = [k for k, c in enumerate(model.classes_) if str(c) in cfg.classes]
     pred = np.asarray(model.classes_)[task_cols][proba[:, task_cols].argmax(1)]
@@ -169,7 +181,8 @@ def _pipeline_metrics(scores, offline, cfg, step_s, window_s):
     return m
 
 
-def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
+def evaluate_session(runs, pipelines, cfg, subject="1", session="0", sources=None,
+                     test_from=None):
     """Pseudo-online evaluation of pipelines on one session's runs.
 
     Parameters
@@ -181,6 +194,14 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
     cfg : PseudoOnlineConfig
     subject, session : str
         Written into the outputs.
+    sources : list of TransferSource | None
+        Calibration windows of other subjects or sessions, pooled with this session's
+        calibration to fit each model (with transfer: each its own domain, see
+        :func:`~bci_app.online.engine.fit_decoder_model`); built with this session's channels,
+        rate and settings (:func:`~bci_app.processing.calibration.source_windows`).
+    test_from : int | None
+        Test only the runs from this index on (in acquisition order), e.g. a fixed test part
+        for learning curves whatever the calibration; None: every run after the calibration.
 
     Returns
     -------
@@ -216,20 +237,24 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
                             "in sampling rate or channels.")
     window, step = window_samples(sfreq, cfg.window_s, cfg.step_s)
     stops = _calibration_stops(runs, cfg)
+    if test_from is not None and (test_from >= len(runs) or any(stops[test_from:])):
+        raise DataError(f"subject {subject} session {session}: the calibration reaches into "
+                        f"the test runs (from run {test_from + 1} of {len(runs)}); calibrate "
+                        "on fewer trials.")
     X, y, train_spans, filtered = calibration_set(runs, stops, cfg)
     _check_calibration_classes(runs, stops, y, cfg, f"subject {subject} session {session}")
     logger.info("subject %s session %s: %d calibration windows %s", subject, session, len(y),
                 dict(zip(*np.unique(y, return_counts=True))))
     rows, metrics = [], []
     for name, pipeline in pipelines.items():
-        model = fit_decoder_model(clone(pipeline), X, y, sfreq, ch_names)
+        model = fit_decoder_model(clone(pipeline), X, y, sfreq, ch_names, sources=sources)
         decoder = WindowedDecoder(model, sfreq, ch_names, cfg.window_s, cfg.step_s,
                                   cfg.l_freq, cfg.h_freq, smoothing=cfg.smoothing,
                                   threshold=cfg.threshold,
                                   idle_by_threshold=cfg.idle == "threshold")
         scores, off_true, off_pred = [], [], []
         for i, (run, data, stop) in enumerate(zip(runs, filtered, stops)):
-            if stop >= run.n_samples:
+            if stop >= run.n_samples or (test_from is not None and i < test_from):
                 continue
             train_end = max((b for ti, _, b in train_spans if ti == i), default=0)
             frame, score, (o_true, o_pred) = _test_run(
@@ -248,7 +273,10 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0"):
                               window / sfreq)
         m.update({"pipeline": name, "subject": subject, "session": session,
                   "n_calibration_windows": int(len(y)), "window_s": cfg.window_s,
-                  "step_s": cfg.step_s})
+                  "step_s": cfg.step_s,
+                  "n_calibration_trials": _trial_counts(runs, stops, cfg),
+                  "n_source_windows": int(sum(len(src.y) for src in sources or ())),
+                  "sources": ", ".join(src.name for src in sources or ())})
         metrics.append(m)
     calibration = pd.DataFrame(train_spans, columns=["run_index", "start", "stop"])
     calibration["label"] = y

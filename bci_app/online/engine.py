@@ -23,6 +23,8 @@ import numpy as np
 
 from .._logging import logger
 from ..decoding.channels import SelectChannels, bind_recording_info
+from ..decoding.transfer import TARGET as TARGET_DOMAIN
+from ..decoding.transfer import fit_pipeline, reset_adaptation
 from ..errors import ConfigError, DataError
 from ..processing.filters import CausalFilter
 from ..processing.quality import ARTIFACT, window_faults
@@ -210,6 +212,7 @@ class WindowedDecoder:
         self.batch_size = int(batch_size)
         self._check_model_info()
         self._picks = model_channels(model)
+        reset_adaptation(model)  # start from the calibration reference
         self._windower = None
         self._last_finite = None
         self._errors_logged = set()
@@ -257,6 +260,7 @@ class WindowedDecoder:
         """Start a new stream (filter state, windows and smoothing history)."""
         self.filter.reset()
         self.rule.reset()
+        reset_adaptation(self.model)
         self._windower = None
         self._last_finite = None
 
@@ -405,8 +409,14 @@ class WindowedDecoder:
         return Predictions.concatenate(parts, self.classes)
 
 
-def fit_decoder_model(pipeline, X, y, sfreq, ch_names):
-    """Bind the recording's facts to a pipeline and fit it on calibration windows."""
+def fit_decoder_model(pipeline, X, y, sfreq, ch_names, sources=None):
+    """Bind the recording's facts to a pipeline and fit it on calibration windows.
+
+    ``sources`` (list of :class:`~bci_app.processing.calibration.TransferSource`, windows
+    already matched to ``ch_names`` and ``sfreq``) are pooled before the target's windows,
+    each its own domain, the target last (:func:`bci_app.decoding.transfer.fit_pipeline`:
+    a re-centring step fits a reference per domain and re-centres online on the target's).
+    """
     if len(np.unique(y)) < 2:
         raise DataError(f"calibration data hold {len(np.unique(y))} class(es); at least 2 "
                         "are needed to train a decoder.")
@@ -419,4 +429,17 @@ def fit_decoder_model(pipeline, X, y, sfreq, ch_names):
                         "warning given when it was read says where); repair the recording or "
                         "leave those stretches out, and train again.")
     bind_recording_info(pipeline, sfreq=sfreq, ch_names=ch_names)
-    return pipeline.fit(X, y)
+    if not sources:
+        return pipeline.fit(X, y)
+    for src in sources:
+        if src.X.shape[1:] != X.shape[1:]:
+            raise DataError(f"transfer source {src.name!r}: windows of shape "
+                            f"{src.X.shape[1:]}, the target's are {X.shape[1:]} (channels, "
+                            "samples); build sources with the target's channels, rate and "
+                            "window.")
+    domains = np.concatenate([np.full(len(s.y), s.name, dtype=object) for s in sources]
+                             + [np.full(len(y), TARGET_DOMAIN, dtype=object)])
+    return fit_pipeline(pipeline, np.concatenate([s.X for s in sources] + [X]),
+                        np.concatenate([np.asarray(s.y, dtype=str) for s in sources]
+                                       + [np.asarray(y, dtype=str)]),
+                        domains=domains, target=TARGET_DOMAIN)

@@ -13,7 +13,7 @@ from ..processing.calibration import PseudoOnlineConfig
 from .training import train_decoder
 
 
-def train_model(spec, runs, cfg, trained_on=None):
+def train_model(spec, runs, cfg, trained_on=None, sources=None):
     """Fit a model file's pipeline on calibration runs.
 
     Parameters
@@ -27,6 +27,9 @@ def train_model(spec, runs, cfg, trained_on=None):
     trained_on : dict | None
         What the caller knows of the data (files, dataset, subject, session, run files,
         cross-validation scores...): added to the training report, its keys winning.
+    sources : list of TransferSource | None
+        Other subjects' or sessions' windows to train with (transfer), matched to the runs'
+        channels and rate.
 
     Returns
     -------
@@ -37,7 +40,8 @@ def train_model(spec, runs, cfg, trained_on=None):
         with ``trained_on``.
     """
     cfg = cfg or PseudoOnlineConfig()
-    model, report = train_decoder(spec.pipeline, runs, cfg, param_grid=spec.param_grid)
+    model, report = train_decoder(spec.pipeline, runs, cfg, param_grid=spec.param_grid,
+                                  sources=sources)
     report.update(trained_on or {})
     return TrainedModel(
         model, spec.name, runs[0].sfreq, runs[0].ch_names, window_s=cfg.window_s,

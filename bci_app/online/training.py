@@ -19,6 +19,7 @@ from sklearn.base import clone
 
 from .._logging import logger
 from ..decoding.channels import SelectChannels
+from ..decoding.transfer import domain_steps, reset_adaptation
 from ..errors import DataError
 from ..processing.calibration import PseudoOnlineConfig, calibration_set
 from ..processing.labels import IDLE
@@ -88,7 +89,7 @@ def check_training_signal(runs, read=None):
     return warnings
 
 
-def train_decoder(pipeline, runs, cfg=None, param_grid=None):
+def train_decoder(pipeline, runs, cfg=None, param_grid=None, sources=None):
     """Fit a pipeline on calibration runs.
 
     Parameters
@@ -101,7 +102,12 @@ def train_decoder(pipeline, runs, cfg=None, param_grid=None):
         Classes, window, step, band, idle handling, crops.
     param_grid : dict | None
         A model file's grid: the pipeline is tuned by a grid search (3 folds taken in time
-        order, balanced accuracy) on the calibration windows.
+        order, balanced accuracy) on the calibration windows (with ``sources``: every fold
+        trains on all the sources and is scored on the target's windows only).
+    sources : list of TransferSource | None
+        Windows of other subjects or sessions to train with (transfer; see
+        :func:`~bci_app.online.engine.fit_decoder_model`), matched to these runs' channels
+        and rate (:func:`~bci_app.processing.calibration.source_windows`).
 
     Returns
     -------
@@ -140,11 +146,17 @@ def train_decoder(pipeline, runs, cfg=None, param_grid=None):
     if param_grid:
         from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
+        cv = StratifiedKFold(3, shuffle=False)
+        if sources:  # folds over the target's windows; the sources always train
+            n_src = sum(len(s.y) for s in sources)
+            cv = [(np.r_[np.arange(n_src), n_src + train], n_src + test)
+                  for train, test in cv.split(X, y)]
         estimator = GridSearchCV(estimator, dict(param_grid), scoring="balanced_accuracy",
-                                 cv=StratifiedKFold(3, shuffle=False), refit=True)
-    model = fit_decoder_model(estimator, X, y, sfreq, ch_names)
+                                 cv=cv, refit=True)
+    model = fit_decoder_model(estimator, X, y, sfreq, ch_names, sources=sources)
     train_acc = float(np.mean(np.asarray(model.classes_)[
         class_probabilities(model, X).argmax(axis=1)] == y))
+    reset_adaptation(model)  # the saved model starts from its calibration reference
     labels, counts = np.unique(y, return_counts=True)
     report = {
         "runs": [r.name for r in runs],
@@ -154,6 +166,10 @@ def train_decoder(pipeline, runs, cfg=None, param_grid=None):
         "sfreq": sfreq,
         "ch_names": ch_names,
     }
+    if sources:
+        report["transfer"] = {"sources": [s.name for s in sources],
+                              "source_windows": int(sum(len(s.y) for s in sources)),
+                              "domain_steps": domain_steps(model)}
     if signal_warnings:
         report["signal_warnings"] = signal_warnings
     if param_grid:

@@ -195,3 +195,68 @@ def calibration_set(runs, stops, cfg):
     X, y = np.concatenate(X), np.concatenate(y)
     X, y, train_spans = balance_idle(X, y, train_spans)
     return X, y, train_spans, filtered
+
+
+@dataclass
+class TransferSource:
+    """Calibration windows of one source domain (another subject, an earlier session or
+    run) for training with transfer (:func:`bci_app.decoding.transfer.fit_pipeline`).
+
+    Attributes
+    ----------
+    name : str
+        The domain's name (e.g. ``PhysionetMI/3/0``, ``sub-P01/ses-02``).
+    X : ndarray, shape (n_windows, n_channels, window)
+        Filtered windows, channels in the target's order, at the target's rate.
+    y : ndarray of str
+    """
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+
+
+def _align_run(run, sfreq, ch_names, name):
+    """``run`` restricted to the target's channels (in its order, names compared without
+    case) and resampled to its rate; a missing channel is refused."""
+    from dataclasses import replace
+
+    index = {c.lower(): i for i, c in enumerate(run.ch_names)}
+    missing = [c for c in ch_names if c.lower() not in index]
+    if missing:
+        raise DataError(
+            f"transfer source {name!r} (run {run.name!r}) lacks channel(s) {missing} of the "
+            f"target ({len(ch_names)} channels); use a source recorded with those channels, "
+            "or a target montage they share.")
+    data = run.data[[index[c.lower()] for c in ch_names]]
+    if abs(run.sfreq - sfreq) > 1e-6:
+        from mne.filter import resample
+
+        data = resample(data, up=float(sfreq), down=float(run.sfreq), npad="auto",
+                        verbose=False)
+    return replace(run, data=data, sfreq=float(sfreq), ch_names=list(ch_names))
+
+
+def source_windows(name, runs, cfg, sfreq, ch_names):
+    """A :class:`TransferSource` from runs of another subject or session: channels matched
+    to the target's (names without case; a missing one is refused, naming it), resampled to
+    its rate, then cropped like any calibration (:func:`calibration_set`, all runs whole).
+
+    Raises
+    ------
+    DataError
+        No run, a channel of the target missing, or none of the task classes.
+    """
+    if not runs:
+        raise DataError(f"transfer source {name!r}: no runs.")
+    aligned = [_align_run(r, sfreq, ch_names, name) for r in runs]
+    try:
+        X, y, _, _ = calibration_set(aligned, [r.n_samples for r in aligned], cfg)
+    except DataError as err:
+        raise DataError(f"transfer source {name!r}: {err}") from None
+    missing = sorted(set(cfg.classes) - set(y))
+    if missing:
+        raise DataError(f"transfer source {name!r} has no window of class(es) {missing} "
+                        f"(it has {sorted(set(y))}); choose sources recorded with the same "
+                        "task classes.")
+    return TransferSource(str(name), X, y)

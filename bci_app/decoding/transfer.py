@@ -1,0 +1,292 @@
+"""Transfer across subjects, sessions and runs: Riemannian re-centring, stretching, rotation,
+and a reference that follows the signal during online use.
+
+EEG covariances of two subjects, two sessions or even two runs of one subject lie in
+different regions of the SPD manifold (electrode impedances, head shape, arousal): a
+classifier trained on one drifts off the other. Re-centring (Zanini et al., 2018) moves each
+*domain* (a subject, a session, a run) so that its reference, the Riemannian mean of its
+matrices, becomes the identity: ``C -> M^{-1/2} C M^{-1/2}``. After it, the matrices of
+every domain share one centre and the class structure is comparable, so a decoder can be
+trained on pooled source subjects or earlier sessions plus a few trials of today's target.
+Riemannian Procrustes analysis (Rodrigues et al., 2019) adds stretching (each domain's
+dispersion around its centre set to one) and a rotation of each source onto the target's
+class means.
+
+:class:`Recenter` is an ordinary scikit-learn step that sits after the step producing SPD
+matrices (``ShrunkCovariances``, ``AugmentedCovariance``; connectivity matrices after
+``shrinkage``), so model files use it like any other step. The domains are a fit parameter
+(:func:`fit_pipeline` routes them): without domains, the training data are one domain.
+
+Online, the target's reference can *follow the signal* (``adapt``): after each window, it
+moves a step ``1 / adapt`` along the geodesic towards that window's matrix (a causal,
+exponentially weighted Riemannian mean over about ``adapt`` recent windows; no label used),
+and the next window is re-centred on the updated reference. The cost per window is two
+eigendecompositions of the matrix size, whatever the history. Windows must then be given in
+time order; :func:`reset_adaptation` returns every step of a model to its calibration
+reference (the live engine and the pseudo-online sweep call it at the start of each run).
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ..errors import ConfigError, DataError
+
+__all__ = ["Recenter", "domain_steps", "fit_pipeline", "reset_adaptation"]
+
+#: Domain name :class:`Recenter` gives its training data when no domains are passed.
+TARGET = "target"
+
+
+def _eig(C):
+    """Eigenvalues (floored at a tiny positive value) and eigenvectors of SPD matrices."""
+    w, V = np.linalg.eigh(C)
+    floor = np.finfo(float).eps * np.maximum(w[..., -1:], np.finfo(float).tiny)
+    return np.maximum(w, floor), V
+
+
+def _pow(C, p):
+    """``C ** p`` of SPD matrices (any leading shape)."""
+    w, V = _eig(C)
+    return (V * w[..., None, :] ** p) @ np.swapaxes(V, -1, -2)
+
+
+def _symmetrise(C):
+    return (C + np.swapaxes(C, -1, -2)) / 2
+
+
+def riemannian_mean(X):
+    """Affine-invariant (Karcher) mean of SPD matrices (pyRiemann's)."""
+    from pyriemann.geometry.mean import mean_riemann
+
+    return mean_riemann(np.asarray(X, dtype=float))
+
+
+def _dispersion(Xc):
+    """Mean squared Riemannian distance to the identity of re-centred matrices."""
+    w, _ = _eig(Xc)
+    return float(np.mean(np.sum(np.log(w) ** 2, axis=-1)))
+
+
+class Recenter(TransformerMixin, BaseEstimator):
+    """Re-centre SPD matrices on their domain's reference (Riemannian transfer learning).
+
+    Parameters
+    ----------
+    adapt : int
+        0: the target's reference stays the one fitted on its calibration data. ``n > 0``:
+        it follows the signal online, an exponentially weighted Riemannian mean over about
+        ``n`` recent windows (each window moves it ``1/n`` of the way to itself, after being
+        re-centred on the reference before it). Windows must be transformed in time order.
+    stretch : bool
+        Also set each domain's dispersion around its reference to one (the "stretching" of
+        Riemannian Procrustes analysis), so domains of different spread match.
+    rotate : bool
+        Also rotate each source domain so its class means meet the target's (the rotation
+        of Riemannian Procrustes analysis, by :class:`pyriemann.transfer.TLRotate`). Needs
+        labels of every class in every domain; only training matrices are rotated.
+    shrinkage : float
+        Before anything, ``(1 - shrinkage) C + shrinkage * trace(C)/n * I``, and a
+        projection on the SPD cone: for matrices that are not covariances (coherence,
+        PLV), 0.1 or so. 0 for covariances.
+
+    Attributes
+    ----------
+    references_ : dict of str -> ndarray
+        Each fitted domain's reference (Riemannian mean).
+    dispersions_ : dict of str -> float
+        Each domain's dispersion after re-centring (with ``stretch``).
+    target_ : str
+        The domain whose reference :meth:`transform` uses.
+    reference_ : ndarray
+        The current reference of the target (moves with ``adapt``).
+    """
+
+    def __init__(self, adapt=0, stretch=False, rotate=False, shrinkage=0.0):
+        self.adapt = adapt
+        self.stretch = stretch
+        self.rotate = rotate
+        self.shrinkage = shrinkage
+
+    # -- checks ------------------------------------------------------------------------
+    def _check_params(self):
+        if not isinstance(self.adapt, (int, np.integer)) or isinstance(self.adapt, bool) \
+                or self.adapt < 0:
+            raise ConfigError(f"Recenter: adapt must be a whole number of windows >= 0 "
+                              f"(0: no adaptation), got {self.adapt!r}.")
+        if not 0.0 <= float(self.shrinkage) < 1.0:
+            raise ConfigError(f"Recenter: shrinkage must be in [0, 1), got {self.shrinkage!r}.")
+
+    def _matrices(self, X):
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 3 or X.shape[1] != X.shape[2]:
+            raise DataError(f"Recenter takes square matrices (n, m, m), got shape {X.shape}: "
+                            "put it after the step making covariance or connectivity "
+                            "matrices.")
+        if not np.isfinite(X).all():
+            raise DataError("Recenter: the matrices hold non-finite values.")
+        X = _symmetrise(X)
+        if self.shrinkage:
+            from .covariance import nearest_spd
+
+            n = X.shape[-1]
+            mu = np.trace(X, axis1=1, axis2=2) / n
+            X = (1 - self.shrinkage) * X + self.shrinkage * mu[:, None, None] * np.eye(n)
+            X = nearest_spd(X)
+        return X
+
+    @staticmethod
+    def _domains(X, domains):
+        if domains is None:
+            return np.full(len(X), TARGET, dtype=object)
+        domains = np.asarray(domains, dtype=object)
+        if domains.shape != (len(X),):
+            raise DataError(f"Recenter: {len(domains)} domain labels for {len(X)} matrices.")
+        return domains.astype(str).astype(object)
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(self, X, y=None, domains=None, target=None):
+        """Fit each domain's reference.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_matrices, n, n)
+        y : array-like | None
+            Labels (used by ``rotate`` only).
+        domains : array-like of str, shape (n_matrices,) | None
+            The domain of each matrix (None: all one domain).
+        target : str | None
+            The domain :meth:`transform` re-centres on (default: the domain of the last
+            matrix, i.e. the newest data, as callers append the target's calibration last).
+        """
+        self.fit_transform(X, y, domains=domains, target=target)
+        return self
+
+    def fit_transform(self, X, y=None, domains=None, target=None):
+        """Fit, and return each training matrix re-centred on its own domain's reference
+        (stretched and rotated as set). Never adapts."""
+        self._check_params()
+        X = self._matrices(X)
+        domains = self._domains(X, domains)
+        target = str(domains[-1] if target is None else target)
+        if target not in set(domains):
+            raise DataError(f"Recenter: target domain {target!r} has no matrix among the "
+                            f"domains {sorted(set(domains))}.")
+        self.references_, self.dispersions_ = {}, {}
+        out = np.empty_like(X)
+        for d in dict.fromkeys(domains):  # in order of first appearance
+            idx = domains == d
+            ref = riemannian_mean(X[idx])
+            self.references_[d] = ref
+            out[idx] = self._whiten(X[idx], ref)
+            if self.stretch:
+                self.dispersions_[d] = _dispersion(out[idx])
+                out[idx] = self._stretch(out[idx], self.dispersions_[d])
+        self.target_ = target
+        if self.rotate and len(self.references_) > 1:
+            out = self._rotate(out, y, domains, target)
+        self.n_features_in_ = X.shape[-1]
+        self.reset_adaptation()
+        return out
+
+    def _rotate(self, Xc, y, domains, target):
+        from pyriemann.transfer import TLRotate, encode_domains
+
+        if y is None:
+            raise DataError("Recenter(rotate=True) needs the labels of the training data.")
+        y = np.asarray(y).astype(str)
+        need = set(y[domains == target])
+        for d in set(domains):
+            missing = need - set(y[domains == d])
+            if missing:
+                raise DataError(f"Recenter(rotate=True): domain {d!r} has no matrix of "
+                                f"class(es) {sorted(missing)} that the target has; rotation "
+                                "needs every class in every domain (use rotate: false).")
+        _, y_enc = encode_domains(Xc, y, domains.astype(str))
+        return TLRotate(target_domain=target, metric="riemann").fit_transform(Xc, y_enc)
+
+    @staticmethod
+    def _whiten(X, ref):
+        w, V = _eig(ref)
+        ihalf = (V / np.sqrt(w)) @ V.T
+        return _symmetrise(ihalf @ X @ ihalf)
+
+    @staticmethod
+    def _stretch(Xc, dispersion):
+        return _pow(Xc, 1.0 / np.sqrt(max(dispersion, 1e-12)))
+
+    # -- use ---------------------------------------------------------------------------
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "references_")
+
+    def reset_adaptation(self):
+        """Return the moving reference to the target's calibration reference."""
+        self.reference_ = self.references_[self.target_].copy()
+        # A reference from calibration data weighs like `adapt` windows: the first online
+        # windows move it by 1/adapt each, not all the way.
+        self.n_adapted_ = 0
+
+    def transform(self, X):
+        """Re-centre matrices on the target's reference (moving it along with ``adapt``)."""
+        if not self.__sklearn_is_fitted__():
+            raise DataError("Recenter is not fitted.")
+        X = self._matrices(X)
+        if X.shape[-1] != self.n_features_in_:
+            raise DataError(f"Recenter was fitted on {self.n_features_in_}x"
+                            f"{self.n_features_in_} matrices, got {X.shape[-1]}x"
+                            f"{X.shape[-1]}.")
+        if not self.adapt:
+            out = self._whiten(X, self.reference_)
+        else:
+            out = np.empty_like(X)
+            step = 1.0 / self.adapt
+            w, V = _eig(self.reference_)
+            for k, C in enumerate(X):
+                half, ihalf = (V * np.sqrt(w)) @ V.T, (V / np.sqrt(w)) @ V.T
+                Ck = _symmetrise(ihalf @ C @ ihalf)
+                out[k] = Ck
+                # geodesic from the reference towards C, a fraction `step` of the way
+                self.reference_ = _symmetrise(half @ _pow(Ck, step) @ half)
+                self.n_adapted_ += 1
+                w, V = _eig(self.reference_)
+        if self.stretch:
+            out = self._stretch(out, self.dispersions_[self.target_])
+        return out
+
+
+def _steps(model):
+    """The (name, step) pairs of a pipeline, or of the pipeline a search wraps (its best
+    one once fitted)."""
+    for candidate in (model, getattr(model, "best_estimator_", None),
+                      getattr(model, "estimator", None)):
+        steps = getattr(candidate, "steps", None)
+        if steps:
+            return steps
+    return []
+
+
+def domain_steps(model):
+    """Names of the steps of a pipeline (or of the pipeline a grid search wraps) that take
+    ``domains`` when fitted."""
+    return [name for name, step in _steps(model) if isinstance(step, Recenter)]
+
+
+def fit_pipeline(pipeline, X, y, domains=None, target=None):
+    """Fit a pipeline, routing the domain of each training window to its domain-aware steps.
+
+    Without such a step, the pipeline is fitted on the pooled windows as they are (plain
+    pooling); with ``domains`` None, the windows are one domain.
+    """
+    params = {}
+    if domains is not None:
+        for name in domain_steps(pipeline):
+            params[f"{name}__domains"] = np.asarray(domains)
+            params[f"{name}__target"] = target
+    return pipeline.fit(X, y, **params)
+
+
+def reset_adaptation(model):
+    """Return every adapting step of a fitted model to its calibration reference (at the
+    start of each run). A model without one is left alone."""
+    for _, step in _steps(model):
+        if isinstance(step, Recenter) and step.__sklearn_is_fitted__():
+            step.reset_adaptation()
