@@ -32,6 +32,13 @@ def add_parser(subparsers):
                    help="calibrate on the first N trials instead of whole runs")
     p.add_argument("--idle", choices=["class", "threshold"], default="class",
                    help="idle as a trained class (rest periods) or by a confidence threshold")
+    p.add_argument("--transfer-from", metavar="other-subjects|DATASET|FOLDER", default=None,
+                   help="train each model with transfer: 'other-subjects' (leave-one-subject-"
+                        "out: the dataset's other subjects as sources), or every subject of "
+                        "another dataset or recordings folder; each source re-centred on its "
+                        "own reference by models with a Recenter step")
+    p.add_argument("--transfer-subjects", type=int, nargs="+", metavar="N", default=None,
+                   help="subjects of a --transfer-from dataset (default: all)")
     opt.add_decision(p, smoothing="DEFAULT_SMOOTHING")
     opt.add_event_map(p, "for a file: map annotations to classes, e.g. T1=left_hand")
     opt.add_output(p)
@@ -66,7 +73,8 @@ def _evaluate(specs, cfg, args, event_map):
             paradigm=args.paradigm, recording=args.dataset if is_file else None,
             event_map=event_map, data_path=args.data_path,
             out_dir=None, progress=not args.no_progress, quiet=args.verbose < 2,
-            executor=executor)
+            executor=executor, transfer_from=args.transfer_from,
+            transfer_subjects=args.transfer_subjects)
 
 
 def _writer(predictions, metrics, text):
@@ -95,10 +103,12 @@ def run(args):
     from ..evaluation.report import format_metrics_table
 
     out = check_output_folder(args.out, "--out")
-    if not Path(args.dataset).is_file():
-        from ..evaluation.datasets import check_dataset_name
+    from ..evaluation.datasets import check_dataset_name
 
+    if not Path(args.dataset).is_file():
         check_dataset_name(args.dataset)
+    if args.transfer_from and args.transfer_from != "other-subjects":
+        check_dataset_name(args.transfer_from)
     cfg = _config(args)
     cfg.check()
     event_map = opt.parse_event_map(args.event_map)

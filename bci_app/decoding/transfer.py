@@ -54,11 +54,19 @@ def _symmetrise(C):
     return (C + np.swapaxes(C, -1, -2)) / 2
 
 
-def riemannian_mean(X):
-    """Affine-invariant (Karcher) mean of SPD matrices (pyRiemann's)."""
-    from pyriemann.geometry.mean import mean_riemann
+#: Means a reference can be: the affine-invariant (Karcher) mean, iterative, as in Zanini
+#: et al.; or the log-Euclidean mean, one eigendecomposition per matrix (several times
+#: faster at the sizes of augmented covariances, and close to it for matrices near their
+#: mean).
+MEANS = ("riemann", "logeuclid")
 
-    return mean_riemann(np.asarray(X, dtype=float))
+
+def reference_mean(X, metric="riemann"):
+    """Mean of SPD matrices by pyRiemann (``metric`` of :data:`MEANS`)."""
+    from pyriemann.geometry.mean import mean_logeuclid, mean_riemann
+
+    X = np.asarray(X, dtype=float)
+    return mean_riemann(X) if metric == "riemann" else mean_logeuclid(X)
 
 
 def _dispersion(Xc):
@@ -88,6 +96,8 @@ class Recenter(TransformerMixin, BaseEstimator):
         Before anything, ``(1 - shrinkage) C + shrinkage * trace(C)/n * I``, and a
         projection on the SPD cone: for matrices that are not covariances (coherence,
         PLV), 0.1 or so. 0 for covariances.
+    metric : {"riemann", "logeuclid"}
+        The mean a domain's reference is (:data:`MEANS`).
 
     Attributes
     ----------
@@ -101,11 +111,13 @@ class Recenter(TransformerMixin, BaseEstimator):
         The current reference of the target (moves with ``adapt``).
     """
 
-    def __init__(self, adapt=0, stretch=False, rotate=False, shrinkage=0.0):
+    def __init__(self, adapt=0, stretch=False, rotate=False, shrinkage=0.0,
+                 metric="riemann"):
         self.adapt = adapt
         self.stretch = stretch
         self.rotate = rotate
         self.shrinkage = shrinkage
+        self.metric = metric
 
     # -- checks ------------------------------------------------------------------------
     def _check_params(self):
@@ -115,6 +127,9 @@ class Recenter(TransformerMixin, BaseEstimator):
                               f"(0: no adaptation), got {self.adapt!r}.")
         if not 0.0 <= float(self.shrinkage) < 1.0:
             raise ConfigError(f"Recenter: shrinkage must be in [0, 1), got {self.shrinkage!r}.")
+        if self.metric not in MEANS:
+            raise ConfigError(f"Recenter: metric must be one of {list(MEANS)}, got "
+                              f"{self.metric!r}.")
 
     def _matrices(self, X):
         X = np.asarray(X, dtype=float)
@@ -175,7 +190,7 @@ class Recenter(TransformerMixin, BaseEstimator):
         out = np.empty_like(X)
         for d in dict.fromkeys(domains):  # in order of first appearance
             idx = domains == d
-            ref = riemannian_mean(X[idx])
+            ref = reference_mean(X[idx], self.metric)
             self.references_[d] = ref
             out[idx] = self._whiten(X[idx], ref)
             if self.stretch:
@@ -290,3 +305,34 @@ def reset_adaptation(model):
     for _, step in _steps(model):
         if isinstance(step, Recenter) and step.__sklearn_is_fitted__():
             step.reset_adaptation()
+
+
+#: Steps whose output is a batch of SPD matrices a :class:`Recenter` step can follow, with
+#: the shrinkage those matrices need (connectivity matrices are not covariances).
+SPD_STEPS = {"ShrunkCovariances": 0.0, "AugmentedCovariance": 0.0, "Covariances": 0.0,
+             "Connectivity": 0.1}
+
+
+def with_recentering(pipeline, adapt=0, **params):
+    """A copy of ``pipeline`` with a :class:`Recenter` step after its first step that makes
+    SPD matrices (:data:`SPD_STEPS`), e.g. to measure a model file with and without transfer.
+
+    Raises
+    ------
+    ConfigError
+        The pipeline has no such step, or has a Recenter step already.
+    """
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
+    steps = list(clone(pipeline).steps)
+    if domain_steps(pipeline):
+        raise ConfigError("the pipeline already has a Recenter step.")
+    for i, (_, step) in enumerate(steps):
+        kind = type(step).__name__
+        if kind in SPD_STEPS:
+            params.setdefault("shrinkage", SPD_STEPS[kind])
+            steps.insert(i + 1, ("recenter", Recenter(adapt=adapt, **params)))
+            return Pipeline(steps)
+    raise ConfigError(f"no step making SPD matrices ({', '.join(SPD_STEPS)}) in the pipeline "
+                      f"{[name for name, _ in steps]}: Recenter has nothing to re-centre.")

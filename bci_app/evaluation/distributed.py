@@ -168,7 +168,9 @@ def pseudo_online_task(task):
     task : dict
         ``config`` (fields of :class:`PseudoOnlineConfig`), ``models``, ``subject``,
         ``quiet``, and either ``recording`` + ``event_map`` (a file the worker can read)
-        or ``dataset`` + ``paradigm`` + ``data_path``.
+        or ``dataset`` + ``paradigm`` + ``data_path``; optionally ``transfer``
+        (``{"dataset": name or None for the evaluated one, "subjects": [...]}``): train with
+        every session of those subjects as sources, the evaluated subject left out.
 
     Returns
     -------
@@ -188,7 +190,35 @@ def pseudo_online_task(task):
         else:
             dataset = _resolve(task, [task["subject"]])
             sessions = dataset_sessions(dataset, task["subject"])
-        return evaluate_subject(sessions, pipelines, cfg, task["subject"])
+        return evaluate_subject(sessions, pipelines, cfg, task["subject"],
+                                sources_for=_sources_for(task, cfg))
+
+
+def _sources_for(task, cfg):
+    """``sources_for(runs)`` of a task with ``transfer``, else None."""
+    from .recordings import dataset_sessions
+    from .transfer import subject_sources
+
+    transfer = task.get("transfer")
+    if not transfer:
+        return None
+    name = transfer.get("dataset") or task.get("dataset")
+    if not name:
+        raise ConfigError("transfer: name the source dataset (a recording file has no "
+                          "other subjects).")
+    from .datasets import resolve_dataset
+
+    source = resolve_dataset(name, transfer.get("subjects"), task.get("paradigm",
+                                                                      "left-right"),
+                             task.get("data_path"))
+    cache = {}
+
+    def sources_for(runs):
+        return subject_sources(lambda s: dataset_sessions(source, s), source.subject_list,
+                               task["subject"] if name == task.get("dataset") else None,
+                               cfg, runs[0].sfreq, runs[0].ch_names, source.code, cache)
+
+    return sources_for
 
 
 def _grain(grain, n_subjects, n_slots):
@@ -325,7 +355,8 @@ def pseudo_online_distributed(specs, cfg, dataset=None, subjects=None, paradigm=
                               recording=None, event_map=None, data_path=None, out_dir=None,
                               progress=True, scheduler=None, local_cluster=None,
                               client=None, retries=DEFAULT_RETRIES, grain="auto",
-                              quiet=True, executor=None):
+                              quiet=True, executor=None, transfer_from=None,
+                              transfer_subjects=None):
     """Pseudo-online evaluation, task by task; same outputs as :func:`run_pseudo_online`.
 
     Parameters
@@ -350,6 +381,11 @@ def pseudo_online_distributed(specs, cfg, dataset=None, subjects=None, paradigm=
     progress : bool
     scheduler, local_cluster, client, retries, grain, quiet, executor
         As :func:`evaluate_distributed`.
+    transfer_from : str | None
+        Train with transfer: ``"other-subjects"`` (leave-one-subject-out: the evaluated
+        dataset's other subjects), or a dataset name or recordings folder (every subject
+        of it, ``transfer_subjects`` if given) as sources.
+    transfer_subjects : list | None
 
     Returns
     -------
@@ -373,6 +409,17 @@ def pseudo_online_distributed(specs, cfg, dataset=None, subjects=None, paradigm=
             info, = ex.map(inspect_dataset_task, [dict(base, subjects=subjects)],
                            ["inspect"], "dataset", progress=False)
             code, subjects = info["code"], info["subjects"]
+        if transfer_from == "other-subjects":
+            if recording is not None:
+                raise ConfigError("--transfer-from other-subjects: a recording file has no "
+                                  "other subjects; name a dataset or recordings folder.")
+            if len(subjects) < 2:
+                raise ConfigError("--transfer-from other-subjects needs at least two "
+                                  "subjects.")
+            base["transfer"] = {"dataset": None, "subjects": list(subjects)}
+        elif transfer_from:
+            base["transfer"] = {"dataset": str(transfer_from),
+                                "subjects": list(transfer_subjects or []) or None}
         groups = _per_subject_tasks(subjects, models,
                                     _grain(grain, len(subjects), ex.n_slots))
         tasks = [dict(base, subject=s, models=ms) for s, ms in groups]

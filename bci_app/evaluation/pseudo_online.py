@@ -283,7 +283,7 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0", sources=Non
     return pd.concat(rows, ignore_index=True), metrics, calibration
 
 
-def evaluate_subject(sessions, pipelines, cfg, subject):
+def evaluate_subject(sessions, pipelines, cfg, subject, sources_for=None):
     """Pseudo-online evaluation of one subject's sessions.
 
     The unit of work of :func:`run_pseudo_online`, also run per (subject, pipeline) as one
@@ -296,6 +296,9 @@ def evaluate_subject(sessions, pipelines, cfg, subject):
     pipelines : dict of name -> sklearn pipeline (unfitted)
     cfg : PseudoOnlineConfig
     subject : str
+    sources_for : callable | None
+        ``sources_for(runs)`` -> the transfer sources of a session (matched to its runs),
+        e.g. the other subjects (:func:`bci_app.evaluation.transfer.subject_sources`).
 
     Returns
     -------
@@ -304,7 +307,9 @@ def evaluate_subject(sessions, pipelines, cfg, subject):
     """
     out = []
     for session, runs in sessions:
-        pred, metrics, _ = evaluate_session(runs, pipelines, cfg, str(subject), session)
+        sources = sources_for(runs) if sources_for is not None else None
+        pred, metrics, _ = evaluate_session(runs, pipelines, cfg, str(subject), session,
+                                            sources=sources)
         out.append((session, pred, metrics))
     return out
 

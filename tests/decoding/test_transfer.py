@@ -174,3 +174,15 @@ def test_bad_input_is_explained():
     rc = Recenter().fit(np.tile(np.eye(3), (4, 1, 1)))
     with pytest.raises(DataError, match="fitted on 3x3"):
         rc.transform(np.tile(np.eye(4), (2, 1, 1)))
+
+
+def test_log_euclidean_reference():
+    from pyriemann.geometry.mean import mean_logeuclid
+
+    X, y, domains = _two_domains(seed=6)
+    rc = Recenter(metric="logeuclid").fit(X, y, domains=domains, target="target")
+    for d in ("source", "target"):
+        np.testing.assert_allclose(rc.references_[d], mean_logeuclid(X[domains == d]),
+                                   rtol=1e-10)
+    with pytest.raises(ConfigError, match="metric must be one of"):
+        Recenter(metric="euclid").fit(X)

@@ -195,3 +195,21 @@ def test_train_with_transfer_from_a_dataset(tmp_path):
     assert rc.target_ == "target" and len(rc.references_) == len(transfer["sources"]) + 1
     # saved from its calibration reference, not from where the training windows moved it
     np.testing.assert_allclose(rc.reference_, rc.references_["target"])
+
+
+def test_pseudo_online_cli_leave_one_subject_out(tmp_path):
+    model = tmp_path / "rc_mdm.yml"
+    model.write_text(RC_MDM, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["pseudo-online", "--dataset", "SyntheticMI", "--subjects", "1", "2",
+                 "--models", str(model), "--step", "0.5", "--transfer-from", "other-subjects",
+                 "--out", str(out), "--no-progress"]) == 0
+    import pandas as pd
+
+    metrics = pd.read_csv(out / "metrics.csv")
+    for _, row in metrics.iterrows():
+        other = "2" if str(row["subject"]) == "1" else "1"
+        assert {s.split("/")[1] for s in row["sources"].split(", ")} == {other}
+    assert main(["pseudo-online", "--dataset", "SyntheticMI", "--subjects", "1",
+                 "--models", str(model), "--transfer-from", "other-subjects",
+                 "--out", str(out), "--no-progress"]) != 0
