@@ -17,6 +17,9 @@ Coherence and PLV matrices are not always positive definite (the imaginary
 coherence has a zero diagonal); they are projected with
 :func:`bci_app.decoding.covariance.nearest_spd`.
 
+The sampling rate is taken from ``mne.Epochs`` input or from the ``sfreq`` parameter
+(:mod:`bci_app.decoding.channels` explains the precedence).
+
 All trials (windows) are processed together: one sliding-window view, one FFT and one
 stacked matrix product for the whole batch, without a Python loop per window.
 """
@@ -30,6 +33,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..errors import ConfigError, DataError
 from ._checks import check_n_channels, check_trials, check_value, ensure_int, ensure_number
+from .channels import HOW_TO_GIVE_INFO, agreed_sfreq, unpack_epochs
 from .covariance import nearest_spd, shrunk_covariances
 
 __all__ = [
@@ -295,7 +299,9 @@ class Connectivity(TransformerMixin, BaseEstimator):
         Band (Hz) over which coherences are averaged. Not used by ``"cov"``
         and ``"plv"``.
     sfreq : float | None, default=None
-        Sampling frequency (Hz). Required by the coherence methods.
+        Sampling frequency (Hz). Required by the coherence methods: taken from
+        ``mne.Epochs`` input when None, else bound from the recording by
+        :func:`~bci_app.decoding.channels.bind_recording_info`.
     nperseg : int | None, default=None
         Welch segment length (samples). None: the power of two just above
         ``sfreq / 2`` (about 0.5 s), capped at the window length.
@@ -309,6 +315,8 @@ class Connectivity(TransformerMixin, BaseEstimator):
     ----------
     n_channels_ : int
         Number of channels seen at fit.
+    sfreq_ : float | None
+        Sampling frequency used at fit (from the Epochs or ``sfreq``).
 
     Notes
     -----
@@ -327,20 +335,33 @@ class Connectivity(TransformerMixin, BaseEstimator):
         self.regularization = regularization
 
     def _validate(self, X):
+        """(trials as an array, sampling rate) of ``X``, with the parameters checked."""
         check_value(self.method, METHODS, "Connectivity parameter method")
         ensure_number(self.regularization, "Connectivity parameter regularization", ge=0)
+        X, found, _ = unpack_epochs(X, "Connectivity")
+        sfreq = agreed_sfreq("Connectivity", self.sfreq, found)
+        fitted = getattr(self, "sfreq_", None)
+        if sfreq is None:
+            sfreq = fitted
+        elif fitted is not None and abs(sfreq - fitted) > 1e-6 * fitted:
+            raise DataError(f"Connectivity was fitted at {fitted:g} Hz but the data are "
+                            f"sampled at {sfreq:g} Hz; resample them or fit again.")
         X = _check_windows(X, "Connectivity")
         if self.method in SPECTRAL_METHODS:
-            _check_spectral(self.sfreq, self.nperseg, self.overlap, self.fmin, self.fmax,
+            if sfreq is None:
+                raise ConfigError(f"Connectivity(method={self.method!r}) needs the sampling "
+                                  "frequency of the signals (plain arrays carry none): "
+                                  f"{HOW_TO_GIVE_INFO} (parameter sfreq).")
+            _check_spectral(sfreq, self.nperseg, self.overlap, self.fmin, self.fmax,
                             X.shape[-1], f"Connectivity(method={self.method!r})")
-        return X
+        return X, sfreq
 
     def fit(self, X, y=None):
         """Validate the parameters against the data.
 
         Parameters
         ----------
-        X : ndarray, shape (n_trials, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times) | mne.Epochs
             Signals.
         y : None
             Ignored.
@@ -350,7 +371,9 @@ class Connectivity(TransformerMixin, BaseEstimator):
         self : Connectivity
             This transformer.
         """
-        X = self._validate(X)
+        for attr in ("sfreq_", "n_channels_"):  # a new fit forgets the previous data
+            self.__dict__.pop(attr, None)
+        X, self.sfreq_ = self._validate(X)
         self.n_channels_ = X.shape[1]
         logger.debug("Connectivity(method=%s) fitted on %d channels", self.method, self.n_channels_)
         return self
@@ -360,7 +383,7 @@ class Connectivity(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_trials, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times) | mne.Epochs
             Signals.
 
         Returns
@@ -368,14 +391,14 @@ class Connectivity(TransformerMixin, BaseEstimator):
         covs : ndarray, shape (n_trials, n_channels, n_channels)
             SPD matrices.
         """
-        X = self._validate(X)
+        X, sfreq = self._validate(X)
         check_n_channels(X.shape[1], getattr(self, "n_channels_", None), "Connectivity")
         if self.method == "cov":
             return shrunk_covariances(X, estimator="lwf")
         if self.method == "plv":
             M = phase_locking_values(X)
         else:
-            M = coherences(X, self.sfreq, self.fmin, self.fmax, kind=self.method,
+            M = coherences(X, sfreq, self.fmin, self.fmax, kind=self.method,
                            nperseg=self.nperseg, overlap=self.overlap)
         return nearest_spd(M, self.regularization)
 

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ConfigError, DataError
 from ._checks import check_choices, check_trials, check_vector, ensure_int, ensure_number
+from .channels import HOW_TO_GIVE_INFO, agreed_sfreq, unpack_epochs
 from .connectivity import METHODS, SPECTRAL_METHODS, Connectivity
 
 __all__ = ["FuconeClassifier", "elastic_net_logistic_regression"]
@@ -73,7 +74,9 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
     fmin, fmax : float, default=8.0, 35.0
         Band (Hz) over which the coherences are averaged.
     sfreq : float | None, default=None
-        Sampling frequency (Hz) of the signals; required by the coherences.
+        Sampling frequency (Hz) of the signals; required by the coherences. Taken from
+        ``mne.Epochs`` input when None, else bound from the recording by
+        :func:`~bci_app.decoding.channels.bind_recording_info`.
     l1_ratio : float, default=0.15
         Elastic-net mix of every logistic regression, in [0, 1].
     C : float, default=1.0
@@ -91,6 +94,8 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
         Class labels.
     stacking_ : sklearn.ensemble.StackingClassifier
         The fitted stacking model.
+    sfreq_ : float | None
+        Sampling frequency used at fit (from the Epochs or ``sfreq``).
     """
 
     def __init__(self, estimators=("cov", "instantaneous", "imaginary"), fmin=8.0, fmax=35.0,
@@ -104,24 +109,25 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
 
-    def _check_params(self):
+    def _check_params(self, sfreq):
         methods = check_choices(self.estimators, METHODS, "FuconeClassifier parameter estimators")
-        if self.sfreq is None and any(m in SPECTRAL_METHODS for m in methods):
+        if sfreq is None and any(m in SPECTRAL_METHODS for m in methods):
             raise ConfigError(
                 "FuconeClassifier: set sfreq (Hz), the sampling frequency of the signals; "
-                f"it is required by the coherence estimators in {list(methods)}."
+                f"it is required by the coherence estimators in {list(methods)} and plain "
+                f"arrays carry none: {HOW_TO_GIVE_INFO}."
             )
         ensure_number(self.l1_ratio, "FuconeClassifier parameter l1_ratio", ge=0, le=1)
         ensure_number(self.C, "FuconeClassifier parameter C", gt=0)
         ensure_int(self.cv, "FuconeClassifier parameter cv", minimum=2)
         return methods
 
-    def _build(self, methods):
+    def _build(self, methods, sfreq):
         """The unfitted stacking model."""
         base = [
             (method, Pipeline([
                 ("connectivity", Connectivity(method=method, fmin=self.fmin, fmax=self.fmax,
-                                              sfreq=self.sfreq)),
+                                              sfreq=sfreq)),
                 ("tangentspace", TangentSpace(metric="riemann")),
                 ("lr", elastic_net_logistic_regression(self.l1_ratio, self.C, self.random_state)),
             ]))
@@ -140,7 +146,7 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_trials, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times) | mne.Epochs
             Signals (band-pass filtered for ``"plv"``).
         y : ndarray, shape (n_trials,)
             Class labels.
@@ -150,7 +156,9 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
         self : FuconeClassifier
             The fitted classifier.
         """
-        methods = self._check_params()
+        X, found, _ = unpack_epochs(X, "FuconeClassifier")
+        sfreq = agreed_sfreq("FuconeClassifier", self.sfreq, found)
+        methods = self._check_params(sfreq)
         X = check_trials(X, "FuconeClassifier: X")
         y = check_vector(y, X.shape[0], "FuconeClassifier.fit: y")
         _, counts = np.unique(y, return_counts=True)
@@ -159,7 +167,8 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
                 f"FuconeClassifier.fit: every class needs at least cv={self.cv} trials for the "
                 f"stacking folds; the smallest class has {counts.min()}."
             )
-        self.stacking_ = self._build(methods).fit(X, y)
+        self.stacking_ = self._build(methods, sfreq).fit(X, y)
+        self.sfreq_ = sfreq
         self.classes_ = self.stacking_.classes_
         logger.debug("FuconeClassifier fitted: %s, %d trials, classes %s",
                      methods, X.shape[0], self.classes_)
@@ -170,7 +179,7 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_trials, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times) | mne.Epochs
             Signals.
 
         Returns
@@ -179,14 +188,14 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
             Predicted labels.
         """
         check_is_fitted(self, "stacking_")
-        return self.stacking_.predict(np.asarray(X))
+        return self.stacking_.predict(self._signals(X))
 
     def predict_proba(self, X):
         """Class probabilities of the stacking regression.
 
         Parameters
         ----------
-        X : ndarray, shape (n_trials, n_channels, n_times)
+        X : ndarray, shape (n_trials, n_channels, n_times) | mne.Epochs
             Signals.
 
         Returns
@@ -195,4 +204,13 @@ class FuconeClassifier(ClassifierMixin, BaseEstimator):
             Probabilities in the order of ``classes_``; rows sum to 1.
         """
         check_is_fitted(self, "stacking_")
-        return self.stacking_.predict_proba(np.asarray(X))
+        return self.stacking_.predict_proba(self._signals(X))
+
+    def _signals(self, X):
+        """The trials of ``X`` as an array, Epochs checked against the rate seen at fit."""
+        X, found, _ = unpack_epochs(X, "FuconeClassifier")
+        fitted = getattr(self, "sfreq_", self.sfreq)  # models saved before sfreq_
+        if found is not None and fitted is not None and abs(found - fitted) > 1e-6 * fitted:
+            raise DataError(f"FuconeClassifier was fitted at {fitted:g} Hz but the data are "
+                            f"sampled at {found:g} Hz; resample them or fit again.")
+        return np.asarray(X)

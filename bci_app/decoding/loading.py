@@ -14,9 +14,13 @@ A model file looks like::
     param_grid:                          # optional: nested grid search, as in MOABB
       augmentedcovariance__order: [2, 4, 6]
 
-``moabb.pipelines.utils.parse_pipelines_from_directory`` reads the same files unchanged;
-:func:`load_models` builds the same pipelines but reports every mistake with the file and
-the field at fault, instead of a bare traceback.
+``moabb.pipelines.utils.parse_pipelines_from_directory`` reads the same files unchanged and
+builds the same pipelines, which MOABB's evaluations fit and score as they are (tested for
+every shipped file). The steps that need the recording's channel names or sampling rate take
+them from ``mne.Epochs`` input, so in MOABB those models are evaluated with
+``return_epochs=True``; bci-app, which gives arrays, binds them from the recording instead
+(:mod:`bci_app.decoding.channels`). :func:`load_models` builds the same pipelines as MOABB but
+reports every mistake with the file and the field at fault, instead of a bare traceback.
 
 A model file is configuration: it never runs code of its own choosing. Each step must be
 

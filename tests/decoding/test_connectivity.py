@@ -139,3 +139,23 @@ def test_coherences_do_not_depend_on_the_unit(kind):
     X = _coupled_noise(rng, 2, 4, 500)
     np.testing.assert_allclose(coherences(1e-5 * X, 250.0, kind=kind),
                                coherences(X, 250.0, kind=kind), rtol=1e-9, atol=1e-14)
+
+
+def test_sampling_rate_from_epochs():
+    import mne
+
+    rng = np.random.default_rng(8)
+    X = _eeg_like(rng, 4, 3, 320, 160.0)
+    epochs = mne.EpochsArray(X, mne.create_info(3, 160.0, "eeg"), verbose="error")
+    est = Connectivity("coherence").fit(epochs)
+    assert est.sfreq is None and est.sfreq_ == 160.0
+    expected = Connectivity("coherence", sfreq=160.0).fit_transform(X)
+    np.testing.assert_allclose(est.transform(epochs), expected)
+    np.testing.assert_allclose(est.transform(X), expected)  # arrays at the rate seen at fit
+    other = mne.EpochsArray(X, mne.create_info(3, 128.0, "eeg"), verbose="error")
+    with pytest.raises(DataError, match="fitted at 160 Hz"):
+        est.transform(other)
+    with pytest.raises(DataError, match="sampled at 128 Hz but the parameter sfreq=160"):
+        Connectivity("coherence", sfreq=160.0).fit(other)
+    with pytest.raises(ConfigError, match="return_epochs=True"):
+        Connectivity("coherence").fit(X)

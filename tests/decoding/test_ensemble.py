@@ -88,3 +88,21 @@ def test_sfreq_bound_from_recording_info():
     rng = np.random.default_rng(4)
     X, y = _coupling_problem(rng, n_per_class=10)
     assert clf.set_params(cv=2).fit(X, y).score(X, y) > 0.8
+
+
+def test_sampling_rate_from_epochs():
+    import mne
+
+    rng = np.random.default_rng(4)
+    X, y = _coupling_problem(rng, n_per_class=10)
+    epochs = mne.EpochsArray(X, mne.create_info(X.shape[1], SFREQ, "eeg"), verbose="error")
+    clf = FuconeClassifier(estimators=("cov", "instantaneous"), cv=2).fit(epochs, y)
+    assert clf.sfreq is None and clf.sfreq_ == SFREQ
+    ref = FuconeClassifier(estimators=("cov", "instantaneous"), cv=2, sfreq=SFREQ).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(epochs), ref.predict_proba(X))
+    assert clf.score(X, y) > 0.8
+    slow = mne.EpochsArray(X, mne.create_info(X.shape[1], SFREQ / 2, "eeg"), verbose="error")
+    with pytest.raises(DataError, match="fitted at 128 Hz but the data are sampled at 64 Hz"):
+        clf.predict(slow)
+    with pytest.raises(ConfigError, match="return_epochs=True"):
+        FuconeClassifier(estimators="instantaneous", cv=2).fit(X, y)
