@@ -98,6 +98,12 @@ class Recenter(TransformerMixin, BaseEstimator):
         PLV), 0.1 or so. 0 for covariances.
     metric : {"riemann", "logeuclid"}
         The mean a domain's reference is (:data:`MEANS`).
+    target_weight : float | None
+        With sources, the share of the training weight the target's own windows get in the
+        classifier's fit (the domain trade-off of MDWM, Khazem et al. 2021): a few target
+        trials among thousands of source windows otherwise barely count. None: every window
+        weighs the same. Passed as ``sample_weight`` to the pipeline's last step by
+        :func:`fit_pipeline` (the last step must accept it).
 
     Attributes
     ----------
@@ -112,12 +118,13 @@ class Recenter(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, adapt=0, stretch=False, rotate=False, shrinkage=0.0,
-                 metric="riemann"):
+                 metric="riemann", target_weight=None):
         self.adapt = adapt
         self.stretch = stretch
         self.rotate = rotate
         self.shrinkage = shrinkage
         self.metric = metric
+        self.target_weight = target_weight
 
     # -- checks ------------------------------------------------------------------------
     def _check_params(self):
@@ -127,6 +134,9 @@ class Recenter(TransformerMixin, BaseEstimator):
                               f"(0: no adaptation), got {self.adapt!r}.")
         if not 0.0 <= float(self.shrinkage) < 1.0:
             raise ConfigError(f"Recenter: shrinkage must be in [0, 1), got {self.shrinkage!r}.")
+        if self.target_weight is not None and not 0.0 < float(self.target_weight) <= 1.0:
+            raise ConfigError(f"Recenter: target_weight must be in (0, 1] or null, got "
+                              f"{self.target_weight!r}.")
         if self.metric not in MEANS:
             raise ConfigError(f"Recenter: metric must be one of {list(MEANS)}, got "
                               f"{self.metric!r}.")
@@ -293,9 +303,19 @@ def fit_pipeline(pipeline, X, y, domains=None, target=None):
     """
     params = {}
     if domains is not None:
+        domains = np.asarray(domains).astype(str)
+        target = str(domains[-1] if target is None else target)
+        steps = dict(_steps(pipeline))
         for name in domain_steps(pipeline):
-            params[f"{name}__domains"] = np.asarray(domains)
+            params[f"{name}__domains"] = domains
             params[f"{name}__target"] = target
+            share = steps[name].target_weight
+            if share is not None and len(set(domains)) > 1:
+                is_target = domains == target
+                weight = np.where(is_target, share / max(is_target.sum(), 1),
+                                  (1 - share) / max((~is_target).sum(), 1))
+                last = _steps(pipeline)[-1][0]
+                params[f"{last}__sample_weight"] = weight * len(weight)
     return pipeline.fit(X, y, **params)
 
 

@@ -186,3 +186,19 @@ def test_log_euclidean_reference():
                                    rtol=1e-10)
     with pytest.raises(ConfigError, match="metric must be one of"):
         Recenter(metric="euclid").fit(X)
+
+
+def test_target_weight_gives_the_target_its_share_of_the_class_means():
+    """With target_weight 1, the sources only set their own references: the classifier's
+    class means are the target's alone (the same as training on the target only)."""
+    X, y, domains = _two_domains(seed=7)
+    tgt = domains == "target"
+    only = make_pipeline(Recenter(), FastMDM()).fit(X[tgt], y[tgt])
+    weighted = make_pipeline(Recenter(target_weight=1.0), FastMDM())
+    fit_pipeline(weighted, X, y, domains=domains, target="target")
+    np.testing.assert_allclose(weighted[-1].covmeans_, only[-1].covmeans_, rtol=1e-6)
+    plain = make_pipeline(Recenter(), FastMDM())
+    fit_pipeline(plain, X, y, domains=domains, target="target")
+    assert np.abs(plain[-1].covmeans_ - only[-1].covmeans_).max() > 1e-3
+    with pytest.raises(ConfigError, match="target_weight"):
+        Recenter(target_weight=0).fit(X)
