@@ -68,9 +68,9 @@ demo-evaluation: $(STAMP)
 # end, and the target fails if either fails.
 TEST_A := tests/gui tests/faults tests/session
 test: $(STAMP)
-	@QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider $(TEST_A) \
+	@QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider --durations=12 $(TEST_A) \
 	    > .pytest-a.log 2>&1 & a=$$!; \
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider \
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider --durations=12 \
 	    $(addprefix --ignore=,$(TEST_A)) tests > .pytest-b.log 2>&1; b=$$?; \
 	wait $$a; a=$$?; \
 	echo "== $(TEST_A)"; cat .pytest-a.log; echo "== the other tests"; cat .pytest-b.log; \

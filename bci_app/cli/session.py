@@ -69,6 +69,18 @@ def add_parser(subparsers):
     opt.add_decision(p, smoothing="ONLINE_SMOOTHING")
     p.add_argument("--window", type=float, default=2.0, help="--train window length, s")
     p.add_argument("--step", type=float, default=0.1, help="--train online window step, s")
+    eeg = p.add_argument_group(
+        "EEG settings of the session (saved with it and written to every recording's BIDS "
+        "sidecar; not given: the session's saved value, else the amplifier's stream "
+        "description, else the site settings)")
+    eeg.add_argument("--line-freq", type=int, choices=(50, 60), default=None, metavar="HZ",
+                     help="power line (mains) frequency: 50 or 60 Hz")
+    eeg.add_argument("--reference", default=None, metavar="TEXT",
+                     help="EEG reference, e.g. 'FCz' or 'linked mastoids'")
+    eeg.add_argument("--manufacturer", default=None, metavar="TEXT",
+                     help="amplifier manufacturer, e.g. 'Brain Products'")
+    eeg.add_argument("--amplifier", default=None, metavar="TEXT",
+                     help="amplifier model, e.g. 'BrainAmp DC'")
     who = p.add_argument_group("new subject details (used when the subject is created)")
     who.add_argument("--age", type=int, default=None)
     who.add_argument("--sex", default=None, help="M, F or O")
@@ -109,6 +121,7 @@ def _check_inputs(args):
     new = None if known else Subject(args.subject, args.age, args.sex, args.hand,
                                      args.affected_side, args.notes)
     opt.decision_settings(args)
+    eeg_settings(args)
     if not 0.0 <= args.skill <= 1.0:
         raise UsageError(f"--skill {args.skill:g}: give a simulated skill in [0, 1].")
     if args.train:
@@ -126,6 +139,16 @@ def _check_inputs(args):
 
         find_stream(args.stream, "eeg", timeout=STREAM_TIMEOUT_S)
     return new
+
+
+def eeg_settings(args):
+    """The EEG settings given on the command line (checked), as the session stores them
+    (:meth:`bci_app.session.Session.set_eeg_settings`); only those given."""
+    from ..session.site import check_eeg_settings
+
+    given = {"line_freq": args.line_freq, "eeg_reference": args.reference,
+             "amplifier_manufacturer": args.manufacturer, "amplifier_model": args.amplifier}
+    return check_eeg_settings(**{k: v for k, v in given.items() if v is not None})
 
 
 def run(args):
@@ -163,6 +186,9 @@ def run(args):
                              hand=new_subject.hand, affected_side=new_subject.affected_side,
                              notes=new_subject.notes)
         print(f"subject {args.subject} created in {store.participants_tsv}")
+    settings = eeg_settings(args)
+    if settings:  # saved with the session: its later runs say the same
+        store.open_session(args.subject, args.session).set_eeg_settings(**settings)
     from ..session.headless import record_run, train_session_model
 
     result = record_run(

@@ -5,9 +5,16 @@ half of the trials to calibrate, the second half to test); each fold is scored b
 pseudo-online evaluation (:func:`bci_app.evaluation.pseudo_online.evaluate_session`), which
 gives the offline (one epoch per trial) and pseudo-online (sliding windows, idle included,
 nMCC) scores of the same split side by side; a pipeline's score is their mean over the folds.
+
+These are out-of-sample scores: each fold's test data are never trained on. A decoder scored
+on a recording it was trained on (e.g. a calibration run swept with the decoder trained on
+it) gets an **in-sample** score, optimistic and no measure of how it performs online:
+:func:`in_sample` tells, from what the decoder says it was trained on, and
+:data:`IN_SAMPLE_NOTE` is what such a score is labelled with wherever it is shown.
 """
 
 from dataclasses import replace
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -143,3 +150,43 @@ def best_score(scores, key="nmcc"):
     if not np.isfinite(values).any():
         return 0
     return int(np.nanargmax(values))
+
+
+#: The label of a score of a decoder on a recording it was trained on.
+IN_SAMPLE_NOTE = ("IN-SAMPLE: the decoder was trained on this recording, so this score is "
+                  "optimistic and is not a measure of its online performance (the training's "
+                  "cross-validated scores are)")
+
+
+def in_sample(trained_on, path):
+    """Whether a decoder was trained on a recording.
+
+    Parameters
+    ----------
+    trained_on : dict
+        What the decoder says it was trained on (``TrainedModel.trained_on``): ``runs`` (the
+        names of its training runs: a session's BIDS file names, or the recordings' names,
+        their file names without extension) and ``files`` (paths of recording files, as
+        ``bci-app train --file`` writes them).
+    path : str | Path
+        The recording (its file).
+
+    Returns
+    -------
+    entry : str | None
+        The entry of ``trained_on`` that names the recording (same file name, or same name
+        without extension: a BrainVision run's ``.vhdr``, ``.eeg`` and ``.vmrk``), or None
+        when none does (the score is out-of-sample as far as the decoder tells).
+    """
+    path = Path(path)
+    names = {path.name, path.stem}
+    for key in ("files", "runs"):
+        entries = (trained_on or {}).get(key) or ()
+        if isinstance(entries, str):
+            entries = [entries]
+        for entry in entries:
+            entry_path = Path(str(entry))
+            if str(entry) in names or entry_path.name == path.name or \
+                    (entry_path.suffix and entry_path.stem == path.stem):
+                return str(entry)
+    return None

@@ -33,6 +33,14 @@ confirms its detection, the last of :data:`MIN_CONSECUTIVE` decisions in a row e
 cued class, searched within the cue's event only (its imagery period);
 ``detected_fraction`` is over all task trials, ``latency_median_s`` over the detected ones.
 
+What the decoder can decide: a window whose truth is a decision the decoder cannot make
+(idle for a decoder of task classes only, with no confidence threshold that can decide idle:
+:func:`decidable_labels`) could never be right. When the caller says what the decoder can
+decide (``decidable``), such windows are left out of every score, as windows not scored are,
+and counted beside them (``n_undecidable``); so are the trials that expect such a decision.
+A decoder with an idle class (every decoder the application trains) can decide every truth:
+its scores are unchanged. Without ``decidable``, every truth counts (as before).
+
 No decision: a window the decoder did not classify (decision ``artifact``: its signal was
 not EEG, or the model failed on it, :mod:`bci_app.online.engine`) is neither right nor wrong.
 It is left out of the window scores (accuracy, nMCC, bits per decision, confusion), which
@@ -78,6 +86,38 @@ from .metrics import (
 MIN_CONSECUTIVE = 2
 #: Seconds of decisions between two shuffled chance levels of a run in progress.
 CHANCE_EVERY_S = 2.0
+
+
+def decidable_labels(classes, threshold=0.0):
+    """The decisions a decoder can make.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The decoder's classes (a model's ``classes``: ``idle`` among them when idle is a
+        class of the model).
+    threshold : float
+        Its confidence threshold: below it the decision is ``idle``
+        (:class:`~bci_app.online.decision.DecisionRule`). The largest of ``n`` probabilities
+        is never below ``1/n``: only a threshold above that can decide idle.
+
+    Returns
+    -------
+    labels : frozenset of str
+        Its classes, idle names as ``idle``; ``idle`` too when the threshold can decide it.
+    """
+    labels = {IDLE if is_idle_name(c) else str(c) for c in classes}
+    n_tasks = len(task_classes(classes))
+    if n_tasks and float(threshold) > 1.0 / n_tasks:
+        labels.add(IDLE)
+    return frozenset(labels)
+
+
+def _scored_classes(classes, decidable):
+    """The labels of the confusion matrix: ``idle`` then the task classes, those the decoder
+    cannot decide left out (``decidable`` None: all)."""
+    cls = [IDLE] + task_classes(classes)
+    return cls if decidable is None else [c for c in cls if c in decidable]
 
 
 @dataclass(frozen=True)
@@ -167,7 +207,7 @@ def majority_share(values):
     return float(np.unique(values, return_counts=True)[1].max() / values.size)
 
 
-def window_scores(truth, decisions, classes, step_s, window_s):
+def window_scores(truth, decisions, classes, step_s, window_s, decidable=None):
     """Scores of the scored windows, with the majority-class baseline.
 
     Parameters
@@ -178,6 +218,9 @@ def window_scores(truth, decisions, classes, step_s, window_s):
         Cued classes (the confusion matrix has ``idle`` then the task classes).
     step_s, window_s : float
         Decision step and window length, s.
+    decidable : collection of str | None
+        The decisions the decoder can make (:func:`decidable_labels`): the confusion matrix
+        leaves the others out. None: ``idle`` and every task class.
 
     Returns
     -------
@@ -189,7 +232,7 @@ def window_scores(truth, decisions, classes, step_s, window_s):
         ``majority_itr_bits_per_min`` (0).
     """
     truth = np.asarray(truth).astype(str)
-    cls = [IDLE] + task_classes(classes)
+    cls = _scored_classes(classes, decidable)
     m = decision_metrics(truth, np.asarray(decisions).astype(str), classes=cls,
                          window_s=window_s, step_s=step_s)
     values, counts = np.unique(truth, return_counts=True)
@@ -223,6 +266,11 @@ class RunScore:
         Per decision: the event index of the trial its window belongs to (-1: none).
     artifacts : int
         Scored windows without decision (``artifact``), left out of ``windows``.
+    decidable : frozenset of str | None
+        The decisions the decoder can make (:func:`decidable_labels`); windows whose truth
+        is another are not scored. None: every truth is.
+    undecidable : int
+        Windows with a truth the decoder cannot decide, left out of every score.
     """
 
     windows: int = 0
@@ -238,6 +286,8 @@ class RunScore:
     trial_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int),
                                     repr=False)
     artifacts: int = 0
+    decidable: frozenset | None = None
+    undecidable: int = 0
 
     @property
     def window_accuracy(self):
@@ -249,8 +299,11 @@ class RunScore:
 
     @property
     def scored(self):
-        """Boolean mask of the scored decisions."""
-        return np.not_equal(self.truth, None).astype(bool)
+        """Boolean mask of the scored decisions: a truth, one the decoder can decide."""
+        scored = np.not_equal(self.truth, None).astype(bool)
+        if self.decidable is not None:
+            scored &= np.isin(self.truth.astype(str), list(self.decidable))
+        return scored
 
     @property
     def decided(self):
@@ -347,7 +400,9 @@ def run_metrics(scores, classes, step_s, window_s, shuffled=True):
         ``shuffled_detected_fraction``, ``shuffled_latency_median_s``. The window scores
         are over the decided windows; ``n_artifact`` and ``artifact_fraction`` count the
         scored windows without decision, and the ``*_per_min`` rates are scaled by the
-        decided fraction (see the module's doc).
+        decided fraction (see the module's doc). ``n_undecidable``: windows with a truth the
+        decoder cannot decide, left out (the runs are of one decoder: the first run's
+        ``decidable`` is used for the confusion matrix).
     """
     truth = [s.truth[s.decided].astype(str) for s in scores]
     if not sum(t.size for t in truth):
@@ -355,7 +410,8 @@ def run_metrics(scores, classes, step_s, window_s, shuffled=True):
     n_scored = sum(int(s.scored.sum()) for s in scores)
     decided = sum(t.size for t in truth) / n_scored
     decisions = np.concatenate([s.decisions[s.decided] for s in scores]).astype(str)
-    m = window_scores(np.concatenate(truth), decisions, classes, step_s, window_s)
+    decidable = scores[0].decidable
+    m = window_scores(np.concatenate(truth), decisions, classes, step_s, window_s, decidable)
     trials = [t for s in scores for t in s.trials]
     latency, detected = latency_summary(np.concatenate([_latencies(s, s.decisions)
                                                         for s in scores]))
@@ -370,12 +426,13 @@ def run_metrics(scores, classes, step_s, window_s, shuffled=True):
         m.update(_shuffled(scores, m["classes"] + sorted(others), window_s))
     if decided < 1.0:  # nothing was decided during the artifact windows
         m.update({k: v * decided for k, v in m.items() if k.endswith("_per_min")})
-    m.update({"n_artifact": n_scored - int(decisions.size), "artifact_fraction": 1.0 - decided})
+    m.update({"n_artifact": n_scored - int(decisions.size), "artifact_fraction": 1.0 - decided,
+              "n_undecidable": sum(s.undecidable for s in scores)})
     return m
 
 
 def score_decisions(events, times, decisions, window, sfreq, classes, step_s,
-                    complete_before=None, shuffled=True):
+                    complete_before=None, shuffled=True, decidable=None):
     """Score a run's decisions against its events (the rules of this module).
 
     Parameters
@@ -397,6 +454,10 @@ def score_decisions(events, times, decisions, window, sfreq, classes, step_s,
         See :func:`trial_decisions`.
     shuffled : bool
         Compute the shuffled-decision chance level (see :func:`run_metrics`).
+    decidable : collection of str | None
+        The decisions the decoder can make (:func:`decidable_labels` of its classes and
+        threshold): windows and trials expecting another are left out of the scores and
+        counted (``RunScore.undecidable``). None: every truth counts.
 
     Returns
     -------
@@ -405,12 +466,20 @@ def score_decisions(events, times, decisions, window, sfreq, classes, step_s,
     decisions = normalise_decisions(decisions)
     times = np.asarray(times, dtype=float)
     truth, trial = label_windows(events, times, window, sfreq, classes)
-    scored = np.not_equal(truth, None)
+    if decidable is not None:
+        decidable = frozenset(normalise_decisions(sorted(decidable)).astype(str))
+    score = RunScore(truth=truth, decisions=decisions, times=times, trial_index=trial,
+                     decidable=decidable)
+    scored = score.scored
     decided = scored & (decisions.astype(str) != ARTIFACT)
     trials = trial_decisions(events, trial, decisions, complete_before)
-    score = RunScore(int(decided.sum()), int(np.sum(truth[decided] == decisions[decided])),
-                     len(trials), sum(t.correct for t in trials), None, truth, decisions,
-                     trials, times, trial, int(scored.sum() - decided.sum()))
+    if decidable is not None:
+        trials = [t for t in trials if t.truth in decidable]
+    score.windows, score.correct = int(decided.sum()), int(np.sum(truth[decided]
+                                                                   == decisions[decided]))
+    score.trials_done, score.trials_correct = len(trials), sum(t.correct for t in trials)
+    score.trials, score.artifacts = trials, int(scored.sum() - decided.sum())
+    score.undecidable = int(np.not_equal(truth, None).sum() - scored.sum())
     score.metrics = run_metrics([score], classes, step_s, window / float(sfreq), shuffled)
     return score
 
@@ -455,10 +524,14 @@ class LiveScorer:
         The decoder's step, s.
     class_of_marker : dict | None
         The protocol's marker -> class.
+    decidable : collection of str | None
+        The decisions the decoder can make (:func:`decidable_labels`; None: every truth
+        counts), as :func:`score_decisions`.
     """
 
-    def __init__(self, classes, sfreq, window, step_s, class_of_marker=None):
+    def __init__(self, classes, sfreq, window, step_s, class_of_marker=None, decidable=None):
         self.classes = list(classes)
+        self.decidable = None if decidable is None else frozenset(decidable)
         self.sfreq, self.window, self.step_s = float(sfreq), int(window), float(step_s)
         self.class_of_marker = dict(class_of_marker or {})
         self._times, self._decisions = [], []
@@ -493,7 +566,7 @@ class LiveScorer:
         score = score_decisions(protocol_events(markers, self.class_of_marker), times,
                                 np.concatenate(self._decisions), self.window, self.sfreq,
                                 self.classes, self.step_s, complete_before=complete,
-                                shuffled=due)
+                                shuffled=due, decidable=self.decidable)
         if score.metrics is not None:
             if due:
                 self._chance = {k: v for k, v in score.metrics.items()

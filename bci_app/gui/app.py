@@ -1,7 +1,7 @@
 """The application window and the ``bci-app gui`` entry point.
 
 One window with the workflow's steps in a sidebar (Patient & session, Signal check,
-Calibration, Training, Online, Report, Replay), a banner when the signal is lost, and a
+Calibration, Training, Online, Report; then Patient course and Replay), a banner when the signal is lost, and a
 separate patient window. :func:`run` takes the parsed options of ``bci-app gui``
 (:mod:`bci_app.cli.gui`), creates the Qt application and, with ``--autopilot``, runs a short
 demonstration session on the simulated amplifier.
@@ -15,9 +15,11 @@ from PySide6 import QtCore, QtWidgets
 
 from ..errors import BCIAppError
 from .controller import SessionController
+from .palette import BAD
 from .patient import PatientWindow
 from .views.calibration import CalibrationView
 from .views.common import show_error
+from .views.course import CourseView
 from .views.online import OnlineView
 from .views.replay import ReplayView
 from .views.report import ReportView
@@ -26,7 +28,9 @@ from .views.signal_check import SignalCheckView
 from .views.training import TrainingView
 
 STEPS = ("Patient & session", "Signal check", "Calibration", "Training", "Online", "Report",
-         "Replay")
+         "Patient course", "Replay")
+#: Views beside the numbered workflow.
+_UNNUMBERED = ("Patient course", "Replay")
 
 
 def _needs_offscreen():
@@ -47,6 +51,41 @@ def make_application(offscreen=False):
     return app
 
 
+class _Page(QtWidgets.QScrollArea):
+    """A step's view in a scroll area: however much a view holds (a long path in a label, a
+    wide table), it scrolls inside the window instead of making the window grow; the window
+    keeps the size the operator gives it from step to step.
+
+    The view fills the area, and is never made smaller than its minimum size (scroll bars
+    then) nor, unlike ``widgetResizable``, taller than the area because its wrapped labels
+    would like more room."""
+
+    def __init__(self, view, parent=None):
+        super().__init__(parent)
+        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.setWidget(view)
+        view.installEventFilter(self)
+
+    def _fit(self):
+        view = self.widget()
+        if view is not None:
+            view.resize(self.viewport().size().expandedTo(view.minimumSizeHint()))
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._fit()
+
+    def eventFilter(self, obj, event):
+        if obj is self.widget() and event.type() == QtCore.QEvent.Type.LayoutRequest:
+            QtCore.QTimer.singleShot(0, self._fit)  # its minimum size may have changed
+        return super().eventFilter(obj, event)
+
+
+def _page(view):
+    """A step's view in its :class:`_Page`."""
+    return _Page(view)
+
+
 class MainWindow(QtWidgets.QMainWindow):
     """The operator's window.
 
@@ -65,8 +104,9 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.setWindowTitle("BCI - motor imagery")
         self.resize(1280, 800)
+        self.setMinimumSize(640, 480)  # smaller: the steps scroll (see _page)
         self.controller = SessionController(root, models_dir, parent=self)
-        self.patient = PatientWindow()
+        self.patient = PatientWindow(operator=self)
         min_imagery = window_s + 1.0 if time_scale != 1.0 else 0.0
         self.views = {
             "Patient & session": SessionView(self.controller),
@@ -75,18 +115,19 @@ class MainWindow(QtWidgets.QMainWindow):
             "Training": TrainingView(self.controller, window_s),
             "Online": OnlineView(self.controller, time_scale, min_imagery, self.patient),
             "Report": ReportView(self.controller),
+            "Patient course": CourseView(self.controller),
             "Replay": ReplayView(self.controller),
         }
         self.steps = QtWidgets.QListWidget()
         self.steps.setFixedWidth(190)
         self.stack = QtWidgets.QStackedWidget()
         for i, name in enumerate(STEPS):
-            self.steps.addItem(f"{i + 1}. {name}" if name != "Replay" else name)
-            self.stack.addWidget(self.views[name])
+            self.steps.addItem(f"{i + 1}. {name}" if name not in _UNNUMBERED else name)
+            self.stack.addWidget(_page(self.views[name]))
         self.steps.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.banner = QtWidgets.QLabel()
         self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("background: #c62828; color: white; padding: 8px; "
+        self.banner.setStyleSheet(f"background: {BAD}; color: white; padding: 8px; "
                                   "font-weight: bold;")
         self.banner.hide()
         central = QtWidgets.QWidget()
@@ -113,6 +154,8 @@ class MainWindow(QtWidgets.QMainWindow):
         c.recovered.connect(self._on_recovered)
         c.sessionChanged.connect(lambda s: self.setWindowTitle(
             f"BCI - subject {s.subject}, session {s.label}"))
+        self.views["Report"].reportReady.connect(
+            lambda path: self.views["Patient course"].refresh())
         self.views["Patient & session"].patientScreenRequested.connect(
             self.patient.show_on)
         self.confirm_close = self._ask_close

@@ -41,7 +41,7 @@ from ..acquisition.montages import MONTAGES, montage_channels
 from ..acquisition.stream import CONNECTED
 from ..acquisition.stream_format import is_replay
 from ..errors import BCIAppError, DataError, StreamError
-from ..evaluation.scoring import LiveScorer, RunScore
+from ..evaluation.scoring import LiveScorer, RunScore, decidable_labels
 from ..online.monitor import Acquisition
 from ..session.runs import SAVING
 from ..session.store import RecordingStore
@@ -100,6 +100,7 @@ class SessionController(QtCore.QObject):
         self.source_name = None
         self.montage = None
         self.bad_channels = []
+        self._site_eeg = None  # the site's EEG defaults (read once per session opened)
         self.active = None  # the run in progress (RunOrchestrator)
         self._finalisers = []
         self._recovery = None
@@ -177,6 +178,7 @@ class SessionController(QtCore.QObject):
     def set_session(self, session):
         self.session = session
         self.bad_channels = list(session.meta.get("bad_channels") or [])
+        self._site_eeg = None
         self.model_path = None
         self.trained = None
         model = session.meta.get("model")
@@ -264,6 +266,28 @@ class SessionController(QtCore.QObject):
     def set_display_filter(self, spec):
         if self.acq is not None:
             self.acq.set_display_filter(spec)
+
+    def mains_frequencies(self):
+        """Where the channel quality looks for line noise, Hz: the power-line frequency of
+        the settings (the session's EEG settings, else the site's:
+        :func:`bci_app.session.site.resolve_eeg`), or both 50 and 60 Hz when they do not
+        say it.
+
+        Returns
+        -------
+        freqs : tuple of float
+        """
+        from ..session.site import LINE_FREQUENCIES, read_site_settings, resolve_eeg
+
+        if self._site_eeg is None:
+            try:
+                self._site_eeg = read_site_settings().eeg_defaults()
+            except BCIAppError as exc:  # said when a recording needs them; here: unknown
+                logger.warning("site settings: %s", exc)
+                self._site_eeg = {}
+        session = self.session.eeg_settings if self.session is not None else None
+        hz = resolve_eeg(session, None, self._site_eeg)["line_freq"]
+        return (hz,) if hz else tuple(LINE_FREQUENCIES)
 
     def set_bad_channels(self, bad):
         self.bad_channels = list(bad)
@@ -508,15 +532,21 @@ class SessionController(QtCore.QObject):
         runner : ProtocolRunner
             Its ``protocol`` (classes, markers) and ``events`` (markers sent) are used.
         decoder : WindowedDecoder | None
-            The online decoder (``sfreq``, ``window``, ``step_s``); None: no live score.
+            The online decoder (``sfreq``, ``window``, ``step_s``; its ``classes`` and
+            decision ``rule``: the windows are scored over what it can decide,
+            :func:`~bci_app.evaluation.scoring.decidable_labels`); None: no live score.
         """
         self.score = LiveScore()
         self.run_predictions = []
         self._scorer, self._score_runner, self._score_final = None, runner, False
         if decoder is not None:
             protocol = runner.protocol
+            classes = getattr(decoder, "classes", None)
+            rule = getattr(decoder, "rule", None)
+            decidable = None if classes is None else decidable_labels(
+                classes, getattr(rule, "threshold", 0.0))
             self._scorer = LiveScorer(protocol.classes, decoder.sfreq, decoder.window,
-                                      decoder.step_s, protocol.class_of_marker)
+                                      decoder.step_s, protocol.class_of_marker, decidable)
 
     def _update_score(self):
         self.score = self._scorer.score(self._score_runner.events, final=self._score_final)

@@ -2,12 +2,14 @@
 
 :class:`PatientCanvas` paints one screen from the protocol state (and, during online imagery,
 the decoder's confidence in the cued class). :class:`PatientWindow` is a separate top-level
-window holding one, which can go full screen on any connected monitor; the operator's views
-hold a small canvas of their own as a preview.
+window holding one, which can go full screen on a monitor of its own and never covers the
+operator's window; the operator's views hold a small canvas of their own as a preview.
 """
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
+
+from .palette import FEEDBACK_OTHER, FEEDBACK_RIGHT
 
 #: Direction of the cue arrow of each class (dx, dy on screen).
 ARROWS = {"left_hand": (-1, 0), "right_hand": (1, 0), "feet": (0, 1), "tongue": (0, -1),
@@ -147,7 +149,7 @@ class PatientCanvas(QtWidgets.QWidget):
         dx, dy = ARROWS.get(self.label, (0, -1))
         full = size * 0.38
         thick = size * 0.07
-        colour = QtGui.QColor("#43a047" if self.correct else "#90a4ae")
+        colour = QtGui.QColor(FEEDBACK_RIGHT if self.correct else FEEDBACK_OTHER)
         p.setPen(QtGui.QPen(QtGui.QColor("#555555"), 2))
         p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
         if dx:
@@ -165,33 +167,138 @@ class PatientCanvas(QtWidgets.QWidget):
         p.drawRect(bar)
 
 
-class PatientWindow(QtWidgets.QWidget):
-    """The patient's window: a :class:`PatientCanvas`, full screen on a chosen monitor."""
+#: Smallest patient window (px) placed beside the operator's on a shared screen.
+PATIENT_MIN_SIZE = QtCore.QSize(320, 240)
+#: Share of a shared screen's width the patient window takes when the operator's window has
+#: to make room for it.
+PATIENT_SHARE = 1.0 / 3.0
 
-    def __init__(self, parent=None):
+
+def free_area(available, taken, minimum=PATIENT_MIN_SIZE):
+    """The largest strip of a screen left free by a window: beside, above or below it.
+
+    Parameters
+    ----------
+    available : QRect
+        The screen's available geometry.
+    taken : QRect
+        The window's frame (outside the screen: nothing is taken).
+    minimum : QSize
+        Smallest strip that counts.
+
+    Returns
+    -------
+    area : QRect | None
+        The largest free strip of at least ``minimum``, or None.
+    """
+    a, t = QtCore.QRect(available), QtCore.QRect(taken).intersected(available)
+    if t.isEmpty():
+        return a
+    strips = (QtCore.QRect(a.left(), a.top(), t.left() - a.left(), a.height()),
+              QtCore.QRect(t.right() + 1, a.top(), a.right() - t.right(), a.height()),
+              QtCore.QRect(a.left(), a.top(), a.width(), t.top() - a.top()),
+              QtCore.QRect(a.left(), t.bottom() + 1, a.width(), a.bottom() - t.bottom()))
+    fits = [r for r in strips
+            if r.width() >= minimum.width() and r.height() >= minimum.height()]
+    return max(fits, key=lambda r: r.width() * r.height()) if fits else None
+
+
+class PatientWindow(QtWidgets.QWidget):
+    """The patient's window: a :class:`PatientCanvas`, on a screen of its own when there is
+    one, never over the operator's window.
+
+    Parameters
+    ----------
+    operator : QWidget | None
+        The operator's window: the patient window never covers it (see :meth:`show_on`).
+    """
+
+    def __init__(self, parent=None, operator=None):
         super().__init__(parent, QtCore.Qt.WindowType.Window)
         self.setWindowTitle("BCI - patient screen")
+        self.operator = operator
+        self.placement = ""  # where the last show_on put the window, and why
         self.canvas = PatientCanvas()
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
         self.resize(800, 600)
 
+    def _operator_screen(self):
+        op = self.operator
+        if op is None or not op.isVisible():
+            return None
+        return op.screen()
+
     def show_on(self, screen_index=None, fullscreen=False):
-        """Show the window on screen ``screen_index`` (default: the last one, usually the
-        second monitor), full screen if asked."""
+        """Show the window, never over the operator's window.
+
+        On a screen other than the operator's (by default the last such screen: usually the
+        second monitor) it goes full screen if asked. On the operator's screen (a single
+        screen, or that screen chosen) it is never full screen: it takes the largest strip
+        the operator's window leaves free (:func:`free_area`); without one, the operator's
+        window gives up the right :data:`PATIENT_SHARE` of the screen (as far as its
+        minimum width allows) and the patient window takes it; on a screen too small for
+        both, it is put right of the operator's window. :attr:`placement` says which.
+        """
         screens = QtGui.QGuiApplication.screens()
-        if screens:
-            index = len(screens) - 1 if screen_index is None else \
-                max(0, min(int(screen_index), len(screens) - 1))
-            screen = screens[index]
-            self.setScreen(screen)
-            self.move(screen.availableGeometry().topLeft() + QtCore.QPoint(40, 40))
-        if fullscreen:
-            self.showFullScreen()
-        else:
+        own = self._operator_screen()
+        if not screens:
             self.showNormal()
+            return
+        if screen_index is None:
+            others = [k for k, s in enumerate(screens) if s is not own]
+            index = others[-1] if others else len(screens) - 1
+        else:
+            index = max(0, min(int(screen_index), len(screens) - 1))
+        screen = screens[index]
+        self.setScreen(screen)
+        if own is None or screen is not own:
+            self.move(screen.availableGeometry().topLeft() + QtCore.QPoint(40, 40))
+            self.placement = f"screen {index + 1}" + (", full screen" if fullscreen else "")
+            if fullscreen:
+                self.showFullScreen()
+            else:
+                self.showNormal()
+            self.raise_()
+            return
+        self.showNormal()
+        self.setGeometry(self._beside_operator(screen.availableGeometry()))
         self.raise_()
+
+    def _frame_margins(self):
+        """Width of the window frame around the client area (left/right, top, bottom)."""
+        frame, inner = self.frameGeometry(), self.geometry()
+        if self.isVisible() and frame != inner:
+            return (inner.left() - frame.left(), inner.top() - frame.top(),
+                    frame.bottom() - inner.bottom())
+        return 8, 32, 8  # not shown yet: a typical title bar and border
+
+    def _beside_operator(self, available):
+        """Client geometry of the window beside the operator's on a shared screen."""
+        op = self.operator
+        area = free_area(available, op.frameGeometry())
+        if area is not None:
+            self.placement = "beside the operator's window"
+        else:
+            share = max(PATIENT_MIN_SIZE.width(), int(available.width() * PATIENT_SHARE))
+            frame = op.frameGeometry()
+            width = available.width() - share - (frame.width() - op.width())
+            if width >= max(op.minimumSizeHint().width(), op.minimumWidth()):
+                op.showNormal()
+                op.setGeometry(available.left() + (op.geometry().left() - frame.left()),
+                               op.geometry().top(), width, op.height())
+                area = free_area(available, op.frameGeometry())
+            if area is not None:
+                self.placement = ("beside the operator's window (made narrower to leave "
+                                  "room)")
+            else:  # a screen too small for both: never over the operator's controls
+                f = op.frameGeometry()
+                area = QtCore.QRect(f.right() + 1, f.top(), PATIENT_MIN_SIZE.width(),
+                                    max(PATIENT_MIN_SIZE.height(), f.height()))
+                self.placement = "right of the operator's window (the screen is too small)"
+        side, top, bottom = self._frame_margins()
+        return area.adjusted(side, top, -side, -bottom)
 
     def keyPressEvent(self, event):
         if event.key() == QtCore.Qt.Key.Key_Escape and self.isFullScreen():

@@ -17,12 +17,11 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..processing.quality import average_spectrum, buffer_quality
+from .palette import QUALITY_COLOURS
 
 #: Redraw rate of the traces while visible (frames per second).
 FRAME_RATE = 40.0
 
-QUALITY_COLOURS = {"good": "#2e7d32", "flat": "#757575", "noisy": "#c62828",
-                   "line noise": "#ef6c00", "no signal": "#6a1b9a", "excluded": "#9e9e9e"}
 
 
 def _break_connect(n_channels, n_points):
@@ -301,11 +300,19 @@ class SignalCheckPanel(QtWidgets.QWidget):
         self.filter_box = QtWidgets.QComboBox()
         self.filter_box.addItems(list(self.FILTERS))
         self.filter_box.setCurrentIndex(1)
+        #: ``line_freqs()``: the mains frequencies (Hz) line noise is looked for at (the
+        #: settings', e.g. ``SessionController.mains_frequencies``).
+        self.line_freqs = lambda: (50.0, 60.0)
+        self.mains_label = QtWidgets.QLabel("")
+        self.mains_label.setToolTip("The power line frequency of the session's EEG settings "
+                                    "('Patient & session'), else of the site settings: line "
+                                    "noise is looked for there.")
         for label, box in (("Scale", self.scale_box), ("Time", self.span_box),
                            ("Display filter", self.filter_box)):
             row.addWidget(QtWidgets.QLabel(label))
             row.addWidget(box)
         row.addStretch(1)
+        row.addWidget(self.mains_label)
         layout.addWidget(self.controls)
         split = QtWidgets.QSplitter()
         split.addWidget(self.traces)
@@ -353,17 +360,28 @@ class SignalCheckPanel(QtWidgets.QWidget):
         super().showEvent(event)
         if self.side.isVisible() or not self.controls.isHidden():
             self._quality_timer.start()
+            # Now, not at the timer's first tick: the list must not show, even for a
+            # moment, what was true when the view was last seen (e.g. "good" on a stream
+            # lost since).
+            self.update_quality()
 
     def hideEvent(self, event):
         super().hideEvent(event)
         self._quality_timer.stop()
 
     def update_quality(self):
-        """Show the quality and spectrum of the last seconds of raw data (2 Hz timer)."""
+        """Show the quality and spectrum of the last seconds of raw data (2 Hz timer, and
+        when shown): line noise looked for at :attr:`line_freqs`; every channel "no signal"
+        when nothing has arrived for a second
+        (:func:`~bci_app.processing.quality.buffer_quality`)."""
         src = self.source
         if src is None or src.raw_buffer is None:
             return
-        q = buffer_quality(src.raw_buffer, src.sfreq)
+        freqs = tuple(self.line_freqs())
+        self.mains_label.setText("Line noise looked for at " + " and ".join(
+            f"{f:g}" for f in freqs) + " Hz" + (" (power line not set)" if len(freqs) > 1
+                                               else " (power line)"))
+        q = buffer_quality(src.raw_buffer, src.sfreq, line_freqs=freqs)
         if q is None:
             return
         self.last_quality = q

@@ -43,7 +43,7 @@ from .._logging import logger
 from .._utils import Subscribers
 from ..acquisition.stream import CLOSED, CONNECTED, StreamEvent
 from ..errors import StreamError
-from ..processing.quality import ARTIFACT
+from .feedback import ARTIFACT_CODE, FEEDBACK_NAME, FeedbackOutlet, decision_codes
 from .statistics import DecodingStatistics
 
 #: Seconds without any decided window (every window ``artifact``) before an alert.
@@ -52,9 +52,9 @@ ALERT_AFTER_S = 5.0
 ALERT = "alert"
 #: Status once a window is decided again after an alert.
 RESUMED = "resumed"
-#: ``decision`` code of an ``artifact`` window on the predictions outlet (-1 is idle by
-#: the threshold; class codes are 0 and up). Its probabilities are NaN.
-ARTIFACT_CODE = -2
+# ARTIFACT_CODE: ``decision`` code of an ``artifact`` window on the predictions outlet (-1
+# is idle by the threshold; class codes are 0 and up; its probabilities are NaN), defined
+# with the other codes of the LSL outputs in bci_app.online.feedback.
 
 
 class _CsvLog:
@@ -105,6 +105,11 @@ class OnlineDecoder:
         (LabRecorder) stores them beside the EEG and the markers.
     alert_after_s : float
         Seconds without a decided window before an :data:`ALERT` (see the module's doc).
+    feedback : str | None
+        Name of the feedback stream published beside the predictions when ``publish`` is
+        given: the one simple stream an FES device, robot or game follows (value toward a
+        class, decision, confidence; its contract: :mod:`bci_app.online.feedback`). None:
+        not published.
 
     Subscribers are called from the worker thread with ``(kind, payload)``:
     ``("samples", Chunk)`` (every chunk received, in volts, before filtering: for signal
@@ -120,7 +125,8 @@ class OnlineDecoder:
     """
 
     def __init__(self, decoder, eeg, markers=None, log_dir=None, blas_threads=1,
-                 poll_timeout=0.02, publish=None, alert_after_s=ALERT_AFTER_S):
+                 poll_timeout=0.02, publish=None, alert_after_s=ALERT_AFTER_S,
+                 feedback=FEEDBACK_NAME):
         self.decoder = decoder
         self.eeg = eeg
         self.markers = markers
@@ -141,6 +147,8 @@ class OnlineDecoder:
         self._logs = {}
         self.publish = publish
         self._outlet = None
+        self.feedback = feedback
+        self._feedback = None
         self.eeg.subscribe(self._on_status)
 
     @property
@@ -212,9 +220,7 @@ class OnlineDecoder:
         self._outlet = StreamOutlet(info)
 
     def _publish_outlet(self, pred):
-        index = {c: k for k, c in enumerate(pred.classes)}
-        index[ARTIFACT] = ARTIFACT_CODE
-        codes = np.array([index.get(d, -1) for d in pred.decisions], dtype=np.float32)
+        codes = decision_codes(pred.decisions, pred.classes)
         values = np.column_stack([pred.smoothed.astype(np.float32), codes])
         for row, stamp in zip(values, pred.times):
             self._outlet.push_sample(row, float(stamp))
@@ -246,6 +252,11 @@ class OnlineDecoder:
         self._open_logs()
         if self.publish:
             self._open_outlet()
+            if self.feedback:
+                self._feedback = FeedbackOutlet(
+                    self.decoder.classes, self.feedback,
+                    self.eeg.description.source_id or self.eeg.description.name,
+                    self.eeg.description.name)
         self._log_event(_now(), time.time(), "status",
                         f"connected: decoding {self.eeg.description} with window "
                         f"{self.decoder.window_s} s, step {self.decoder.step_s} s")
@@ -270,6 +281,9 @@ class OnlineDecoder:
         for log in self._logs.values():
             log.close()
         self._logs = {}
+        feedback, self._feedback = self._feedback, None
+        if feedback is not None:  # its end sample, then it closes
+            feedback.close()
         outlet, self._outlet = self._outlet, None
         if outlet is not None:
             destroy = getattr(outlet, "_del", None)
@@ -343,6 +357,8 @@ class OnlineDecoder:
         self._log_predictions(pred, samples, latencies)
         if self._outlet is not None:
             self._publish_outlet(pred)
+        if self._feedback is not None:
+            self._feedback.push(pred)
         self._publish("predictions", pred)
         self._track_artifacts(pred)
 

@@ -32,9 +32,11 @@ from .layout import (
     derivatives_dir,
     ensure_dataset,
     run_basename,
+    write_dataset_files,
 )
 from .participants import read_participants, restore_participants
 from .session_log import SessionLog
+from .site import UNKNOWN, resolve_eeg
 from .state import (
     CONVERTED,
     FAILED,
@@ -65,8 +67,49 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def protocol_record(protocol):
+def shown_path(path, root=None):
+    """A file as a recording's sidecar names it, never by a local absolute path.
+
+    Relative to the recordings folder ``root`` when inside it; else relative to the
+    protocols or models folder it comes from (the shipped ones, or the user data folder's),
+    as ``"protocols/<name>.toml"``; else its file name alone (the sidecar holds its text
+    or checksum).
+
+    Parameters
+    ----------
+    path : str | Path
+    root : str | Path | None
+
+    Returns
+    -------
+    shown : str
+        POSIX separators.
+    """
+    from ..resources import KINDS, search_path
+
+    path = Path(path).resolve()
+    bases = [Path(root).resolve()] if root is not None else []
+    for kind in KINDS:
+        try:
+            bases += [folder.resolve().parent for folder in search_path(kind)
+                      if path.is_relative_to(folder.resolve())]
+        except ConfigError:  # no shipped folder (a broken install): by name
+            continue
+    for base in bases:
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.name
+
+
+def protocol_record(protocol, root=None):
     """What the sidecar says about a protocol: file, fields, and the file's text.
+
+    Parameters
+    ----------
+    protocol : Protocol
+    root : str | Path | None
+        The recordings folder: the file is named relative to it, or to the protocols
+        folder it comes from (:func:`shown_path`).
 
     Returns
     -------
@@ -76,15 +119,16 @@ def protocol_record(protocol):
     from dataclasses import asdict
 
     source = str(protocol.source)
+    path = Path(source)
     record = {
-        "file": source, "name": protocol.name, "run_type": protocol.run_type,
+        "file": shown_path(path, root) if path.is_file() else source,
+        "name": protocol.name, "run_type": protocol.run_type,
         "feedback": bool(protocol.feedback), "classes": list(protocol.classes),
         "trials_per_class": int(protocol.trials_per_class),
         "randomisation": protocol.randomisation, "markers": dict(protocol.markers),
         "affected_hand": protocol.affected_hand, "timing": asdict(protocol.timing),
         "description": protocol.description,
     }
-    path = Path(source)
     if path.is_file():
         record["text"] = path.read_text(encoding="utf-8")
         record["sha256"] = _sha256(path)
@@ -97,13 +141,7 @@ def model_record(path, root=None):
 
     path = Path(path).resolve()
     meta = read_model_info(path)
-    shown = str(path)
-    if root is not None:
-        try:
-            shown = str(path.relative_to(Path(root).resolve()))
-        except ValueError:
-            pass
-    return {"file": shown, "sha256": _sha256(path), "name": meta["name"],
+    return {"file": shown_path(path, root), "sha256": _sha256(path), "name": meta["name"],
             "classes": meta["classes"], "sfreq": meta["sfreq"],
             "n_channels": len(meta["ch_names"]),
             "window_s": meta["window_s"], "step_s": meta["step_s"], "l_freq": meta["l_freq"],
@@ -170,8 +208,19 @@ def write_named_markers(vhdr_path, raw):
                                            in enumerate(entries, start=1)]) + "\n")
 
 
-def write_run(run, root, subject, session, task, run_number, sidecar=None, replace=False):
+def write_run(run, root, subject, session, task, run_number, sidecar=None, replace=False,
+              eeg=None, presentation=None):
     """Write one run to BIDS (BrainVision, events, sidecars) and its predictions.
+
+    The electrode positions are not written (no ``electrodes.tsv``/``coordsystem.json``):
+    the app places the channels at template 10-05 positions by their names, nothing is
+    measured on the subject. BIDS-EEG makes ``electrodes.tsv`` OPTIONAL and defines it as
+    the location of the electrodes in a coordinate system anchored on the subject's
+    landmarks (``CapTrak``: the subject's nasion and preauricular points): template
+    positions written there read as this subject's digitisation (mne-bids, EEGLAB and
+    FieldTrip apply them as such), and the schema has no field saying "template". The
+    channel names and ``EEGPlacementScheme`` say where the electrodes are; a reader that
+    needs positions applies the template itself.
 
     Parameters
     ----------
@@ -187,6 +236,12 @@ def write_run(run, root, subject, session, task, run_number, sidecar=None, repla
     replace : bool
         Replace the run's BIDS files if they exist (only for a conversion of the same
         XDF file that was cut short).
+    eeg : dict | None
+        The power line frequency, reference and amplifier
+        (:func:`bci_app.session.site.resolve_eeg`); None: the run's stream description
+        and ``raw.info["line_freq"]``.
+    presentation : dict | None
+        ``StimulusPresentation`` of ``_events.json`` (the software that ran the protocol).
 
     Returns
     -------
@@ -206,22 +261,40 @@ def write_run(run, root, subject, session, task, run_number, sidecar=None, repla
                         "overwritten. Move it away first to convert this run again.")
     ensure_dataset(root)
     raw = run.raw
+    if eeg is None:
+        eeg = resolve_eeg(stream={**run.eeg, "line_freq": raw.info["line_freq"]})
+    raw.info["line_freq"] = eeg["line_freq"]  # None: unknown, written "n/a"
     event_id = _event_id(raw.annotations.description) if len(raw.annotations) else None
     # overwrite=True only lets mne-bids update participants.tsv (rewritten right after from
     # the subjects it held) and the session's shared files; the run itself was checked above.
     before = read_participants(root)
-    mne_bids.write_raw_bids(raw, bids_path, event_id=event_id, format="BrainVision",
-                            allow_preload=True, overwrite=True, verbose="ERROR")
+    montage = raw.get_montage()  # template positions: not written (see above)
+    if montage is not None:
+        raw.set_montage(None)
+    try:
+        mne_bids.write_raw_bids(raw, bids_path, event_id=event_id, format="BrainVision",
+                                allow_preload=True, overwrite=True, readme=False,
+                                verbose="ERROR")
+    finally:
+        if montage is not None:
+            raw.set_montage(montage)
     restore_participants(root, before)
+    write_dataset_files(root)  # mne-bids' placeholder authors out, the site's in
     write_named_markers(bids_path.fpath, raw)
     sidecar_path = bids_path.copy().update(suffix="eeg", extension=".json")
-    # The amplifier as its stream describes itself (desc/acquisition, desc/reference).
-    entries = {"Manufacturer": run.eeg.get("manufacturer", "n/a"),
-               "ManufacturersModelName": run.eeg.get("model", "n/a"),
-               "RecordingType": "continuous", "EEGReference": run.eeg.get("reference", "n/a"),
-               "PowerLineFrequency": raw.info["line_freq"]}
+    entries = {"Manufacturer": eeg["amplifier_manufacturer"],
+               "ManufacturersModelName": eeg["amplifier_model"],
+               "RecordingType": "continuous", "EEGReference": eeg["eeg_reference"],
+               "PowerLineFrequency": UNKNOWN if eeg["line_freq"] is None
+               else eeg["line_freq"],
+               # the schema's spelling (mne-bids writes "MiscChannelCount")
+               "MISCChannelCount": raw.get_channel_types().count("misc")}
     entries.update(sidecar or {})
     mne_bids.update_sidecar_json(sidecar_path, entries, verbose="ERROR")
+    events_json = bids_path.copy().update(suffix="events", extension=".json")
+    if presentation and events_json.fpath.is_file():
+        mne_bids.update_sidecar_json(events_json, {"StimulusPresentation": presentation},
+                                     verbose="ERROR")
     if run.predictions is not None:
         out = derivatives_dir(root, subject, session) / "eeg"
         out.mkdir(parents=True, exist_ok=True)
@@ -240,7 +313,8 @@ def write_run(run, root, subject, session, task, run_number, sidecar=None, repla
         atomic_write(out / f"{base}_predictions.json", json.dumps({
             "Description": "Online decoder output recorded during the run (LSL stream of "
                            "type Predictions).",
-            "Sources": [f"bids::{bids_path.fpath.relative_to(root).as_posix()}"],
+            # "raw": the recordings folder (DatasetLinks of derivatives/bci-app).
+            "Sources": [f"bids:raw:{bids_path.fpath.relative_to(root).as_posix()}"],
             **columns}, indent=2) + "\n")
     logger.info("BIDS: wrote %s", bids_path.fpath)
     return bids_path
@@ -295,9 +369,9 @@ def convert_recording(state_path, interrupted=None):
         started = _dt.datetime.fromisoformat(state["started"]) if state.get("started") \
             else None
         run = load_xdf_run(xdf_path, state.get("streams"),
-                           class_of_marker=info.get("class_of_marker"),
-                           line_freq=info.get("line_freq", 50.0), meas_date=started)
+                           class_of_marker=info.get("class_of_marker"), meas_date=started)
         status = _run_status(run, interrupted)
+        eeg = recording_eeg(info, run.eeg)
         # Room for the BIDS copy first: a write cut by a full disk would leave the folder's
         # shared files (README, dataset_description.json...) truncated.
         check_free_space(root, run.raw.n_times * len(run.raw.ch_names) * 4,
@@ -306,8 +380,9 @@ def convert_recording(state_path, interrupted=None):
                          "later with `bci-app session --recover`")
         with _shared_files_kept(root):
             bids_path = write_run(run, root, info["subject"], info["session"], info["task"],
-                                  info["run"], replace=replace,
-                                  sidecar=_sidecar(state, run, status, xdf_path, root))
+                                  info["run"], replace=replace, eeg=eeg,
+                                  sidecar=_sidecar(state, run, status, xdf_path, root),
+                                  presentation=_presentation(info))
     except Exception as exc:
         update_state(state_path, status=FAILED,
                      error=f"conversion failed: {type(exc).__name__}: {exc}")
@@ -364,6 +439,35 @@ def _run_status(run, interrupted):
     return "interrupted" if interrupted else ("aborted" if aborted else "complete")
 
 
+def recording_eeg(info, stream):
+    """The power line frequency, reference and amplifier of a recorded run
+    (:func:`bci_app.session.site.resolve_eeg`): the session's settings stored with the
+    recording, else its EEG stream's description, else the site's defaults.
+
+    Parameters
+    ----------
+    info : dict
+        The ``run`` record of the recording's state file
+        (:meth:`bci_app.session.Session.start_recording`): ``eeg_settings``,
+        ``site`` and ``amplifier``; a record of an earlier version holds ``line_freq``.
+    stream : dict
+        The EEG stream's description (``XdfRun.eeg``).
+    """
+    session = dict(info.get("eeg_settings") or {})
+    if "eeg_settings" not in info and info.get("line_freq") is not None:
+        session["line_freq"] = info["line_freq"]
+    amplifier = info.get("amplifier") or {}
+    return resolve_eeg(session, {**stream, "line_freq": amplifier.get("line_freq")},
+                       (info.get("site") or {}).get("eeg"))
+
+
+def _presentation(info):
+    """``StimulusPresentation`` of a run's events: bci-app ran the protocol, on the
+    recording machine's operating system."""
+    return {"OperatingSystem": info.get("os") or UNKNOWN, "SoftwareName": "bci-app",
+            "SoftwareVersion": str(info.get("bci_app_version") or UNKNOWN)}
+
+
 def _sidecar(state, run, status, xdf_path, root):
     """The app's fields of a converted run's ``_eeg.json`` (protocol, model, recording)."""
     info = state.get("run", {})
@@ -375,18 +479,20 @@ def _sidecar(state, run, status, xdf_path, root):
         "last_lsl_timestamp": run.eeg["last_timestamp"],
         "effective_sfreq": run.eeg["effective_sfreq"], "gaps": run.eeg["gaps"],
         "markers": len(run.markers),
-        "predictions": None if run.predictions is None else int(len(run.predictions)),
+        "predictions": None if run.predictions is None else len(run.predictions),
         "eeg_stream": {k: run.eeg[k] for k in ("name", "source_id", "hostname")},
     }
     protocol = info.get("protocol") or {}
     return {
         "TaskDescription": protocol.get("description") or protocol.get("name", "n/a"),
-        "Instructions": protocol.get("description", "n/a"),
+        "Instructions": protocol.get("description") or "n/a",
         "SoftwareVersions": f"bci-app {info.get('bci_app_version', 'n/a')}",
+        **((info.get("site") or {}).get("institution") or {}),
         "BciAppProtocol": protocol or None,
         "BciAppModel": info.get("model"),
         "BciAppAmplifier": info.get("amplifier"),
-        "BciAppMontage": "standard 10-05 positions (MNE colin27_1005/standard_1005)",
+        "BciAppMontage": "channels named by the 10-05 system; positions not measured (not "
+                         "written: use a template such as MNE's standard_1005)",
         "BciAppRecording": recording,
     }
 

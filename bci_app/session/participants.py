@@ -103,6 +103,16 @@ class Subject:
         return f"sub-{self.id}"
 
     @property
+    def sex_text(self):
+        """What :attr:`sex` means (``"female"``...; ``"not given"`` for ``n/a``)."""
+        return SEXES.get(self.sex, self.sex)
+
+    @property
+    def hand_text(self):
+        """What :attr:`hand` means (``"right"``...; ``"not given"`` for ``n/a``)."""
+        return HANDS.get(self.hand, self.hand)
+
+    @property
     def affected_hand(self):
         """``"left"``/``"right"`` for protocols with an ``affected_hand`` class, else None."""
         return self.affected_side if self.affected_side in ("left", "right") else None

@@ -16,15 +16,18 @@ Files of a session
   recordings (``eeg/*_eeg.xdf``, with their recorder state files);
 - ``sub-<s>/ses-<e>/eeg/``: the runs converted to BIDS;
 - ``derivatives/bci-app/sub-<s>/ses-<e>/``: ``session.json`` (the session's settings:
-  amplifier stream, montage, bad channels, chosen model, training scores),
+  amplifier stream, montage, bad channels, chosen model, training scores, EEG settings
+  written to the recordings' sidecars: :attr:`Session.eeg_settings`),
   ``runs/run-<NN>.json`` (the record of each run the application recorded), ``models/``,
-  ``online/run-<NN>/`` (the online decoder's CSV logs), ``report.html``, ``r2_map.npz``.
+  ``online/run-<NN>/`` (the online decoder's CSV logs), ``report.html`` and ``report.pdf``,
+  ``summary.json`` (the session's scores, :mod:`bci_app.session.course`), ``r2_map.npz``.
 
 Every file is written atomically (:func:`bci_app._utils.atomic_write`) and every timestamp
 is :func:`bci_app._utils.now_iso`.
 """
 
 import json
+import platform
 from dataclasses import asdict
 from pathlib import Path
 
@@ -145,7 +148,7 @@ class Session:
         """The session's settings (``session.json``, a dict).
 
         ``label``, ``created``, ``stream``, ``montage``, ``bad_channels``, and once chosen
-        ``model`` and ``training``; change them with :meth:`update`.
+        ``model``, ``training`` and ``operator``; change them with :meth:`update`.
         """
         if self._meta is None:
             path = self.derivatives / SETTINGS_NAME
@@ -163,6 +166,53 @@ class Session:
         them."""
         self.meta.update(values)
         _write_json(self.derivatives / SETTINGS_NAME, self.meta)
+
+    @property
+    def operator(self):
+        """Who runs the session (``session.json``'s ``operator``; "" if not given)."""
+        return str(self.meta.get("operator") or "")
+
+    def set_operator(self, name):
+        """Store who runs the session with it (and say so in the session log when it
+        changes). Returns the name as stored (spaces trimmed)."""
+        name = " ".join(str(name or "").split())
+        if name != self.operator:
+            self.update(operator=name)
+            self.log("operator", operator=name)
+        return name
+
+    @property
+    def eeg_settings(self):
+        """The session's EEG settings (:data:`bci_app.session.site.EEG_SETTINGS`: power line
+        frequency, reference, amplifier manufacturer and model; None: not set, the
+        amplifier's stream or the site settings say it)."""
+        from .site import EEG_SETTINGS
+
+        return {key: self.meta.get(key) for key in EEG_SETTINGS}
+
+    def set_eeg_settings(self, **values):
+        """Check, save and log EEG settings of the session (what its recordings' sidecars
+        say: ``line_freq`` 50 or 60, ``eeg_reference``, ``amplifier_manufacturer``,
+        ``amplifier_model``; None or empty: not set).
+
+        Returns
+        -------
+        settings : dict
+            :attr:`eeg_settings`, as saved.
+
+        Raises
+        ------
+        ConfigError
+            An unknown setting or a bad line frequency (nothing is saved).
+        """
+        from .site import check_eeg_settings
+
+        values = check_eeg_settings(**values)
+        changed = {k: v for k, v in values.items() if self.meta.get(k) != v}
+        if changed:
+            self.update(**changed)
+            self.log("eeg_settings", **changed)
+        return self.eeg_settings
 
     # -- runs ---------------------------------------------------------------------------------
     def _records(self):
@@ -262,7 +312,7 @@ class Session:
         return bids_path_for(self.root, self.subject, self.session, task, run)
 
     def start_recording(self, protocol, streams, model=None, amplifier=None, seed=None,
-                        run=None, line_freq=50.0, labrecorder=None, timeout=15.0):
+                        run=None, line_freq=None, labrecorder=None, timeout=15.0):
         """Start recording a run of this session (LabRecorder, XDF under ``sourcedata/``).
 
         Everything the BIDS conversion needs is stored in the recording's state file
@@ -285,8 +335,11 @@ class Session:
         run : int | RunInfo | None
             Run number; None: :meth:`next_run`. A :class:`~bci_app.session.runs.RunInfo`
             (from :meth:`new_run`) is given the XDF file and saved once recording.
-        line_freq : float
-            Power-line frequency, Hz.
+        line_freq : float | None
+            Power-line frequency, Hz; None: the session's setting (:attr:`eeg_settings`),
+            else the site's (:mod:`bci_app.session.site`). Stored with the recording, with
+            the session's other EEG settings and the site's defaults, for the conversion
+            (:func:`bci_app.session.bids.recording_eeg`).
         labrecorder : str | Path | None
             LabRecorderCLI executable.
         timeout : float
@@ -300,6 +353,7 @@ class Session:
         from .. import __version__
         from .bids import model_record, protocol_record
         from .recorder import XDFRecorder
+        from .site import check_line_freq, read_site_settings
 
         info_run = run if isinstance(run, RunInfo) else None
         if info_run is not None:
@@ -307,13 +361,20 @@ class Session:
             seed = info_run.seed if seed is None else seed
         task = task_label(protocol)
         run = self.next_run() if run is None else int(run)
-        record = protocol_record(protocol)
+        record = protocol_record(protocol, self.root)
         record["seed"] = seed
+        eeg_settings = self.eeg_settings
+        if line_freq is not None:
+            eeg_settings["line_freq"] = check_line_freq(line_freq, "line_freq")
+        site = read_site_settings()
         info = {"subject": self.subject, "session": self.session, "task": task, "run": run,
                 "protocol": record, "seed": seed,
                 "class_of_marker": protocol.class_of_marker,
                 "model": model_record(model, self.root) if model is not None else None,
-                "amplifier": amplifier or {}, "line_freq": float(line_freq),
+                "amplifier": amplifier or {}, "eeg_settings": eeg_settings,
+                "site": {"eeg": site.eeg_defaults(),
+                         "institution": site.institution_fields()},
+                "os": platform.platform(terse=True),
                 "bci_app_version": str(__version__)}
         recorder = XDFRecorder(self.xdf_path(task, run), streams, run=info,
                                labrecorder=labrecorder).start(timeout)

@@ -191,25 +191,18 @@ def test_running_score_counts_a_trial_once_all_its_windows_are_in(qapp, tmp_path
 
 
 def test_report_shows_the_numbers_the_clinician_saw(qapp, tmp_path, monkeypatch):
-    from bci_app.session.report import build_report
+    """The report's runs table (what build_report renders, tested end to end on a recorded
+    session in tests/session/test_session_report.py) shows the live numbers."""
+    from bci_app.session.report import online_run_metrics, runs_table
 
     run = _recorded_run()
     live = _live_score(run, qapp, tmp_path)
     info = _recorded_run_info(run, tmp_path, monkeypatch)
-    session = SimpleNamespace(
-        participant=SimpleNamespace(id="01", age=54, sex="F", hand="R",
-                                    affected_side="left", notes="<simulated>"),
-        label="01", meta={"created": "today", "stream": "sim", "montage": "22"},
-        runs=[info], derivatives=tmp_path / "derivatives", folder=tmp_path,
-        source_dir=tmp_path / "sourcedata",
-        report_path=tmp_path / "derivatives" / "report.html")
-    path, summary = build_report(session)
+    table, summary = runs_table([info], {info.index: online_run_metrics(info)})
     s = summary[2]
     assert (s["windows"], s["n_trials"]) == (live.windows, live.trials_done)
     assert s["accuracy"] == pytest.approx(live.window_accuracy)
     assert s["trial_accuracy"] == pytest.approx(live.trial_accuracy)
     assert s["nmcc"] == pytest.approx(live.metrics["nmcc"])
-    html = path.read_text()
-    assert f"<td>{live.window_accuracy:.2f}</td>" in html and "&lt;simulated&gt;" in html
-    assert html.count("data:image/png;base64") == 2 and "chance (majority)" in html
-    assert (path.parent / "report_summary.json").is_file()
+    cells = [text for text, _ in table["rows"][0]]
+    assert f"{live.window_accuracy:.2f}" in cells and f"{live.metrics['nmcc']:.2f}" in cells

@@ -42,11 +42,45 @@ def test_line_noise_amplitude_is_measured_in_microvolts_rms():
     assert q["status"] == ["good", "line noise", "line noise"]
 
 
-def test_the_simulators_small_mains_hum_is_good():
-    # 3 µV of 50 Hz on ~10 µV of EEG: seen in a log spectrum, harmless, removed by the notch.
+def test_a_mains_line_seen_in_the_spectrum_is_flagged():
+    # The simulator's 3 µV of 50 Hz on ~10 µV of EEG: a peak a decade and more above the
+    # spectrum around it on the signal check's log-scale spectrum, so the channel says so
+    # (it once said "good" under an amplitude floor of 5 µV RMS).
     q = channel_quality(MIEEGGenerator(sfreq=SFREQ, artifacts=False, seed=3).generate(N),
                         SFREQ)
+    assert set(q["status"]) == {"line noise"}
+    assert (q["line_peak"] >= q_mod.LINE_PEAK_RATIO).all()
+    np.testing.assert_allclose(q["line_uv"], 3.0 / np.sqrt(2), rtol=0.25)
+
+
+def test_the_same_eeg_without_a_mains_line_is_good():
+    q = channel_quality(MIEEGGenerator(sfreq=SFREQ, line_freq=None, artifacts=False,
+                                       seed=3).generate(N), SFREQ)
     assert set(q["status"]) == {"good"}
+    assert (q["line_peak"] < q_mod.LINE_PEAK_RATIO).all()
+
+
+def test_the_line_ratio_threshold_on_a_known_peak():
+    # A sine on white noise: Welch (1-s Hann) puts the sine's power A²/2 into a peak of
+    # A²/2 / (1.5 Hz) (the Hann window's noise bandwidth, 1.5 bins) over the noise, and the
+    # white noise sigma² at 2 sigma² / sfreq per Hz: peak / floor = A² sfreq / (6 sigma²)
+    # + 1. With sigma = 10 µV at 250 Hz the threshold (10) is crossed at
+    # A = sqrt(54 / 250) * 10 µV = 4.6 µV.
+    rng = np.random.default_rng(4)
+    noise = 10e-6 * rng.standard_normal((2, 20 * N))
+    t = np.arange(20 * N) / SFREQ
+    data = noise + np.array([[3.0e-6], [7.0e-6]]) * np.sin(2 * np.pi * 50.0 * t)
+    q = channel_quality(data, SFREQ, line_freqs=(50.0,))
+    expected = np.array([3.0, 7.0]) ** 2 * SFREQ / (6 * 10.0 ** 2) + 1.0  # 4.75, 21.4
+    np.testing.assert_allclose(q["line_peak"], expected, rtol=0.15)
+    assert q["status"] == ["good", "line noise"]
+
+
+def test_only_the_mains_frequency_of_the_settings_is_looked_at():
+    eeg = _eeg()[0]
+    data = np.stack([eeg + _sine(3.0, 60.0)])
+    assert channel_quality(data, SFREQ, line_freqs=(60.0,))["status"] == ["line noise"]
+    assert channel_quality(data, SFREQ, line_freqs=(50.0,))["status"] == ["good"]
 
 
 def test_mains_dominating_a_channel_is_line_noise_not_noisy():

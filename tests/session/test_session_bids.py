@@ -105,6 +105,16 @@ def test_conversion_events_sidecar_participants(killed_recording):
     # The amplifier as its stream describes itself (desc/acquisition, desc/reference).
     assert (sidecar["Manufacturer"], sidecar["ManufacturersModelName"],
             sidecar["EEGReference"]) == ("bci-app", "simulated amplifier", "none")
+    # No line frequency set for the session or the site: unknown, not an invented 50 Hz.
+    assert sidecar["PowerLineFrequency"] == "n/a"
+    # Template positions are not written as this subject's electrodes.
+    eeg_dir = bids_path.fpath.parent
+    assert not list(eeg_dir.glob("*_electrodes.tsv"))
+    assert not list(eeg_dir.glob("*_coordsystem.json"))
+    # mne-bids' placeholder authors and README are not left in the dataset.
+    described = json.loads((root / "dataset_description.json").read_text())
+    assert "Authors" not in described and described["Name"] == "bci-app recordings"
+    assert (root / "README").read_text().startswith("bci-app recordings\n")
     events_tsv = bids_path.copy().update(suffix="events", extension=".tsv").fpath
     with open(events_tsv, newline="") as f:
         events = list(csv.DictReader(f, delimiter="\t"))
@@ -213,3 +223,20 @@ def test_unreadable_xdf_is_kept_and_reported(tmp_path):
         convert_recording(state_path)
     assert xdf.read_bytes() == b"not an xdf file at all"
     assert read_state(state_path)["status"] == "failed"
+
+
+def test_recordings_name_files_without_local_paths(tmp_path):
+    """Protocol and model files in a sidecar: relative to the recordings folder, or to the
+    protocols folder they come from, else by name; never an absolute local path."""
+    from bci_app.protocol import load_protocol
+    from bci_app.session.bids import protocol_record, shown_path
+
+    root = tmp_path / "recordings"
+    shipped = load_protocol("left_right_hand")
+    record = protocol_record(shipped, root)
+    assert record["file"] == "protocols/left_right_hand.toml"
+    assert record["text"] and len(record["sha256"]) == 64
+    inside = root / "derivatives/bci-app/sub-01/ses-01/models/m.bcimodel"
+    assert shown_path(inside, root) == "derivatives/bci-app/sub-01/ses-01/models/m.bcimodel"
+    elsewhere = tmp_path / "somewhere" / "mine.toml"
+    assert shown_path(elsewhere, root) == "mine.toml"

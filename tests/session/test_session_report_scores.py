@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from bci_app.evaluation.scoring import score_decisions
-from bci_app.session.report import SUMMARY_KEYS, _runs_table
+from bci_app.session.report import SUMMARY_KEYS, render_runs_table
 
 
 def _run(index, run_type="online"):
@@ -23,8 +23,7 @@ def test_runs_table_puts_chance_beside_each_score():
     m = score.metrics
     results = {2: {"metrics": m, "score": score, "trial_accuracy": score.trial_accuracy,
                    "n_trials": score.trials_done}}
-    parts, summary = _runs_table([_run(1, "calibration"), _run(2)], results)
-    html = "".join(parts)
+    html, summary = render_runs_table([_run(1, "calibration"), _run(2)], results)
     assert html.count("chance (majority)") == 2 and html.count("chance (shuffled)") == 6
     row = re.findall(r"<tr><td>2</td>(.*?)</tr>", html)[0]
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row)

@@ -286,3 +286,86 @@ def test_model_names_get_the_session_prefix_once(tmp_path):
     assert sess.save_model(trained, "MDM").name == "sub-01_ses-01_MDM.bcimodel"
     assert sess.save_model(trained, "sub-01_ses-01_mdm").name == "sub-01_ses-01_mdm.bcimodel"
     assert sess.save_model(trained).name == "sub-01_ses-01_CSP-LDA.bcimodel"
+
+
+def test_eeg_settings_are_checked_saved_and_logged(tmp_path):
+    store = RecordingStore(tmp_path)
+    store.create_subject("01")
+    sess = store.new_session("01")
+    assert sess.eeg_settings == {"line_freq": None, "eeg_reference": None,
+                                 "amplifier_manufacturer": None, "amplifier_model": None}
+    sess.set_eeg_settings(line_freq="60 Hz", eeg_reference=" FCz ", amplifier_model="")
+    again = store.open_session("01", "01", create=False)
+    assert again.eeg_settings == {"line_freq": 60.0, "eeg_reference": "FCz",
+                                  "amplifier_manufacturer": None, "amplifier_model": None}
+    assert again.entries()[-1]["event"] == "eeg_settings"
+    with pytest.raises(ConfigError, match=r"line frequency \(Hz\) 55: .* 50 or 60"):
+        sess.set_eeg_settings(line_freq=55, eeg_reference="Cz")
+    with pytest.raises(ConfigError, match="unknown EEG setting.*'notch'"):
+        sess.set_eeg_settings(notch=50)
+    assert store.open_session("01", "01").eeg_settings["eeg_reference"] == "FCz"  # kept
+
+
+def test_eeg_description_session_then_stream_then_site():
+    from bci_app.session.site import resolve_eeg
+
+    stream = {"manufacturer": "Maker S", "model": "n/a", "reference": "Cz"}
+    site = {"line_freq": 50.0, "eeg_reference": "FCz", "amplifier_manufacturer": "Maker T",
+            "amplifier_model": "Model T"}
+    assert resolve_eeg({"line_freq": 60.0, "amplifier_manufacturer": None}, stream, site) \
+        == {"line_freq": 60.0, "eeg_reference": "Cz", "amplifier_manufacturer": "Maker S",
+            "amplifier_model": "Model T"}
+    # Nothing known: unknown, not an invented 50 Hz.
+    assert resolve_eeg(None, {"model": "n/a"}, None) == {
+        "line_freq": None, "eeg_reference": "n/a", "amplifier_manufacturer": "n/a",
+        "amplifier_model": "n/a"}
+
+
+def test_site_settings_name_the_dataset_instead_of_placeholders(tmp_path, monkeypatch):
+    from bci_app.resources import HOME_ENV
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv(HOME_ENV, str(home))
+    root = tmp_path / "rec"
+    root.mkdir()
+    # A folder as mne-bids leaves it when told nothing: placeholders, references only.
+    (root / "dataset_description.json").write_text(json.dumps({
+        "Name": "[Unspecified]", "BIDSVersion": "1.9.0", "DatasetType": "raw",
+        "Authors": ["[Unspecified1]", "[Unspecified2]"], "Funding": ["grant 7"]}))
+    (root / "README").write_text("References\n----------\nAppelhoff, S. (2019) ...\n")
+    RecordingStore(root)
+    described = json.loads((root / "dataset_description.json").read_text())
+    assert "Authors" not in described  # none known: none invented
+    assert (described["Name"], described["Funding"]) == ("bci-app recordings", ["grant 7"])
+    assert (root / "README").read_text().startswith("bci-app recordings\n")
+    (home / "site.toml").write_text('[dataset]\nname = "Ward 3"\nauthors = ["A. B", "C. D"]\n'
+                                    'license = "CC0"\n[eeg]\nline_freq = 60\n')
+    (root / "README").write_text("Our own README.\n")
+    RecordingStore(root)
+    described = json.loads((root / "dataset_description.json").read_text())
+    assert (described["Name"], described["Authors"], described["License"]) == (
+        "Ward 3", ["A. B", "C. D"], "CC0")
+    assert (root / "README").read_text() == "Our own README.\n"  # a README written by hand
+    # The derivative dataset: its own description, README and .bidsignore (lines kept).
+    base = root / "derivatives" / "bci-app"
+    base.mkdir(parents=True)
+    (base / ".bidsignore").write_text("notes/\n")
+    store = RecordingStore(root)
+    store.create_subject("01")
+    store.open_session("01", "01").update(stream="EEG")
+    deriv = json.loads((base / "dataset_description.json").read_text())
+    assert (deriv["DatasetType"], deriv["Authors"]) == ("derivative", ["A. B", "C. D"])
+    assert deriv["GeneratedBy"][0]["Name"] == "bci-app" and (base / "README").is_file()
+    ignored = (base / ".bidsignore").read_text().splitlines()
+    assert ignored[0] == "notes/" and "sub-*/ses-*/session.json" in ignored
+    # A bad site file is named, with the key.
+    (home / "site.toml").write_text("[eeg]\nline_freq = 55\n")
+    with pytest.raises(ConfigError, match=r"site.toml: \[eeg\] line_freq 55"):
+        RecordingStore(root)
+    (home / "site.toml").write_text("[dataset]\nauthor = 'A. B'\n")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['author'\] in \[dataset\]"):
+        RecordingStore(root)
+    (home / "site.toml").write_text("[dataset\n")
+    with pytest.raises(ConfigError, match="cannot read the site settings"):
+        RecordingStore(root)

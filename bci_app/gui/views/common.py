@@ -107,6 +107,7 @@ class RunPanel(QtWidgets.QWidget):
         self.progress = QtWidgets.QProgressBar()
         self.progress.setFormat("Trial %v of %m")
         self.state_label = QtWidgets.QLabel("No run in progress.")
+        self.state_label.setWordWrap(True)  # "saved as <a long path>" must not widen it
         self.description = QtWidgets.QLabel()
         self.description.setWordWrap(True)
         self.cues = QtWidgets.QLabel()  # the classes cued for this subject

@@ -8,6 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...processing.quality import ARTIFACT
+from ..palette import BAD, class_colours
 from .common import RunView, group
 
 
@@ -22,7 +23,9 @@ class OnlineView(RunView):
         self.score_label = QtWidgets.QLabel("Run accuracy: -")
         self.score_label.setStyleSheet("font-size: 14pt;")
         self.signal_label = QtWidgets.QLabel("")  # "No decision: bad signal (...)"
-        self.signal_label.setStyleSheet("color: #c62828; font-weight: bold;")
+        for label in (self.model_label, self.score_label, self.signal_label):
+            label.setWordWrap(True)  # long texts wrap: they never widen the view
+        self.signal_label.setStyleSheet(f"color: {BAD}; font-weight: bold;")
         self.output = pg.PlotWidget()
         self.output.setMenuEnabled(False)
         self.output.setMouseEnabled(x=False, y=False)
@@ -86,12 +89,12 @@ class OnlineView(RunView):
             self._classes = classes
             self.output.clear()
             self._curves = {}
-            for k, c in enumerate(classes):
-                self._curves[c] = self.output.plot(pen=pg.mkPen(pg.intColor(k, len(classes)),
-                                                                width=2), name=c)
+            colours = class_colours(classes)
+            for c in classes:
+                self._curves[c] = self.output.plot(pen=pg.mkPen(colours[c], width=2), name=c)
         for t, p in zip(pred.times, pred.smoothed):
             self._history.append((t, p))
-        # Feedback: confidence in the cued class, green when it is the decision.
+        # Feedback: confidence in the cued class, coloured when it is the decision.
         # No decision (bad signal): an empty bar, and the therapist is told why.
         label = self.preview.label
         no_decision = len(pred) and pred.decisions[-1] == ARTIFACT
@@ -132,6 +135,9 @@ def live_score_text(score):
             + ("" if np.isnan(score.trial_accuracy) else f" ({_pct(score.trial_accuracy)})"))
     if score.artifacts:
         text += f"; no decision (bad signal): {score.artifacts} windows"
+    if score.undecidable:
+        text += (f"\nNot scored: {score.undecidable} rest windows (the decoder has no rest "
+                 "class: it cannot decide rest)")
     m = score.metrics
     if m:
         text += (f"\nChance: windows {_pct(m['majority_accuracy'])} (majority), "

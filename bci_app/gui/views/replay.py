@@ -1,6 +1,8 @@
 """Replay: play a recording in real time through the same views, or sweep it pseudo-online
 with the selected decoder (:func:`bci_app.evaluation.online_runs.sweep_run`: decoding,
-scoring and the timeline figure are the core's; this view shows them)."""
+scoring and the timeline figure are the core's; this view shows them). A sweep of a recording
+the decoder was trained on (:func:`bci_app.evaluation.calibration_scores.in_sample`) is
+labelled in-sample, beside the decoder's cross-validated scores."""
 
 import base64
 import threading
@@ -9,8 +11,24 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..._utils import parse_pairs
+from ...evaluation.calibration_scores import IN_SAMPLE_NOTE, in_sample
+from ..palette import WARNING
 from ..signal import SignalCheckPanel
 from .common import group, guarded, show_error
+
+
+def in_sample_text(trained_on):
+    """The label of an in-sample sweep: what it is, and the decoder's cross-validated scores
+    (those of its training, out-of-sample) when it holds them."""
+    text = IN_SAMPLE_NOTE + "."
+    cv = (trained_on or {}).get("cross_validation") or {}
+    parts = [f"{name} {cv[key]:.2f}" for name, key in (
+        ("pseudo-online accuracy", "accuracy"), ("nMCC", "nmcc"),
+        ("ITR (bits/min)", "itr_bits_per_min")) if isinstance(cv.get(key), (int, float))
+        and cv[key] == cv[key]]
+    if parts:
+        text += " Cross-validated on its calibration runs: " + ", ".join(parts) + "."
+    return text
 
 
 def parse_event_map(text):
@@ -40,6 +58,10 @@ class ReplayView(QtWidgets.QWidget):
                                                   "decoder")
         self.status = QtWidgets.QLabel("Choose a recording.")
         self.status.setWordWrap(True)
+        self.in_sample = QtWidgets.QLabel("")  # the sweep of a recording trained on
+        self.in_sample.setWordWrap(True)
+        self.in_sample.setStyleSheet(f"color: {WARNING}; font-weight: bold;")
+        self.in_sample.hide()
         self.timeline = QtWidgets.QLabel()
         self.timeline.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.signal = SignalCheckPanel(controls=False)
@@ -53,6 +75,7 @@ class ReplayView(QtWidgets.QWidget):
         for b in (self.play_button, self.stop_button, self.sweep_button):
             brow.addWidget(b)
         form.addRow("", brow)
+        form.addRow("", self.in_sample)
         form.addRow("", self.status)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(group("Recording", form))
@@ -108,6 +131,11 @@ class ReplayView(QtWidgets.QWidget):
         path, event_map = self._path(), parse_event_map(self.event_map.text())
         self.sweep_button.setEnabled(False)
         self.status.setText("Sweeping...")
+        self.in_sample.hide()
+        note = (in_sample_text(trained.trained_on) if in_sample(trained.trained_on, path)
+                else None)
+        title = f"{Path(path).name}: pseudo-online sweep" + (
+            " - IN-SAMPLE (the decoder was trained on it)" if note else "")
 
         def work():
             try:
@@ -117,8 +145,9 @@ class ReplayView(QtWidgets.QWidget):
                 # A BIDS run is read with its events (events.tsv), any other file as MNE
                 # reads it; the sweep and its score are the core's.
                 run = read_recording_run(path, event_map)
-                self._swept.emit(sweep_run(trained, run,
-                                           title=f"{Path(path).name}: pseudo-online sweep"))
+                result = sweep_run(trained, run, title=title)
+                result["in_sample"] = note
+                self._swept.emit(result)
             except Exception as exc:
                 self._swept.emit(exc)
 
@@ -131,8 +160,10 @@ class ReplayView(QtWidgets.QWidget):
             self.status.setText(f"Sweep failed: {result}")
             return
         m = result["metrics"]
+        kind = ("In-sample pseudo-online sweep (optimistic: the decoder was trained on this "
+                "recording)" if result.get("in_sample") else "Pseudo-online sweep")
         self.status.setText(
-            f"Pseudo-online sweep: {result['n_windows']} windows; accuracy "
+            f"{kind}: {result['n_windows']} windows; accuracy "
             f"{m['accuracy']:.2f} (chance: majority {m['majority_accuracy']:.2f}, shuffled "
             f"{m['shuffled_accuracy']:.2f}), nMCC {m['nmcc']:.2f} (shuffled "
             f"{m['shuffled_nmcc']:.2f}), trials {result['score'].trials_correct}/"
@@ -141,6 +172,9 @@ class ReplayView(QtWidgets.QWidget):
             f"{m['shuffled_itr_bits_per_min']:.2f}), cues detected "
             f"{m['detected_fraction']:.2f} (shuffled {m['shuffled_detected_fraction']:.2f})."
             if m else f"Swept {result['n_windows']} windows (no task events to score).")
+        if result.get("in_sample"):
+            self.in_sample.setText(result["in_sample"])
+            self.in_sample.show()
         pix = QtGui.QPixmap()
         pix.loadFromData(base64.b64decode(result["timeline_png"]))
         self.timeline.setPixmap(pix.scaledToWidth(max(400, self.timeline.width() - 10)))

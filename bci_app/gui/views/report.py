@@ -1,5 +1,7 @@
-"""Step 6, Report: per-run accuracy, nMCC, ITR, confusion matrix, timeline; saved as HTML
-with the session and openable later."""
+"""Step 6, Report: the session's clinical record (patient, operator, duration, runs trained
+on, scores beside their chance levels, a table of trials per online run, the patient's
+course); saved with the session as HTML and PDF (Qt's PDF writer), with the session's
+summary (``summary.json``), and openable later."""
 
 import threading
 from pathlib import Path
@@ -21,6 +23,8 @@ class ReportView(QtWidgets.QWidget):
         self.path = None
         self.create_button = QtWidgets.QPushButton("Create report")
         self.browser_button = QtWidgets.QPushButton("Open in web browser")
+        self.pdf_button = QtWidgets.QPushButton("Open the PDF")
+        self.pdf_button.setEnabled(False)
         self.open_button = QtWidgets.QPushButton("Open a saved report...")
         self.browser_button.setEnabled(False)
         self.status = QtWidgets.QLabel("Create the report at the end of the session.")
@@ -28,7 +32,7 @@ class ReportView(QtWidgets.QWidget):
         self.view = QtWidgets.QTextBrowser()
         self.view.setOpenExternalLinks(True)
         row = QtWidgets.QHBoxLayout()
-        for b in (self.create_button, self.browser_button, self.open_button):
+        for b in (self.create_button, self.browser_button, self.pdf_button, self.open_button):
             row.addWidget(b)
         row.addStretch(1)
         layout = QtWidgets.QVBoxLayout(self)
@@ -38,6 +42,9 @@ class ReportView(QtWidgets.QWidget):
         self.create_button.clicked.connect(self.create)
         self.browser_button.clicked.connect(
             lambda: QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(str(self.path))))
+        self.pdf_button.clicked.connect(
+            lambda: QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(
+                str(self.path.with_suffix(".pdf")))))
         self.open_button.clicked.connect(self._choose)
         self._built.connect(self._on_built)
 
@@ -51,9 +58,10 @@ class ReportView(QtWidgets.QWidget):
 
         def work():
             from ...session.report import build_report
+            from ..pdf import write_pdf
 
             try:
-                self._built.emit(build_report(session))
+                self._built.emit(build_report(session, pdf_writer=write_pdf))
             except Exception as exc:
                 self._built.emit(exc)
 
@@ -75,7 +83,10 @@ class ReportView(QtWidgets.QWidget):
         self.path = path
         self.view.setHtml(path.read_text(encoding="utf-8"))
         self.browser_button.setEnabled(True)
-        self.status.setText(f"Report saved: {path}")
+        pdf = path.with_suffix(".pdf")
+        self.pdf_button.setEnabled(pdf.is_file())
+        self.status.setText(f"Report saved: {path}"
+                            + (f" and {pdf.name}" if pdf.is_file() else ""))
 
     def _choose(self):
         start = str(self.controller.session.derivatives if self.controller.session

@@ -5,7 +5,7 @@ import threading
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...session.participants import AFFECTED_SIDES
+from ...session.participants import AFFECTED_SIDES, HANDS, SEXES
 from ..controller import AMPLIFIER_MONTAGE, MONTAGES, SIMULATED
 from .common import group, guarded, show_error
 
@@ -30,6 +30,7 @@ class SessionView(QtWidgets.QWidget):
         left = QtWidgets.QVBoxLayout()
         left.addWidget(group("Subject", form))
         left.addWidget(group("Session", sform))
+        left.addWidget(group("EEG settings of the session", self._eeg_form()))
         right = QtWidgets.QVBoxLayout()
         right.addWidget(group("Amplifier", aform))
         right.addWidget(group("Patient screen", prow))
@@ -43,6 +44,10 @@ class SessionView(QtWidgets.QWidget):
         self.new_session_button.clicked.connect(guarded(self, "Session")(self.new_session))
         self.open_session_button.clicked.connect(guarded(self, "Session")(self.open_session))
         self.refresh_button.clicked.connect(self.search_streams)
+        save_eeg = guarded(self, "EEG settings")(self.save_eeg_settings)
+        self.line_freq_box.activated.connect(lambda _index: save_eeg())
+        for edit in self._eeg_edits.values():
+            edit.editingFinished.connect(save_eeg)
         self.stream_box.currentIndexChanged.connect(self._stream_changed)
         self.connect_button.clicked.connect(guarded(self, "Amplifier")(self.connect_source))
         self.show_patient_button.clicked.connect(
@@ -73,6 +78,8 @@ class SessionView(QtWidgets.QWidget):
             self.side.setItemData(self.side.count() - 1, meaning,
                                   QtCore.Qt.ItemDataRole.ToolTipRole)
         self.side.setCurrentText("n/a")
+        # Sex and handedness: participants.tsv's levels, shown by what they mean.
+        self.sex, self.hand = _choice_box(SEXES), _choice_box(HANDS)
         self.notes = QtWidgets.QPlainTextEdit()
         self.notes.setMaximumHeight(70)
         self.save_subject_button = QtWidgets.QPushButton("Save subject")
@@ -83,6 +90,8 @@ class SessionView(QtWidgets.QWidget):
         form.addRow("Existing subjects", pick)
         form.addRow("Subject ID", self.subject_id)
         form.addRow("Age (years)", self.age)
+        form.addRow("Sex", self.sex)
+        form.addRow("Handedness", self.hand)
         form.addRow("Affected side", self.side)
         form.addRow("Notes", self.notes)
         form.addRow("", self.save_subject_button)
@@ -92,6 +101,9 @@ class SessionView(QtWidgets.QWidget):
         self.session_box = QtWidgets.QComboBox()
         self.open_session_button = QtWidgets.QPushButton("Open session")
         self.new_session_button = QtWidgets.QPushButton("New session")
+        self.operator = QtWidgets.QLineEdit()
+        self.operator.setPlaceholderText("who runs the session (kept with it, in the report)")
+        self.operator.editingFinished.connect(self._operator_changed)
         self.session_label = QtWidgets.QLabel("No session open.")
         self.session_label.setWordWrap(True)
         srow = QtWidgets.QHBoxLayout()
@@ -99,9 +111,53 @@ class SessionView(QtWidgets.QWidget):
         srow.addWidget(self.open_session_button)
         srow.addWidget(self.new_session_button)
         sform = QtWidgets.QVBoxLayout()
+        orow = QtWidgets.QFormLayout()
+        orow.addRow("Operator", self.operator)
+        sform.addLayout(orow)
         sform.addLayout(srow)
         sform.addWidget(self.session_label)
         return sform
+
+    def _eeg_form(self):
+        """The session's power line frequency, reference and amplifier: written to every
+        recording's BIDS sidecar (saved with the session; not set: the amplifier's stream
+        description, else the site settings)."""
+        self.line_freq_box = QtWidgets.QComboBox()
+        for text, value in (("Not set (site settings)", None), ("50 Hz", 50.0),
+                            ("60 Hz", 60.0)):
+            self.line_freq_box.addItem(text, value)
+        self._eeg_edits = {key: QtWidgets.QLineEdit() for key in
+                           ("eeg_reference", "amplifier_manufacturer", "amplifier_model")}
+        for key, example in (("eeg_reference", "e.g. FCz, linked mastoids"),
+                             ("amplifier_manufacturer", "e.g. Brain Products"),
+                             ("amplifier_model", "e.g. BrainAmp DC")):
+            self._eeg_edits[key].setPlaceholderText(f"as the amplifier says ({example})")
+        form = QtWidgets.QFormLayout()
+        form.addRow("Power line", self.line_freq_box)
+        form.addRow("EEG reference", self._eeg_edits["eeg_reference"])
+        form.addRow("Amplifier maker", self._eeg_edits["amplifier_manufacturer"])
+        form.addRow("Amplifier model", self._eeg_edits["amplifier_model"])
+        self._show_eeg_settings(None)
+        return form
+
+    def _show_eeg_settings(self, session):
+        """Fill the EEG settings from the session (disabled while none is open)."""
+        settings = session.eeg_settings if session is not None else {}
+        self.line_freq_box.setCurrentIndex(
+            max(self.line_freq_box.findData(settings.get("line_freq")), 0))
+        for key, edit in self._eeg_edits.items():
+            edit.setText(settings.get(key) or "")
+        for widget in (self.line_freq_box, *self._eeg_edits.values()):
+            widget.setEnabled(session is not None)
+
+    def save_eeg_settings(self):
+        """Save the EEG settings of the form with the open session."""
+        session = self.controller.session
+        if session is None:
+            return None
+        return session.set_eeg_settings(
+            line_freq=self.line_freq_box.currentData(),
+            **{key: edit.text() for key, edit in self._eeg_edits.items()})
 
     def _amplifier_form(self):
         self.stream_box = QtWidgets.QComboBox()
@@ -152,15 +208,18 @@ class SessionView(QtWidgets.QWidget):
         s = self.controller.store.subject(sid)
         self.subject_id.setText(s.id)
         self.age.setValue(s.age or 0)
+        _select(self.sex, s.sex)
+        _select(self.hand, s.hand)
         self.side.setCurrentText(s.affected_side)
         self.notes.setPlainText(s.notes)
         self._refresh_sessions(sid)
 
     def save_subject(self):
-        """Create the subject of the form, or change its age, affected side and notes (its
-        other fields in participants.tsv are kept)."""
+        """Create the subject of the form, or change its age, sex, handedness, affected
+        side and notes (its other fields in participants.tsv are kept)."""
         subject = self.controller.save_subject(
             self.subject_id.text().strip(), age=self.age.value() or None,
+            sex=self.sex.currentData(), hand=self.hand.currentData(),
             affected_side=self.side.currentText(), notes=self.notes.toPlainText())
         self.refresh_subjects()
         self.subject_box.setCurrentText(subject.id)
@@ -183,6 +242,7 @@ class SessionView(QtWidgets.QWidget):
     def new_session(self):
         sid = self._current_subject()
         session = self.controller.new_session(sid)
+        session.set_operator(self.operator.text())
         self._refresh_sessions(sid)
         return session
 
@@ -191,9 +251,20 @@ class SessionView(QtWidgets.QWidget):
         label = self.session_box.currentText()
         if not label:
             raise ValueError(f"Subject {sid} has no session yet: click 'New session'.")
-        return self.controller.open_session(sid, label)
+        session = self.controller.open_session(sid, label)
+        if self.operator.text().strip():  # who runs it now; else keep the one stored
+            session.set_operator(self.operator.text())
+        else:
+            self.operator.setText(session.operator)
+        return session
+
+    def _operator_changed(self):
+        session = self.controller.session
+        if session is not None and self.operator.text().strip():
+            session.set_operator(self.operator.text())
 
     def _session_changed(self, session):
+        self._show_eeg_settings(session)
         runs = session.runs
         self.session_label.setText(
             f"Open: subject {session.subject}, session {session.label} "
@@ -260,3 +331,16 @@ class SessionView(QtWidgets.QWidget):
         show_error(self, "The amplifier could not be connected",
                    f"{text}\n\nCheck that the amplifier is on and streaming, then click "
                    "'Search for amplifiers' and 'Connect' again.")
+
+
+def _choice_box(levels):
+    """A combo box of participants.tsv levels (key -> meaning): shows the meaning, holds
+    the key; ``n/a`` ("not given") first and chosen."""
+    box = QtWidgets.QComboBox()
+    for key in ["n/a"] + [k for k in levels if k != "n/a"]:
+        box.addItem(levels[key], key)
+    return box
+
+
+def _select(box, key):
+    box.setCurrentIndex(max(box.findData(key), 0))

@@ -1,6 +1,13 @@
 """Step 4, Training: choose the calibration runs, cross-validate pipelines on them, r² map,
-pick a model."""
+pick a model.
 
+The pipeline files are read on a worker thread, started with the view (at start-up): building
+their pipelines imports the decoding libraries, seconds the window must not freeze for. A
+choice of pipelines made before they are read (:meth:`TrainingView.set_checked`) and a
+training asked for meanwhile wait for them.
+"""
+
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,18 +18,22 @@ from ...evaluation.calibration_scores import best_score
 from ...resources import DEFAULT_MODEL
 from .common import group, guarded, show_error
 
+#: Colours of the r² map: red-blue, diverging around 0 (as the report's figure; neither
+#: end is green, so colour-vision deficiencies still tell them apart).
+R2_COLOURMAP = pg.colormap.get("RdBu_r", source="matplotlib")
+
 #: Pipelines ticked at first (quick to cross-validate), with the default online model
 #: (:data:`bci_app.resources.DEFAULT_MODEL`).
 DEFAULT_PIPELINES = ("MDM", "CSP+LDA", "TS+LR")
 
 #: The score table: (header, score key); each score followed by its chance level (n/a
-#: where the scores do not hold it).
+#: where the scores do not hold it). Headers on two lines: every column fits the table's width.
 _SCORE_COLUMNS = (
-    ("Offline accuracy", "offline_accuracy"), ("chance (majority)", "offline_majority_accuracy"),
-    ("Pseudo-online accuracy", "accuracy"), ("chance (majority)", "majority_accuracy"),
-    ("chance (shuffled)", "shuffled_accuracy"),
-    ("Pseudo-online nMCC", "nmcc"), ("chance (shuffled)", "shuffled_nmcc"),
-    ("ITR (bits/min)", "itr_bits_per_min"), ("chance (shuffled)", "shuffled_itr_bits_per_min"),
+    ("Offline\naccuracy", "offline_accuracy"), ("chance\n(majority)", "offline_majority_accuracy"),
+    ("Pseudo-online\naccuracy", "accuracy"), ("chance\n(majority)", "majority_accuracy"),
+    ("chance\n(shuffled)", "shuffled_accuracy"),
+    ("Pseudo-online\nnMCC", "nmcc"), ("chance\n(shuffled)", "shuffled_nmcc"),
+    ("ITR\n(bits/min)", "itr_bits_per_min"), ("chance\n(shuffled)", "shuffled_itr_bits_per_min"),
 )
 _COLUMNS = ("Pipeline",) + tuple(h for h, _ in _SCORE_COLUMNS)
 #: The list of the session's calibration runs (the first column's box: train on it).
@@ -35,12 +46,23 @@ def _names(classes):
 
 
 class TrainingView(QtWidgets.QWidget):
-    """Train and compare decoders; the chosen one is used for online runs."""
+    """Train and compare decoders; the chosen one is used for online runs.
+
+    Signals
+    -------
+    pipelinesLoaded(object)
+        The pipeline files were read (list of ModelSpec), or could not be (the exception).
+    """
+
+    pipelinesLoaded = QtCore.Signal(object)
 
     def __init__(self, controller, window_s=2.0, parent=None):
         super().__init__(parent)
         self.controller = controller
         self.specs = {}
+        self._loader = None  # the thread reading the pipeline files
+        self._pending_checked = None  # pipelines to tick once they are read
+        self._train_when_loaded = False
         self.runs_table = QtWidgets.QTableWidget(0, len(_RUN_COLUMNS))
         self.runs_table.setHorizontalHeaderLabels(_RUN_COLUMNS)
         self.runs_table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -70,22 +92,36 @@ class TrainingView(QtWidgets.QWidget):
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setDefaultAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        # Every column shares the width (no horizontal scroll bar hides the last ones); the
+        # pipeline's name takes what the scores leave.
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.use_button = QtWidgets.QPushButton("Use the selected model for online runs")
         self.use_button.setEnabled(False)
         self.model_label = QtWidgets.QLabel("No model selected.")
+        self.model_label.setWordWrap(True)
         self.r2_plot = pg.PlotWidget()
         self.r2_plot.setMenuEnabled(False)
         self.r2_plot.setLabel("bottom", "frequency (Hz)")
         self.r2_image = pg.ImageItem()
         self.r2_plot.addItem(self.r2_image)
+        # The colour scale of the map, symmetric around 0 (set with each map).
+        self.r2_bar = pg.ColorBarItem(values=(-1.0, 1.0), colorMap=R2_COLOURMAP,
+                                      label="signed r²", interactive=False, width=15)
+        self.r2_bar.setImageItem(self.r2_image, insert_in=self.r2_plot.getPlotItem())
+        self._r2_ticks = []
+        self.r2_plot.getViewBox().sigResized.connect(lambda box: self._update_r2_ticks())
         self.r2_title = QtWidgets.QLabel("r² map: where the classes differ (after training).")
+        self.r2_title.setWordWrap(True)
 
         runs = QtWidgets.QVBoxLayout()
         runs.addWidget(self.runs_table, 1)
         runs.addWidget(self.runs_note)
         self.runs_table.setMinimumHeight(90)
-        self.runs_table.setMaximumHeight(150)  # a long session scrolls
+        self.runs_table.setMaximumHeight(120)  # a long session scrolls
         left = QtWidgets.QVBoxLayout()
         left.addWidget(QtWidgets.QLabel("Pipelines (models/)"))
         left.addWidget(self.pipelines, 1)
@@ -106,12 +142,12 @@ class TrainingView(QtWidgets.QWidget):
         right.addWidget(self.r2_plot, 1)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(group("Train", left), 1)
-        row.addWidget(group("Scores (cross-validated on the calibration runs)", mid), 2)
-        row.addWidget(group("r² map (channel x frequency)", right), 2)
+        row.addWidget(group("r² map (channel x frequency)", right), 1)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addWidget(group("Calibration runs of this session (ticked: trained on)", runs),
-                         1)
-        layout.addLayout(row, 4)
+        layout.addWidget(group("Calibration runs of this session (ticked: trained on)", runs))
+        layout.addLayout(row, 5)
+        # The scores take the whole width: every column is in view.
+        layout.addWidget(group("Scores (cross-validated on the calibration runs)", mid), 2)
 
         self.train_button.clicked.connect(guarded(self, "Training could not start")(self.train))
         self.cancel_button.clicked.connect(self.cancel)
@@ -123,14 +159,14 @@ class TrainingView(QtWidgets.QWidget):
         controller.sessionChanged.connect(self._session_changed)
         controller.runFinished.connect(lambda run: self.refresh_runs())
         controller.busyChanged.connect(self._on_busy)
+        self.pipelinesLoaded.connect(self._pipelines_loaded)
         self._paths = {}
         self._training = False
+        self.load_pipelines()  # in the background, from the start
 
     def showEvent(self, event):
         super().showEvent(event)
         self.refresh_runs()
-        if not self.specs:
-            self.load_pipelines()
 
     # -- runs -----------------------------------------------------------------------------------
     def _session_changed(self, session):
@@ -205,15 +241,42 @@ class TrainingView(QtWidgets.QWidget):
         self.train_button.setToolTip("A run is being recorded: train once it has ended."
                                      if busy else "")
 
+    @property
+    def loading(self):
+        """True while the pipeline files are being read."""
+        return self._loader is not None and self._loader.is_alive()
+
     def load_pipelines(self):
-        try:
-            specs = self.controller.available_pipelines()
-        except Exception as exc:
+        """(Re)read the pipeline files on a worker thread; :attr:`pipelinesLoaded` follows
+        (the list is filled in the GUI thread)."""
+        if self.loading:
+            return
+        self.pipelines.clear()
+        self.pipelines.addItem("Reading the pipeline files...")
+        self.pipelines.setEnabled(False)
+
+        def work():
+            try:
+                result = self.controller.available_pipelines()
+            except Exception as exc:  # shown by the GUI thread
+                result = exc
+            try:
+                self.pipelinesLoaded.emit(result)
+            except RuntimeError:  # the window was closed meanwhile
+                pass
+
+        self._loader = threading.Thread(target=work, daemon=True, name="bci-app-pipelines")
+        self._loader.start()
+
+    def _pipelines_loaded(self, specs):
+        self.pipelines.setEnabled(True)
+        self.pipelines.clear()
+        if isinstance(specs, Exception):
+            self._train_when_loaded = False
             show_error(self, "The pipeline files could not be read",
-                       f"{exc}\n\nCorrect the file named above in models/.")
+                       f"{specs}\n\nCorrect the file named above in models/.")
             return
         self.specs = {s.name: s for s in specs}
-        self.pipelines.clear()
         for s in specs:
             item = QtWidgets.QListWidgetItem(s.name)
             item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
@@ -222,10 +285,20 @@ class TrainingView(QtWidgets.QWidget):
                                else QtCore.Qt.CheckState.Unchecked)
             item.setToolTip(str(s.path))
             self.pipelines.addItem(item)
+        if self._pending_checked is not None:
+            names, self._pending_checked = self._pending_checked, None
+            self.set_checked(names)
+        if self._train_when_loaded:
+            self._train_when_loaded = False
+            guarded(self, "Training could not start")(self.train)()
 
     def set_checked(self, names):
+        """Tick exactly the pipelines ``names`` (once they are read, if they are not yet)."""
         if not self.specs:
-            self.load_pipelines()
+            self._pending_checked = list(names)
+            if not self.loading:
+                self.load_pipelines()
+            return
         for i in range(self.pipelines.count()):
             item = self.pipelines.item(i)
             item.setCheckState(QtCore.Qt.CheckState.Checked if item.text() in names
@@ -236,8 +309,13 @@ class TrainingView(QtWidgets.QWidget):
                 if self.pipelines.item(i).checkState() == QtCore.Qt.CheckState.Checked]
 
     def train(self):
-        if not self.specs:
-            self.load_pipelines()
+        if not self.specs:  # the pipeline files are still being read: train once they are
+            self._train_when_loaded = True
+            if not self.loading:
+                self.load_pipelines()
+            self.status.setText("Reading the pipeline files; training starts once they "
+                                "are read...")
+            return
         self.refresh_runs()
         if not self.runs_table.rowCount():
             raise ValueError("No calibration run in this session yet: record one in the "
@@ -283,7 +361,6 @@ class TrainingView(QtWidgets.QWidget):
                 text = v if isinstance(v, str) else ("n/a" if not np.isfinite(v)
                                                      else f"{v:.2f}")
                 self.table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
         best = best_score(result.scores, "nmcc")
         if best is not None:
             self.table.selectRow(best)
@@ -299,19 +376,26 @@ class TrainingView(QtWidgets.QWidget):
     def show_r2(self, r2):
         values = np.asarray(r2["values"])  # (channels, freqs)
         lim = max(float(np.abs(values).max()), 1e-6)
-        cmap = pg.colormap.get("RdBu_r", source="matplotlib")
         self.r2_image.setImage(values.T, levels=(-lim, lim))
-        self.r2_image.setColorMap(cmap)
+        self.r2_bar.setLevels((-lim, lim))  # the image takes the bar's colours and levels
         freqs = r2["freqs"]
         df = freqs[1] - freqs[0] if len(freqs) > 1 else 1.0
         self.r2_image.setRect(QtCore.QRectF(freqs[0] - df / 2, 0, df * len(freqs),
                                             len(r2["ch_names"])))
-        ax = self.r2_plot.getAxis("left")
-        ax.setTicks([[(i + 0.5, n) for i, n in enumerate(r2["ch_names"])]])
+        self._r2_ticks = [(i + 0.5, n) for i, n in enumerate(r2["ch_names"])]
+        self._update_r2_ticks()
         self.r2_plot.invertY(True)
         a, b = r2["classes"]
-        self.r2_title.setText(f"Signed r², {a} vs {b}: red = more power during {b} "
-                              f"(max {lim:.2f})")
+        self.r2_title.setText(f"Signed r², {a} vs {b}: red = more power during {b}, blue = "
+                              f"more during {a} (max |r²| {lim:.2f}; scale on the right)")
+
+    def _update_r2_ticks(self):
+        """Channel names on the r² map's rows: every k-th when the rows are too thin for
+        all (about 12 px a name)."""
+        ticks = self._r2_ticks
+        height = self.r2_plot.getViewBox().height() or self.r2_plot.height()
+        step = max(1, int(np.ceil(len(ticks) * 12.0 / max(height, 1.0))))
+        self.r2_plot.getAxis("left").setTicks([ticks[::step], []])
 
     def selected_name(self):
         rows = self.table.selectionModel().selectedRows()
