@@ -75,6 +75,10 @@ def _dispersion(Xc):
     return float(np.mean(np.sum(np.log(w) ** 2, axis=-1)))
 
 
+#: Stopping rule of the rotation's optimisation (norm of the descent direction, iterations).
+ROTATION_TOL, ROTATION_MAXITER = 1e-6, 2000
+
+
 class Recenter(TransformerMixin, BaseEstimator):
     """Re-centre SPD matrices on their domain's reference (Riemannian transfer learning).
 
@@ -227,7 +231,10 @@ class Recenter(TransformerMixin, BaseEstimator):
                                 f"class(es) {sorted(missing)} that the target has; rotation "
                                 "needs every class in every domain (use rotate: false).")
         _, y_enc = encode_domains(Xc, y, domains.astype(str))
-        return TLRotate(target_domain=target, metric="riemann").fit_transform(Xc, y_enc)
+        # A step of 1e-6 in the descent direction is far below what changes a decision;
+        # pyRiemann's default (1e-9, up to 10 000 iterations) costs a minute per fit.
+        return TLRotate(target_domain=target, metric="riemann", tol_step=ROTATION_TOL,
+                        maxiter=ROTATION_MAXITER).fit_transform(Xc, y_enc)
 
     @staticmethod
     def _whiten(X, ref):
