@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 
 def evaluate(args):
     """Learning-curve rows of one model (run in a worker process)."""
-    name, subjects, sizes, data_path = args
+    name, subjects, sizes, data_path, recenter = args
     warnings.filterwarnings("ignore")
     use_shared_data(data_path)
     import mne
@@ -38,6 +38,13 @@ def evaluate(args):
     from bci_app.resources import shipped_dir
 
     specs = load_models(shipped_dir("models"), names=[name])
+    if recenter is not None:  # the same model with a Recenter step after its SPD step
+        from dataclasses import replace
+
+        from bci_app.decoding.transfer import with_recentering
+
+        specs = [replace(s, name=f"{s.name} | recentred",
+                         pipeline=with_recentering(s.pipeline, **recenter)) for s in specs]
     dataset = resolve_dataset("PhysionetMI", subjects, "left-right", data_path)
     with threadpool_limits(1):
         metrics = learning_curve(specs, dataset, PseudoOnlineConfig(), sizes=sizes,
@@ -54,6 +61,16 @@ def main():
     parser.add_argument("--data-path", default=None)
     parser.add_argument("--save-metrics", default=None)
     parser.add_argument("--metrics", nargs="+", default=None)
+    parser.add_argument("--recenter", action="store_true",
+                        help="measure each model with a Recenter step after its SPD step "
+                             "(within-subject: the same decisions for an affine-invariant "
+                             "classifier; with transfer: every domain on its own reference)")
+    parser.add_argument("--metric", default="riemann", choices=["riemann", "logeuclid"],
+                        help="the mean each domain's reference is (with --recenter)")
+    parser.add_argument("--target-weight", type=float, default=None,
+                        help="the target's share of the training weight (with --recenter)")
+    parser.add_argument("--adapt", type=int, default=0,
+                        help="online adaptation of the target's reference (with --recenter)")
     args = parser.parse_args()
     import pandas as pd
 
@@ -66,7 +83,9 @@ def main():
     else:
         if not args.only:
             parser.error("--only NAME ...: the models to measure")
-        tasks = [(n, args.subjects, args.sizes, args.data_path) for n in args.only]
+        recenter = None if not args.recenter else {
+            "adapt": args.adapt, "metric": args.metric, "target_weight": args.target_weight}
+        tasks = [(n, args.subjects, args.sizes, args.data_path, recenter) for n in args.only]
         with ProcessPoolExecutor(args.jobs) as pool:
             metrics = pd.concat(list(pool.map(evaluate, tasks)), ignore_index=True)
         if args.save_metrics:
@@ -89,7 +108,9 @@ def main():
                      "transfer": "the other subjects' three imagery runs, each its own "
                                  "domain"},
         "chance": "offline: majority class; nMCC: 0.5, shuffled decisions",
-        "source": args.metrics or "evaluated in this run", "blas_threads": 1,
+        "source": args.metrics or "evaluated in this run",
+        "recenter": None if args.metrics or not args.recenter else {
+            "metric": args.metric, "target_weight": args.target_weight, "adapt": args.adapt}, "blas_threads": 1,
         "wall_time_s": None if args.metrics else round(time.perf_counter() - t0, 1),
         "load_average_start_end": None if args.metrics else [load_start, load_average()],
         "targets": targets,

@@ -11,6 +11,13 @@ A short simulated calibration run, a model trained on it, then an online run wit
 sub-01_ses-01_mdm.bcimodel
     bci-app pseudo-online --dataset recordings/
 
+A later session of the same patient: the earlier sessions and the calibration length
+proposed for today are printed first; after a short calibration run, the default model (or
+--train) is trained on it plus the earlier sessions' calibration runs::
+
+    bci-app session --protocol left_right_hand --subject 01 --session 02 --simulate \
+        --from-previous
+
 Interrupted runs (the application killed mid-run) are recovered at the next start, or with
 ``bci-app session --recover``.
 """
@@ -59,6 +66,14 @@ def add_parser(subparsers):
     p.add_argument("--train", metavar="YAML|NAME", default=None,
                    help="after the run, train this pipeline (models/*.yml) on the session's "
                         "calibration runs and save it with the session")
+    p.add_argument("--from-previous", action="store_true",
+                   help="continue the patient's course: print the earlier sessions and the "
+                        "calibration length proposed for today before the run; after it, "
+                        "train --train (default: the default model) on the session's "
+                        "calibration runs plus the earlier sessions' (same classes and "
+                        "channels), each session re-centred on its own mean, scores "
+                        "cross-validated on today's runs (a first session: today's runs "
+                        "only, said so)")
     p.add_argument("--root", default="recordings", metavar="DIR",
                    help="recordings folder (default: %(default)s)")
     p.add_argument("--time-scale", type=float, default=None, metavar="F",
@@ -124,6 +139,10 @@ def _check_inputs(args):
     eeg_settings(args)
     if not 0.0 <= args.skill <= 1.0:
         raise UsageError(f"--skill {args.skill:g}: give a simulated skill in [0, 1].")
+    if args.from_previous and not args.train:
+        from ..resources import DEFAULT_MODEL
+
+        args.train = DEFAULT_MODEL
     if args.train:
         from ..decoding.loading import find_model
 
@@ -191,6 +210,8 @@ def run(args):
         store.open_session(args.subject, args.session).set_eeg_settings(**settings)
     from ..session.headless import record_run, train_session_model
 
+    if args.from_previous:
+        print_continuation(store.open_session(args.subject, args.session), args.protocol)
     result = record_run(
         args.protocol, store.root, args.subject, args.session, model=args.model,
         simulate=args.simulate, eeg_stream=args.stream, time_scale=args.time_scale,
@@ -204,7 +225,10 @@ def run(args):
                if "latency_p50_ms" in summary else "")
         print(f"  online: {summary['windows']} windows{lat}, decisions "
               f"{summary.get('decisions', {})}")
-    if args.train:
+    if args.train and args.from_previous:
+        train_from_previous(store.open_session(args.subject, args.session), args.train,
+                            window_s=args.window, step_s=args.step)
+    elif args.train:
         path, report = train_session_model(store.root, args.subject, args.session,
                                            args.train, window_s=args.window,
                                            step_s=args.step)
@@ -214,3 +238,73 @@ def run(args):
               f"{', '.join(report.get('task_classes', ()))}; {counts} windows, "
               f"training accuracy {report['training_accuracy']:.2f})\n  model: {path}")
     return 0
+
+
+def print_continuation(session, protocol=None):
+    """Print the patient's earlier sessions and the calibration length proposed for today
+    (:func:`bci_app.session.continuation.plan_continuation`; ``protocol``: today's, its
+    timing and length when it is a calibration protocol). Returns the plan."""
+    from ..session.continuation import plan_continuation
+    from ..session.orchestrator import resolve_protocol, subject_hand
+
+    calibration = None
+    if protocol is not None:
+        proto = resolve_protocol(protocol, subject_hand(session))
+        if proto.run_type == "calibration":
+            calibration = proto
+    plan = plan_continuation(session, protocol=calibration,
+                             classes=calibration.classes if calibration else None)
+    print(f"{plan.earlier_text()}\n{plan.proposal_text()}")
+    return plan
+
+
+def train_from_previous(session, model, runs=None, window_s=2.0, step_s=0.1):
+    """Train ``model`` on the session's calibration runs plus the patient's earlier sessions
+    (:func:`bci_app.session.continuation.train_with_earlier_sessions`, the training of the
+    GUI's "Train with earlier sessions") and print what it was trained on and its
+    cross-validated scores beside chance. Without an earlier session to train with, the
+    model is trained on today's runs only, and that is said.
+
+    Returns
+    -------
+    result : TrainingResult
+        Saved with the session.
+
+    Raises
+    ------
+    DataError
+        The training failed (the message says why).
+    """
+    from ..decoding.loading import find_model
+    from ..errors import DataError
+    from ..session.continuation import NoEarlierSession, train_with_earlier_sessions
+    from ..session.training import TrainingJob
+
+    spec = find_model(model)
+    failed = []
+    try:
+        job = train_with_earlier_sessions(session, [spec], runs, window_s=window_s,
+                                          step_s=step_s, on_failed=failed.append,
+                                          start=False)
+    except NoEarlierSession as exc:
+        print(f"  {exc}")
+        job = TrainingJob(session, [spec], runs, session.meta.get("bad_channels") or (),
+                          window_s=window_s, step_s=step_s, on_failed=failed.append)
+    job.start().join()
+    if failed or job.result is None:
+        raise DataError(f"training on sub-{session.subject} ses-{session.label} failed: "
+                        f"{failed[0] if failed else 'no result'}")
+    result = job.result
+    used = ", ".join(str(n) for n in result.runs)
+    for entry in (result.transfer or {}).get("earlier_sessions", ()):
+        print(f"  with ses-{entry['session']}: run(s) "
+              f"{', '.join(str(n) for n in entry['run_numbers'])} "
+              f"({sum(entry['windows_per_class'].values())} windows)")
+    for score in result.scores:
+        print(f"  trained {score['pipeline']!r} on run(s) {used} (classes "
+              f"{', '.join(result.classes)}): cross-validated offline accuracy "
+              f"{score['offline_accuracy']:.2f} (chance "
+              f"{score['offline_majority_accuracy']:.2f}), pseudo-online nMCC "
+              f"{score['nmcc']:.2f} (shuffled {score['shuffled_nmcc']:.2f})\n"
+              f"  model: {result.paths[score['pipeline']]}")
+    return result

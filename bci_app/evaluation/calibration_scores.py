@@ -104,7 +104,7 @@ def mean_scores(name, per_fold):
     return score
 
 
-def cross_validate(name, pipeline, folds, cfg, before_fold=None):
+def cross_validate(name, pipeline, folds, cfg, before_fold=None, sources=None):
     """Score a pipeline on calibration folds.
 
     Parameters
@@ -119,6 +119,10 @@ def cross_validate(name, pipeline, folds, cfg, before_fold=None):
     before_fold : callable | None
         ``before_fold(fold)``, called before each fold is scored (progress; it may raise to
         stop).
+    sources : list of TransferSource | None
+        Windows of earlier sessions or other subjects, matched to the folds' channels and
+        rate: every fold trains with them (each its own domain), and is tested on the
+        session's own test part only.
 
     Returns
     -------
@@ -131,7 +135,8 @@ def cross_validate(name, pipeline, folds, cfg, before_fold=None):
     for fold in folds:
         if before_fold is not None:
             before_fold(fold)
-        _, metrics, _ = evaluate_session(fold.runs, {name: pipeline}, replace(cfg, **fold.split))
+        _, metrics, _ = evaluate_session(fold.runs, {name: pipeline}, replace(cfg, **fold.split),
+                                         sources=sources)
         per_fold.append(metrics[0])
     return mean_scores(name, per_fold)
 

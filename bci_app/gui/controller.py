@@ -15,6 +15,10 @@ Threads (none of them touches a widget):
 * during online runs, the **online decoder**'s worker
   (:class:`~bci_app.online.live.OnlineDecoder`) decodes its own inlet on the same stream;
 * **training** runs on a worker thread with a cancel flag;
+* the patient's **earlier sessions** are read on a worker thread when a session opens, a
+  run ends or the source changes (:meth:`SessionController.refresh_continuation`: which
+  can be sources for today, the proposed calibration length;
+  :mod:`bci_app.session.continuation`);
 * the **simulated amplifier** or a **replay** publishes the EEG when chosen as the source.
 
 Every callback from these threads is forwarded to the GUI thread through Qt signals of the
@@ -84,9 +88,11 @@ class SessionController(QtCore.QObject):
     trainingFinished = QtCore.Signal(object)      # TrainingResult
     trainingFailed = QtCore.Signal(str)
     modelChanged = QtCore.Signal(object)          # Path | None
+    continuationChanged = QtCore.Signal(object)   # ContinuationPlan | None (see the text)
     error = QtCore.Signal(str, str)               # title, message
     busyChanged = QtCore.Signal(bool)             # a run starts/records/is saved, or none
     _runSaved = QtCore.Signal(object, object)     # RunInfo, list of error texts (internal)
+    _planned = QtCore.Signal(object, object, int)  # session, plan | error text, request
     _recordingFault = QtCore.Signal(object, str)  # RunOrchestrator, text (internal)
 
     def __init__(self, root="recordings", models_dir=None, parent=None):
@@ -115,6 +121,9 @@ class SessionController(QtCore.QObject):
         self._score_runner = None
         self._score_final = False
         self._training = None  # TrainingJob
+        self.continuation = None  # ContinuationPlan of the open session (latest read)
+        self.continuation_error = None  # why the earlier sessions could not be read
+        self._plan_request = 0  # the latest continuation asked for (older ones are dropped)
         self._starting = False
         self._saving = set()  # numbers of the runs being saved (GUI thread)
         self._busy = False
@@ -128,6 +137,10 @@ class SessionController(QtCore.QObject):
         # Emitted by the run start thread: the busy state is updated in the GUI thread.
         self.runStarted.connect(lambda run: self._update_busy())
         self.error.connect(lambda title, text: self._update_busy())
+        # Today's runs, channels and bad channels change which earlier sessions fit.
+        self._planned.connect(self._on_planned)
+        self.runFinished.connect(lambda run: self.refresh_continuation())
+        self.sourceReady.connect(lambda acq: self.refresh_continuation())
 
     # -- recovery -----------------------------------------------------------------------------
     def start_recovery(self):
@@ -184,7 +197,9 @@ class SessionController(QtCore.QObject):
         model = session.meta.get("model")
         if model and Path(model).is_file():
             self.select_model(model)
+        self.continuation = self.continuation_error = None
         self.sessionChanged.emit(session)
+        self.refresh_continuation()
 
     # -- source -------------------------------------------------------------------------------
     def list_streams(self, timeout=1.0):
@@ -294,6 +309,7 @@ class SessionController(QtCore.QObject):
         if self.session is not None:
             self.session.update(bad_channels=self.bad_channels)
             self.session.log("bad_channels", channels=self.bad_channels)
+            self.refresh_continuation()
 
     # -- runs -----------------------------------------------------------------------------------
     @property
@@ -589,17 +605,91 @@ class SessionController(QtCore.QObject):
         calibration runs, :func:`~bci_app.session.training.training_runs`)."""
         from ..session.training import TrainingJob
 
+        self._check_training()
+        self._training = TrainingJob(
+            self.session, specs, None if runs is None else [int(r) for r in runs],
+            bad_channels=self.bad_channels, window_s=window_s,
+            step_s=step_s, on_progress=self.trainingProgress.emit,
+            on_finished=self._on_trained, on_failed=self.trainingFailed.emit).start()
+
+    # -- earlier sessions of the patient ------------------------------------------------------
+    def todays_channels(self):
+        """Today's channels as far as known: the amplifier's (bad ones removed) when a
+        source is connected, else None (then those of today's calibration runs)."""
+        if self.acq is None or not self.acq.ch_names:
+            return None
+        return [c for c in self.acq.ch_names if c not in self.bad_channels]
+
+    def refresh_continuation(self):
+        """Read the open session's patient's earlier sessions again on a worker thread
+        (:func:`bci_app.session.continuation.plan_continuation`: which can be sources for
+        today, the proposed calibration length); :attr:`continuationChanged` follows with
+        the plan (also kept in :attr:`continuation`), or with None when they could not be
+        read (:attr:`continuation_error` says why; a run is never stopped by it). Does
+        nothing without a session."""
+        session = self.session
+        if session is None:
+            return None
+        self._plan_request += 1
+        request = self._plan_request
+        channels, bad = self.todays_channels(), list(self.bad_channels)
+
+        def work():
+            from ..session.continuation import plan_continuation
+
+            try:
+                plan = plan_continuation(session, ch_names=channels, bad_channels=bad)
+            except Exception as exc:  # an unreadable file of an earlier session: say it
+                logger.exception("earlier sessions")
+                plan = str(exc)
+            try:
+                self._planned.emit(session, plan, request)
+            except RuntimeError:  # the window was closed meanwhile
+                pass
+
+        thread = threading.Thread(target=work, daemon=True, name="bci-app-continuation")
+        thread.start()
+        return thread
+
+    def _on_planned(self, session, plan, request):
+        if session is not self.session or request != self._plan_request:
+            return  # another session opened, or a newer plan asked for, meanwhile
+        failed = isinstance(plan, str)
+        self.continuation = None if failed else plan
+        self.continuation_error = plan if failed else None
+        self.continuationChanged.emit(self.continuation)
+
+    def earlier_models(self):
+        """The decoders saved with the patient's earlier sessions, newest session first:
+        list of (session label, path, the one chosen for its online runs)."""
+        plan = self.continuation
+        if plan is None:
+            return []
+        return [(e.label, path, e.model is not None and path == e.model)
+                for e in reversed(plan.earlier) for path in reversed(e.models)]
+
+    def start_training_with_earlier(self, specs, runs=None, window_s=2.0, step_s=0.1):
+        """As :meth:`start_training`, but each pipeline is trained with the patient's earlier
+        sessions as sources, re-centred per session
+        (:func:`bci_app.session.continuation.train_with_earlier_sessions`); the training
+        record names the source sessions and runs."""
+        from ..session.continuation import train_with_earlier_sessions
+
+        self._check_training()
+        self._training = train_with_earlier_sessions(
+            self.session, specs, None if runs is None else [int(r) for r in runs],
+            bad_channels=self.bad_channels, window_s=window_s, step_s=step_s,
+            on_progress=self.trainingProgress.emit, on_finished=self._on_trained,
+            on_failed=self.trainingFailed.emit)
+        return self._training
+
+    def _check_training(self):
         if self._training is not None and self._training.is_alive:
             raise BCIAppError("Training is already running.")
         if self.session is None:
             raise DataError("No session is open: create or open one in 'Patient & "
                             "session' first.")
         self.refuse_during_run("Training")
-        self._training = TrainingJob(
-            self.session, specs, None if runs is None else [int(r) for r in runs],
-            bad_channels=self.bad_channels, window_s=window_s,
-            step_s=step_s, on_progress=self.trainingProgress.emit,
-            on_finished=self._on_trained, on_failed=self.trainingFailed.emit).start()
 
     def _on_trained(self, result):
         self.training_result = result

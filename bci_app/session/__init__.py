@@ -40,7 +40,7 @@ Modules, each importing only those listed before it (no cycle):
 program), :mod:`.recorder` (recording with it), :mod:`.supervision` (disk space, watching a
 recording), :mod:`.bids` (one XDF to BIDS),
 :mod:`.recovery` (interrupted runs), :mod:`.sessions`, :mod:`.store`, then
-:mod:`.orchestrator`, :mod:`.headless` and :mod:`.report`.
+:mod:`.orchestrator`, :mod:`.headless`, :mod:`.report` and :mod:`.continuation`.
 """
 
 from .bids import convert_recording

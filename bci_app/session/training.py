@@ -48,6 +48,13 @@ class TrainingRequest:
         Decoder window and online step, s.
     l_freq, h_freq : float
         Band-pass, Hz.
+    sources : list of TransferSource | None
+        Windows of earlier sessions (or other subjects) to train with, matched to the runs'
+        channels and rate (:func:`~bci_app.processing.calibration.source_windows`, with
+        :meth:`config`): every cross-validation fold and the final models train with them,
+        each its own domain.
+    trained_on : dict
+        What the caller knows of the sources, added to each model's training record.
     """
 
     runs: list
@@ -57,6 +64,18 @@ class TrainingRequest:
     step_s: float = 0.1
     l_freq: float = 8.0
     h_freq: float = 30.0
+    sources: list | None = None
+    trained_on: dict = field(default_factory=dict)
+
+    def config(self):
+        """The calibration settings of the training (classes, window, step, band, crops):
+        those its sources must be cropped with too."""
+        from ..online.engine import DEFAULT_SMOOTHING
+        from ..processing.calibration import PseudoOnlineConfig
+
+        return PseudoOnlineConfig(classes=tuple(self.classes), window_s=self.window_s,
+                                  step_s=self.step_s, l_freq=self.l_freq,
+                                  h_freq=self.h_freq, smoothing=DEFAULT_SMOOTHING)
 
 
 @dataclass
@@ -70,6 +89,7 @@ class TrainingResult:
     paths: dict = field(default_factory=dict)  # once saved: pipeline name -> file
     runs: list = field(default_factory=list)   # the run numbers trained on
     classes: tuple = ()                          # the task classes trained on
+    transfer: dict | None = None                 # the sources trained with (trained_on)
 
 
 def run_training(request, progress=None, cancel=None):
@@ -89,9 +109,7 @@ def run_training(request, progress=None, cancel=None):
     """
     from ..evaluation.calibration_scores import calibration_folds, cross_validate
     from ..evaluation.r2 import r2_map
-    from ..online.engine import DEFAULT_SMOOTHING
     from ..online.train_model import train_model
-    from ..processing.calibration import PseudoOnlineConfig
 
     cancel = cancel or threading.Event()
     progress = progress or (lambda *a: None)
@@ -118,20 +136,22 @@ def run_training(request, progress=None, cancel=None):
         result.r2 = r2_map(runs, classes)
     except DataError as exc:
         logger.warning("training: %s", exc)
-    cfg = PseudoOnlineConfig(classes=classes, window_s=request.window_s,
-                             step_s=request.step_s, l_freq=request.l_freq,
-                             h_freq=request.h_freq, smoothing=DEFAULT_SMOOTHING)
+    cfg = request.config()
     for spec in request.specs:
         score = cross_validate(
             spec.name, spec.pipeline, folds, cfg,
             before_fold=lambda fold, name=spec.name: step(
-                f"{name}: cross-validation ({fold.name})"))
+                f"{name}: cross-validation ({fold.name})"),
+            sources=request.sources)
         result.scores.append(score)
         step(f"{spec.name}: training on all calibration runs")
-        trained = train_model(spec, runs, cfg, trained_on={"cross_validation": score})
+        trained = train_model(spec, runs, cfg, sources=request.sources,
+                              trained_on={"cross_validation": score, **request.trained_on})
         result.models[spec.name] = trained
         result.reports[spec.name] = trained.trained_on
     progress(total, total, "done")
+    if request.sources:
+        result.transfer = dict(request.trained_on)
     return result
 
 
@@ -254,11 +274,12 @@ def save_training(session, result, infos, bad_channels=()):
         np.savez(session.derivatives / "r2_map.npz", values=result.r2["values"],
                  freqs=result.r2["freqs"], ch_names=np.array(result.r2["ch_names"]),
                  classes=np.array(result.r2["classes"]))
+    extra = {"transfer": result.transfer} if result.transfer else {}
     session.update(training={"scores": result.scores, "runs": numbers, "classes": classes,
-                             "models": {k: str(v) for k, v in saved.items()}})
+                             "models": {k: str(v) for k, v in saved.items()}, **extra})
     session.log("training_saved", runs=numbers,
                 statuses={str(i.index): i.status for i in infos}, classes=classes,
-                bad_channels=list(bad_channels), models=sorted(saved))
+                bad_channels=list(bad_channels), models=sorted(saved), **extra)
     logger.info("training of sub-%s ses-%s: runs %s, classes %s -> %s", session.subject,
                 session.label, numbers, classes, ", ".join(sorted(saved)))
     return saved
@@ -308,6 +329,13 @@ class TrainingJob:
         ``on_finished(result)`` (a saved :class:`TrainingResult`).
     on_failed : callable | None
         ``on_failed(text)`` (also on cancel).
+    sources : callable | None
+        Training with transfer: ``sources(request)`` -> ``(list of TransferSource, dict)``,
+        called on the worker thread with the :class:`TrainingRequest` (today's runs read,
+        its :meth:`~TrainingRequest.config`): the sources to train with (e.g. the patient's
+        earlier sessions, :func:`bci_app.session.continuation.sources_hook`) and what to
+        record of them (each model's training record, ``TrainingResult.transfer``,
+        ``session.json``'s ``training``).
 
     Attributes
     ----------
@@ -324,8 +352,10 @@ class TrainingJob:
     """
 
     def __init__(self, session, specs, infos=None, bad_channels=(), window_s=2.0,
-                 step_s=0.1, on_progress=None, on_finished=None, on_failed=None):
+                 step_s=0.1, on_progress=None, on_finished=None, on_failed=None,
+                 sources=None):
         self.session, self.specs = session, list(specs)
+        self.sources = sources
         if infos is None or all(isinstance(i, int) for i in infos):
             self.infos = training_runs(session, infos)
         else:
@@ -369,6 +399,10 @@ class TrainingJob:
             runs = calibration_runs(self.session, self.infos, self.bad_channels)
             request = TrainingRequest(runs, self.specs, self.classes,
                                       window_s=self.window_s, step_s=self.step_s)
+            if self.sources is not None:
+                self.on_progress(0, 1, "reading the transfer sources")
+                request.sources, about = self.sources(request)
+                request.trained_on = dict(about or {})
             with threadpool_limits(limits=1):
                 result = run_training(request, progress=self.on_progress,
                                       cancel=self._cancel)

@@ -18,6 +18,20 @@ class CalibrationView(RunView):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.signal, 1)
+        controller.continuationChanged.connect(self.apply_proposal)
+
+    def apply_proposal(self, plan):
+        """Set the run's length to the calibration proposed for today when it counts on the
+        patient's earlier sessions (:mod:`bci_app.session.continuation`); the operator can
+        change it, and the tooltip says why."""
+        panel = self.panel
+        if plan is None or not plan.transfer or self.controller.busy:
+            return
+        proto = panel._protocols.get(panel.protocol_box.currentData())
+        if proto is None:
+            return
+        panel.trials.setValue(min(plan.trials_per_class, proto.trials_per_class))
+        panel.trials.setToolTip(plan.proposal_text())
 
 
 def _wrap(widget):

@@ -1,5 +1,5 @@
-"""Step 1, Patient & session: subject details, session, amplifier stream, montage, patient
-screen."""
+"""Step 1, Patient & session: subject details, session (with the patient's earlier sessions
+and the calibration proposed for today), amplifier stream, montage, patient screen."""
 
 import threading
 
@@ -34,7 +34,9 @@ class SessionView(QtWidgets.QWidget):
         right = QtWidgets.QVBoxLayout()
         right.addWidget(group("Amplifier", aform))
         right.addWidget(group("Patient screen", prow))
-        right.addStretch(1)
+        earlier = QtWidgets.QVBoxLayout()
+        earlier.addWidget(self.continuation_label, 1)  # wrapped text: the room it needs
+        right.addWidget(group("Earlier sessions of this patient", earlier), 1)
         layout = QtWidgets.QHBoxLayout(self)
         layout.addLayout(left, 1)
         layout.addLayout(right, 1)
@@ -57,6 +59,7 @@ class SessionView(QtWidgets.QWidget):
         controller.sourceReady.connect(self._source_ready)
         controller.sourceFailed.connect(self._source_failed)
         controller.sessionChanged.connect(self._session_changed)
+        controller.continuationChanged.connect(self._continuation_changed)
         controller.busyChanged.connect(self._on_busy)
         controller.runFinished.connect(lambda run: self._session_changed(controller.session)
                                        if controller.session is not None else None)
@@ -106,6 +109,13 @@ class SessionView(QtWidgets.QWidget):
         self.operator.editingFinished.connect(self._operator_changed)
         self.session_label = QtWidgets.QLabel("No session open.")
         self.session_label.setWordWrap(True)
+        # The patient's earlier sessions and the calibration length proposed for today
+        # (bci_app.session.continuation, read by the controller on a worker thread).
+        self.continuation_label = QtWidgets.QLabel("Open a session to see the patient's "
+                                                   "earlier sessions.")
+        self.continuation_label.setWordWrap(True)
+        self.continuation_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignLeft
+                                             | QtCore.Qt.AlignmentFlag.AlignTop)
         srow = QtWidgets.QHBoxLayout()
         srow.addWidget(self.session_box, 1)
         srow.addWidget(self.open_session_button)
@@ -269,6 +279,19 @@ class SessionView(QtWidgets.QWidget):
         self.session_label.setText(
             f"Open: subject {session.subject}, session {session.label} "
             f"({len(runs)} run(s)); recordings (BIDS) in {session.folder}")
+
+    def _continuation_changed(self, plan):
+        """The earlier sessions and the calibration proposed for today (the Training step
+        offers to train with them)."""
+        if plan is None:
+            error = self.controller.continuation_error
+            self.continuation_label.setText(
+                f"The earlier sessions could not be read: {error}" if error else
+                "Open a session to see the patient's earlier sessions.")
+            return
+        self.continuation_label.setText(f"{plan.earlier_text()}.\n{plan.proposal_text()}\n"
+                                        "Train with them in 'Training'; set the length in "
+                                        "'Calibration'.")
 
     def _on_busy(self, busy):
         """While a run records (or is being saved), nothing here may end it or move it to

@@ -1,5 +1,5 @@
 """Step 4, Training: choose the calibration runs, cross-validate pipelines on them, r² map,
-pick a model.
+pick a model; train with the patient's earlier sessions, or use one of their decoders as is.
 
 The pipeline files are read on a worker thread, started with the view (at start-up): building
 their pipelines imports the decoding libraries, seconds the window must not freeze for. A
@@ -39,6 +39,12 @@ _COLUMNS = ("Pipeline",) + tuple(h for h, _ in _SCORE_COLUMNS)
 #: The list of the session's calibration runs (the first column's box: train on it).
 _RUN_COLUMNS = ("Run", "Protocol", "Classes", "Status", "Trials", "Quality")
 _RUN = QtCore.Qt.ItemDataRole.UserRole
+#: What training with the earlier sessions does, and why it may not be offered.
+_WITH_EARLIER = ("Each pipeline is trained on today's ticked runs plus the calibration runs "
+                 "of the earlier sessions that have today's classes and channels, every "
+                 "session re-centred on its own mean (today's, online, on a reference that "
+                 "follows the signal).")
+_NO_EARLIER = "No earlier session of this patient has today's classes and channels."
 
 
 def _names(classes):
@@ -116,6 +122,7 @@ class TrainingView(QtWidgets.QWidget):
         self.r2_plot.getViewBox().sigResized.connect(lambda box: self._update_r2_ticks())
         self.r2_title = QtWidgets.QLabel("r² map: where the classes differ (after training).")
         self.r2_title.setWordWrap(True)
+        earlier = self._earlier_form()
 
         runs = QtWidgets.QVBoxLayout()
         runs.addWidget(self.runs_table, 1)
@@ -144,7 +151,12 @@ class TrainingView(QtWidgets.QWidget):
         row.addWidget(group("Train", left), 1)
         row.addWidget(group("r² map (channel x frequency)", right), 1)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addWidget(group("Calibration runs of this session (ticked: trained on)", runs))
+        # Today's runs beside what the earlier sessions offer (the height goes to the
+        # pipelines, the r² map and the scores).
+        top = QtWidgets.QHBoxLayout()
+        top.addWidget(group("Calibration runs of this session (ticked: trained on)", runs), 1)
+        top.addWidget(group("Earlier sessions of this patient", earlier), 1)
+        layout.addLayout(top)
         layout.addLayout(row, 5)
         # The scores take the whole width: every column is in view.
         layout.addWidget(group("Scores (cross-validated on the calibration runs)", mid), 2)
@@ -156,6 +168,7 @@ class TrainingView(QtWidgets.QWidget):
         controller.trainingFinished.connect(self._finished)
         controller.trainingFailed.connect(self._failed)
         controller.modelChanged.connect(self._model_changed)
+        controller.continuationChanged.connect(self._continuation_changed)
         controller.sessionChanged.connect(self._session_changed)
         controller.runFinished.connect(lambda run: self.refresh_runs())
         controller.busyChanged.connect(self._on_busy)
@@ -168,10 +181,96 @@ class TrainingView(QtWidgets.QWidget):
         super().showEvent(event)
         self.refresh_runs()
 
+    # -- earlier sessions ---------------------------------------------------------------------
+    def _earlier_form(self):
+        """What the earlier sessions offer: training with them, or one of their decoders."""
+        self.earlier_label = QtWidgets.QLabel("Open a session to see the patient's earlier "
+                                              "sessions.")
+        self.earlier_label.setWordWrap(True)
+        self.proposal_label = QtWidgets.QLabel("")
+        self.proposal_label.setWordWrap(True)
+        self.with_earlier = QtWidgets.QRadioButton("Train with earlier sessions (transfer)")
+        self.today_only = QtWidgets.QRadioButton("Train on today's runs only")
+        self.today_only.setChecked(True)
+        self._mode = QtWidgets.QButtonGroup(self)
+        for button in (self.with_earlier, self.today_only):
+            self._mode.addButton(button)
+            button.clicked.connect(self._mode_clicked)
+        self._mode_chosen = False  # the operator chose: a new plan keeps the choice
+        self.earlier_models = QtWidgets.QComboBox()
+        self.use_earlier_button = QtWidgets.QPushButton("Use this decoder as is")
+        self.use_earlier_button.clicked.connect(
+            guarded(self, "Model")(self.use_earlier_model))
+        self._show_continuation(None)
+        modes = QtWidgets.QHBoxLayout()
+        modes.addWidget(self.with_earlier)
+        modes.addWidget(self.today_only)
+        modes.addStretch(1)
+        pick = QtWidgets.QHBoxLayout()
+        pick.addWidget(self.earlier_models, 1)
+        pick.addWidget(self.use_earlier_button)
+        self.earlier_models.setToolTip("The decoders saved in the earlier sessions (newest "
+                                       "first): one can be used as it is for today's "
+                                       "online runs.")
+        form = QtWidgets.QVBoxLayout()
+        form.addWidget(self.earlier_label)
+        form.addWidget(self.proposal_label)
+        form.addLayout(modes)
+        form.addLayout(pick)
+        return form
+
+    def _mode_clicked(self):
+        self._mode_chosen = True
+
+    def _continuation_changed(self, plan):
+        self._show_continuation(plan)
+
+    def _show_continuation(self, plan):
+        """Show the earlier sessions, the proposed calibration and their decoders;
+        training with them is offered when one can be a source (and chosen by default)."""
+        error = self.controller.continuation_error
+        if plan is None:
+            self.earlier_label.setText(
+                f"The earlier sessions could not be read: {error}" if error else
+                "Open a session to see the patient's earlier sessions.")
+            self.proposal_label.setText("")
+        else:
+            self.earlier_label.setText(plan.earlier_text())
+            self.proposal_label.setText(plan.proposal_text())
+        # Why an earlier session is not used (other classes, a channel missing...).
+        self.earlier_label.setToolTip(plan.problems_text() if plan is not None else "")
+        usable = plan is not None and bool(plan.sources)
+        self.with_earlier.setEnabled(usable)
+        self.with_earlier.setToolTip(_WITH_EARLIER if usable else _NO_EARLIER)
+        if not usable:
+            self.today_only.setChecked(True)
+        elif not self._mode_chosen:
+            self.with_earlier.setChecked(True)
+        self.earlier_models.clear()
+        for label, path, chosen in self.controller.earlier_models():
+            self.earlier_models.addItem(
+                f"ses-{label}: {Path(path).name}" + (" (used online then)" if chosen else ""),
+                str(path))
+        self.use_earlier_button.setEnabled(self.earlier_models.count() > 0)
+
+    @property
+    def trains_with_earlier(self):
+        """True when the next training uses the earlier sessions."""
+        return self.with_earlier.isEnabled() and self.with_earlier.isChecked()
+
+    def use_earlier_model(self):
+        """Use the chosen decoder of an earlier session, as it is, for online runs."""
+        path = self.earlier_models.currentData()
+        if not path:
+            raise ValueError("No decoder saved in an earlier session of this patient.")
+        self.controller.select_model(path)
+
     # -- runs -----------------------------------------------------------------------------------
     def _session_changed(self, session):
         self.runs_table.setRowCount(0)  # another session: its own runs and defaults
         self.used_label.setText("")
+        self._mode_chosen = False
+        self._show_continuation(None)
         self.refresh_runs()
 
     def refresh_runs(self):
@@ -324,12 +423,15 @@ class TrainingView(QtWidgets.QWidget):
         if not runs:
             raise ValueError("No run ticked: tick the calibration runs to train on in the "
                              "list of runs.")
-        self.controller.start_training(self.checked(), runs=runs,
-                                       window_s=self.window.value())
+        earlier = self.trains_with_earlier
+        start = (self.controller.start_training_with_earlier if earlier
+                 else self.controller.start_training)
+        start(self.checked(), runs=runs, window_s=self.window.value())
         self._training = True
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText(f"Training on run(s) {', '.join(map(str, runs))}...")
+        self.status.setText(f"Training on run(s) {', '.join(map(str, runs))}"
+                            + (" with the earlier sessions" if earlier else "") + "...")
         self.progress.setValue(0)
 
     def cancel(self):
@@ -367,6 +469,11 @@ class TrainingView(QtWidgets.QWidget):
         self.use_button.setEnabled(bool(result.scores))
         used = (f"run(s) {', '.join(map(str, result.runs))} (classes "
                 f"{_names(result.classes)})")
+        transfer = getattr(result, "transfer", None)
+        if transfer:
+            used += " with the earlier sessions " + ", ".join(
+                f"ses-{e['session']} (run(s) {', '.join(map(str, e['run_numbers']))})"
+                for e in transfer.get("earlier_sessions", ()))
         self.used_label.setText(f"Trained on {used}.")
         self.status.setText(f"Done: {len(result.scores)} pipeline(s) trained on {used} and "
                             "saved with the session. The best pseudo-online nMCC is selected.")
