@@ -102,6 +102,11 @@ def add_parser(subparsers):
     who.add_argument("--hand", default=None, help="handedness: R, L or A")
     who.add_argument("--affected-side", default=None, help="left, right, both or none")
     who.add_argument("--notes", default="", help="free notes")
+    p.add_argument("--operator", default=None, metavar="NAME",
+                   help="who runs the session (stored with it, shown in its report)")
+    p.add_argument("--report", action="store_true",
+                   help="after the run (and training), write the session report: HTML, and "
+                        "PDF when Qt (the gui extra) is installed")
     p.add_argument("--recover", action="store_true",
                    help="only recover interrupted runs of --root (stop orphan recorders, "
                         "convert to BIDS; runs whose conversion failed are converted "
@@ -208,6 +213,8 @@ def run(args):
     settings = eeg_settings(args)
     if settings:  # saved with the session: its later runs say the same
         store.open_session(args.subject, args.session).set_eeg_settings(**settings)
+    if args.operator is not None:
+        store.open_session(args.subject, args.session).set_operator(args.operator)
     from ..session.headless import record_run, train_session_model
 
     if args.from_previous:
@@ -237,7 +244,34 @@ def run(args):
         print(f"  trained {args.train!r} on run(s) {used} (classes "
               f"{', '.join(report.get('task_classes', ()))}; {counts} windows, "
               f"training accuracy {report['training_accuracy']:.2f})\n  model: {path}")
+    if args.report:
+        write_session_report(store.open_session(args.subject, args.session))
     return 0
+
+
+def write_session_report(session):
+    """Write the session's report (:func:`bci_app.session.report.build_report`): HTML, and
+    PDF by Qt's writer (offscreen: no screen needed) when PySide6 is installed. Prints and
+    returns the paths written."""
+    from ..session.report import build_report
+
+    pdf_writer = None
+    try:
+        from PySide6 import QtGui
+
+        from ..gui.pdf import write_pdf
+    except ImportError:
+        logger.warning("report: PySide6 is not installed (the gui extra): HTML only.")
+    else:
+        if QtGui.QGuiApplication.instance() is None:
+            # kept for the process: Qt's PDF writer needs one application, any platform
+            write_session_report.app = QtGui.QGuiApplication(
+                ["bci-app", "-platform", "offscreen"])
+        pdf_writer = write_pdf
+    path, _ = build_report(session, pdf_writer=pdf_writer)
+    written = [path] + ([path.with_suffix(".pdf")] if pdf_writer else [])
+    print("  report: " + ", ".join(str(p) for p in written if p.is_file()))
+    return written
 
 
 def print_continuation(session, protocol=None):

@@ -187,3 +187,24 @@ def test_cli_errors_and_recover(tmp_path):
     with pytest.raises(ConfigError, match="--protocol and --subject"):
         run(_args("--root", root))
     assert run(_args("--recover", "--root", root)) == 0
+
+
+def test_cli_session_stores_the_operator_and_writes_the_report(session, capsys):
+    """``bci-app session --operator NAME --report``: the operator is stored with the session
+    and the report written after the run, HTML and PDF (Qt's writer, offscreen)."""
+    from bci_app.cli.session import run
+    from bci_app.session import RecordingStore
+
+    root = session["root"]
+    toml = root.parent / "short_lr_online.toml"
+    assert run(_args("--protocol", str(toml), "--subject", "01", "--session", "01",
+                     "--simulate", "--model", str(session["model"]), "--skill", "1.0",
+                     "--amp-seed", "3", "--operator", "  Dr.  C. Lee ", "--report",
+                     "--root", str(root))) == 0
+    opened = RecordingStore(root).open_session("01", "01")
+    assert opened.operator == "Dr. C. Lee"
+    html, pdf = opened.report_path, opened.report_path.with_suffix(".pdf")
+    out = capsys.readouterr().out
+    assert f"  report: {html}, {pdf}\n" in out
+    assert "Dr. C. Lee" in html.read_text(encoding="utf-8")
+    assert pdf.read_bytes().startswith(b"%PDF")
