@@ -215,8 +215,10 @@ def summarise_learning_curve(metrics, score="offline_accuracy"):
     summary : dict
         ``{pipeline: {"curve": [{training, trials_per_class, n_subjects, <means>}],
         "paired": [{trials_per_class, ...paired_test}], "reference": {...}}}``. The
-        reference is within-subject training at its largest size; ``transfer_reaches_at``
-        the smallest size whose mean ``score`` with transfer is at least that (None: never).
+        reference is within-subject training at its largest size that every subject has
+        trials for (``n_subjects``: all of them); ``transfer_reaches_at`` the smallest such
+        size whose mean ``score`` with transfer is at least that (None: never). Sizes only
+        some subjects reach stay in ``curve`` with their ``n_subjects``.
     """
     from .paired import paired_test
 
@@ -241,15 +243,20 @@ def summarise_learning_curve(metrics, score="offline_accuracy"):
                                "median_diff": round(test.median_diff, 4),
                                "p_value": test.pvalue, "method": test.method})
         entry = {"curve": curve, "paired": paired}
-        within = [c for c in curve if c["training"] == "within"]
-        transfer = [c for c in curve if c["training"] == "transfer"]
+        # Like for like: only sizes every subject of the pipeline has trials for (a larger
+        # size some subjects cannot reach averages over others).
+        n_all = int(rows["subject"].nunique())
+        complete = [c for c in curve if c["n_subjects"] == n_all]
+        within = [c for c in complete if c["training"] == "within"]
+        transfer = [c for c in complete if c["training"] == "transfer"]
         if within and transfer:
             best = max(within, key=lambda c: c["trials_per_class"])
             reached = [c["trials_per_class"] for c in transfer if c[score] >= best[score]]
             entry["reference"] = {
                 "score": score, "within_trials_per_class": best["trials_per_class"],
                 "within_score": best[score],
-                "transfer_reaches_at": min(reached) if reached else None}
+                "transfer_reaches_at": min(reached) if reached else None,
+                "n_subjects": n_all}
         out[str(name)] = entry
     return out
 

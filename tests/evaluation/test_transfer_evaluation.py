@@ -213,3 +213,35 @@ def test_pseudo_online_cli_leave_one_subject_out(tmp_path):
     assert main(["pseudo-online", "--dataset", "SyntheticMI", "--subjects", "1",
                  "--models", str(model), "--transfer-from", "other-subjects",
                  "--out", str(out), "--no-progress"]) != 0
+
+
+def test_the_reference_size_is_one_every_subject_reaches():
+    """A size only some subjects have trials for (here 15: subject 1 alone) is no reference:
+    its mean is over other subjects. The reference is the largest size every subject has,
+    and transfer reaches it only at a size every subject has too."""
+    import pandas as pd
+
+    from bci_app.evaluation.transfer import CURVE_COLUMNS, summarise_learning_curve
+
+    rows = []
+    within = {3: 0.6, 5: 0.7, 10: 0.8}
+    transfer = {3: 0.7, 5: 0.75, 10: 0.85}
+    for subject in (1, 2, 3):
+        for training, curve in (("within", within), ("transfer", transfer)):
+            for k, acc in curve.items():
+                rows.append({"training": training, "trials_per_class": k, "acc": acc,
+                             "subject": subject})
+    # subject 1 alone has 15 trials per class: a low within score, a high transfer one
+    rows += [{"training": "within", "trials_per_class": 15, "acc": 0.5, "subject": 1},
+             {"training": "transfer", "trials_per_class": 15, "acc": 0.9, "subject": 1}]
+    metrics = pd.DataFrame(rows)
+    for column in CURVE_COLUMNS:
+        metrics[column] = metrics["acc"]
+    metrics["pipeline"] = "P"
+    summary = summarise_learning_curve(metrics.drop(columns="acc"))["P"]
+    assert summary["reference"] == {"score": "offline_accuracy",
+                                    "within_trials_per_class": 10, "within_score": 0.8,
+                                    "transfer_reaches_at": 10, "n_subjects": 3}
+    # the size with fewer subjects stays in the curve, marked with its count
+    assert [c["n_subjects"] for c in summary["curve"]
+            if c["trials_per_class"] == 15] == [1, 1]
