@@ -10,9 +10,32 @@ import sys
 
 from ..cli_common import EXIT_CODES_HELP, run_command
 from ..errors import BCIAppError
+from ..gui.autopilot_config import SIDES, AutopilotConfig
 from . import _options as opt
 
 NAME = "gui"
+#: The autopilot's defaults (shown in the help).
+AUTOPILOT = AutopilotConfig()
+
+
+def _number(cast, low, strict):
+    """An argparse type: a number of type ``cast`` >= ``low`` (> ``low`` if ``strict``)."""
+    def parse(text):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a{' whole' if cast is int else ''} number, got {text!r}") from None
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got "
+                                             f"{text}")
+        return value
+
+    return parse
+
+
+_positive, _count, _seed = _number(float, 0, True), _number(int, 1, False), \
+    _number(int, 0, False)
 
 
 def add_parser(subparsers):
@@ -37,21 +60,33 @@ def build_parser():
                         help="folder of pipeline files (default: the shipped models plus "
                              "the user's own)")
     parser.add_argument("--autopilot", action="store_true",
-                        help="run a short session by itself on the simulated amplifier "
-                             "(calibration, training, feedback run, report), then exit")
+                        help="run a short clinical session by itself on the simulated "
+                             "amplifier (a patient, calibration of the affected hand vs "
+                             "rest, training of the default model, a feedback run, report, "
+                             "summary.json), then exit")
     parser.add_argument("--offscreen", action="store_true",
                         help="no window on screen (automatic when there is no display)")
     parser.add_argument("--screenshots", default=None, metavar="DIR",
                         help="save a screenshot of each view there (autopilot)")
-    parser.add_argument("--time-scale", type=float, default=1.0, metavar="F",
+    parser.add_argument("--time-scale", type=_positive, default=None, metavar="F",
                         help="multiply the protocols' durations by F (quick sessions; "
-                             "imagery is kept long enough for one decoder window)")
-    parser.add_argument("--trials", type=int, nargs=2, default=(8, 4),
+                             "imagery is kept long enough for the decoder window; default: "
+                             f"1, the autopilot {AUTOPILOT.time_scale:g} with imagery of at "
+                             f"least {AUTOPILOT.min_imagery_s:g} s)")
+    parser.add_argument("--trials", type=_count, nargs=2, default=None,
                         metavar=("CALIB", "ONLINE"),
                         help="autopilot: trials per class of the calibration and online "
-                             "runs (default: 8 4)")
-    parser.add_argument("--window", type=float, default=None, metavar="S",
-                        help="decoder window length, s (default 2; autopilot 1)")
+                             f"runs (default: {AUTOPILOT.calibration_trials} "
+                             f"{AUTOPILOT.online_trials})")
+    parser.add_argument("--window", type=_positive, default=None, metavar="S",
+                        help="decoder window length, s (default 2; autopilot "
+                             f"{AUTOPILOT.window_s:g})")
+    parser.add_argument("--seed", type=_seed, default=None, metavar="N",
+                        help="autopilot: seed of the simulated amplifier's signal and of the "
+                             f"trial schedules (default: {AUTOPILOT.seed})")
+    parser.add_argument("--affected-side", choices=SIDES, default=None,
+                        help="autopilot: the simulated patient's affected side, the hand "
+                             f"cued against rest (default: {AUTOPILOT.affected_side})")
     parser.add_argument("--montage", default=None,
                         help="autopilot: simulated montage (default: 22 sensorimotor "
                              "channels)")

@@ -9,7 +9,6 @@ demonstration session on the simulated amplifier.
 
 import os
 import sys
-from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
@@ -97,17 +96,24 @@ class MainWindow(QtWidgets.QMainWindow):
     time_scale : float
         Protocol durations factor.
     window_s : float
-        Decoder window length (imagery is kept at least this + 1 s long when scaled).
+        Decoder window length.
+    min_imagery_s : float | None
+        Imagery periods are never shorter than this when the durations are scaled
+        (None: ``window_s + 1``).
     """
 
-    def __init__(self, root="recordings", models_dir=None, time_scale=1.0, window_s=2.0):
+    def __init__(self, root="recordings", models_dir=None, time_scale=1.0, window_s=2.0,
+                 min_imagery_s=None):
         super().__init__()
         self.setWindowTitle("BCI - motor imagery")
         self.resize(1280, 800)
         self.setMinimumSize(640, 480)  # smaller: the steps scroll (see _page)
         self.controller = SessionController(root, models_dir, parent=self)
         self.patient = PatientWindow(operator=self)
-        min_imagery = window_s + 1.0 if time_scale != 1.0 else 0.0
+        if time_scale == 1.0:
+            min_imagery = 0.0
+        else:
+            min_imagery = window_s + 1.0 if min_imagery_s is None else float(min_imagery_s)
         self.views = {
             "Patient & session": SessionView(self.controller),
             "Signal check": SignalCheckView(self.controller),
@@ -237,9 +243,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
 
 
-def create_window(root="recordings", models_dir=None, time_scale=1.0, window_s=2.0):
+def create_window(root="recordings", models_dir=None, time_scale=1.0, window_s=2.0,
+                  min_imagery_s=None):
     """Create the main window (the QApplication must exist)."""
-    return MainWindow(root, models_dir, time_scale, window_s)
+    return MainWindow(root, models_dir, time_scale, window_s, min_imagery_s)
 
 
 def run(args):
@@ -286,19 +293,17 @@ def run(args):
                           "need no screen.")
     offscreen = args.offscreen or _needs_offscreen()
     app = make_application(offscreen)
-    window_s = args.window or (1.0 if args.autopilot else 2.0)
-    time_scale = args.time_scale
-    if args.autopilot and time_scale == 1.0:
-        time_scale = 0.5
-    win = create_window(args.root, args.models, time_scale, window_s)
-    win.show()
     if not args.autopilot:
+        win = create_window(args.root, args.models,
+                            1.0 if args.time_scale is None else args.time_scale,
+                            args.window or 2.0)
+        win.show()
         return app.exec(), None, None
     from .autopilot import Autopilot, AutopilotConfig
 
-    cfg = AutopilotConfig(calibration_trials=args.trials[0], online_trials=args.trials[1],
-                          screenshots=Path(args.screenshots) if args.screenshots else None,
-                          montage=args.montage)
+    cfg = AutopilotConfig.from_args(args)
+    win = create_window(args.root, args.models, **cfg.window_settings())
+    win.show()
     pilot = Autopilot(win, cfg)
     pilot.finished.connect(lambda code: app.exit(code))
     pilot.start()

@@ -53,6 +53,9 @@ from ..session.store import RecordingStore
 #: Name shown for the built-in simulated amplifier in the stream list.
 SIMULATED = "Simulated amplifier"
 
+#: Skill of the simulated amplifier's subject, in [0, 1]: how deep its imagery ERD is.
+SIMULATED_SKILL = 0.9
+
 #: For a real amplifier the channel names come from the stream.
 AMPLIFIER_MONTAGE = "As sent by the amplifier (standard 10-05 names)"
 
@@ -97,6 +100,9 @@ class SessionController(QtCore.QObject):
 
     def __init__(self, root="recordings", models_dir=None, parent=None):
         super().__init__(parent)
+        #: Seed of the simulated amplifier's signal and of the runs' trial schedules (set it
+        #: before connecting the source); None: new ones every time.
+        self.seed = None
         self.store = RecordingStore(root)
         self.models_dir = Path(models_dir) if models_dir else None  # None: shipped + user's
         self.session = None
@@ -226,7 +232,8 @@ class SessionController(QtCore.QObject):
             chans = montage_channels(montage or next(iter(MONTAGES)))
             # The simulated subject follows the protocol runner directly (the run's
             # orchestrator subscribes it): no marker stream to connect to between runs.
-            self.amplifier = SimulatedAmplifier(name=self.sim_name, ch_names=chans, skill=0.9)
+            self.amplifier = SimulatedAmplifier(name=self.sim_name, ch_names=chans,
+                                                skill=SIMULATED_SKILL, seed=self.seed)
             self.amplifier.start()
             name = self.sim_name
         else:
@@ -393,7 +400,7 @@ class SessionController(QtCore.QObject):
         orch = RunOrchestrator(
             self.session, protocol, self._eeg_source(),
             trained=self.trained if online else None, model_path=self.model_path,
-            stream_prefix=self.stream_prefix,
+            seed=self.run_seed(), stream_prefix=self.stream_prefix,
             on_event=lambda s, t, lab, ts: self.protocolEvent.emit(s, t, lab, ts))
         orch.on_predictions = self._forwarder(orch)
         orch.on_fault = lambda text: self._recordingFault.emit(orch, text)
@@ -406,6 +413,13 @@ class SessionController(QtCore.QObject):
                                               daemon=True, name="bci-app-run-start")
         self._start_thread.start()
         return orch.info
+
+    def run_seed(self):
+        """The trial schedule's seed of the next run of the open session: :attr:`seed` and
+        the run's number (None without :attr:`seed`: the protocol's own, or a new one)."""
+        if self.seed is None or self.session is None:
+            return None
+        return (int(self.seed) * 1000 + self.session.next_run()) % 2**32
 
     def _eeg_source(self):
         """The EEG to record (EEGSource): the acquisition's stream, and its amplifier."""
