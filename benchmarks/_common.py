@@ -161,6 +161,27 @@ def with_channels(spec, channels):
     return replace(spec, name=f"{spec.name} [{label}]", pipeline=pipe)
 
 
+#: The name suffix of a model adapting online (as ``transfer_scores.py`` names its variant).
+ADAPT_SUFFIX = " | within+adapt"
+
+
+def with_adaptation(spec, adapt):
+    """``spec`` with a ``Recenter`` step after its SPD step whose reference follows the
+    signal over ``adapt`` windows (:func:`bci_app.decoding.transfer.with_recentering`, as the
+    ``within+adapt`` variant of ``transfer_scores.py``), named ``"<name> | within+adapt"``.
+
+    Returns None for a model with no single SPD step to re-centre (an ensemble).
+    """
+    from bci_app.decoding.transfer import with_recentering
+    from bci_app.errors import ConfigError
+
+    try:
+        pipe = with_recentering(spec.pipeline, adapt)
+    except ConfigError:
+        return None
+    return replace(spec, name=spec.name + ADAPT_SUFFIX, pipeline=pipe)
+
+
 class Checks:
     """Assertions a benchmark makes about what it prints: every failed check is recorded
     (and goes into the JSON), and :meth:`exit_status` makes the script exit non-zero."""

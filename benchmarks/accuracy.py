@@ -9,9 +9,13 @@ Like-for-like: every model runs on the same subjects, band (8-35 Hz), epochs, fo
 within-session 5-fold, seed 42). ``--channels files sensorimotor`` (the default) scores each
 model on the channels its file declares and, in addition, on the sensorimotor set of the
 augmented-covariance models, so every baseline is also compared on those channels.
+``--adapt N`` scores, instead, each chosen model adapting online: a ``Recenter`` step after
+its SPD step, its reference starting from the training folds' mean and following the test
+trials in time order over N windows (no label; the ``within+adapt`` variant of
+``transfer_scores.py``, named ``"<model> | within+adapt"``; ensembles have no such variant).
 
 Usage: python benchmarks/accuracy.py [--subjects 1 2 ...] [--only NAME ...] [--channels SET ...]
-           [--data-path DIR] [--save-results FILE.csv]
+           [--adapt N] [--data-path DIR] [--save-results FILE.csv]
        python benchmarks/accuracy.py --results A.csv [B.csv ...]   (summarise finished runs of
            this script, or of ``bci-app evaluate --dataset PhysionetMI --paradigm left-right``)
 """
@@ -26,6 +30,7 @@ from _common import (
     describe_channels,
     dump,
     load_average,
+    with_adaptation,
     machine,
     use_shared_data,
     with_channels,
@@ -113,6 +118,8 @@ def main():
     parser.add_argument("--channels", nargs="+", default=["files", "sensorimotor"],
                         help="channel sets each model is scored on: files (as its model file "
                              "says), all, sensorimotor, motor")
+    parser.add_argument("--adapt", type=int, default=0,
+                        help="score the models adapting online over this many windows instead")
     parser.add_argument("--data-path", default=None)
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--save-results", default=None, help="write MOABB's rows to this CSV")
@@ -144,6 +151,8 @@ def main():
 
         chosen = [s for s in specs if args.only is None or s.name in args.only]
         all_specs = variant_specs(chosen, args.channels)
+        if args.adapt:
+            all_specs = [a for a in (with_adaptation(s, args.adapt) for s in all_specs) if a]
         dataset = resolve_dataset("PhysionetMI", args.subjects, "left-right", args.data_path)
         # One BLAS thread: on a shared 2-core machine, spinning BLAS threads make the
         # Riemannian means many times slower (scores do not depend on it).
@@ -163,6 +172,7 @@ def main():
         "selection": {"default_model_chosen_on_subjects": list(SELECTION_SUBJECTS),
                       "reported_on_subjects": list(REPORT_SUBJECTS)},
         "source": args.results or "evaluated in this run",
+        "adapt_windows": args.adapt or None,
         "blas_threads": 1,
         "wall_time_s": None if args.results else round(time.perf_counter() - t0, 1),
         "load_average_start_end": None if args.results else [load_start, load_average()],

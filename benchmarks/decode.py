@@ -19,7 +19,11 @@ is the headline (the ratio with the default BLAS threads is given too). Asserted
 otherwise): both paths give identical predictions on every test window and probabilities
 within 1e-9.
 
-Usage: python benchmarks/decode.py [--quick]
+``--adapt N`` adds each model's variant adapting online (``"<model> | within+adapt"``: a
+``Recenter`` step whose reference moves at every window over N windows), timed the same way:
+the cost of the adaptation is in its per-window time.
+
+Usage: python benchmarks/decode.py [--quick] [--adapt N]
 """
 
 import argparse
@@ -37,6 +41,7 @@ from _common import (
     synthetic_windows,
     time_per_call,
     warm_up,
+    with_adaptation,
 )
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
@@ -122,15 +127,20 @@ def models_cost(specs, train, test, ch_names, sfreq, repeat):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer windows and repeats")
+    parser.add_argument("--adapt", type=int, default=0,
+                        help="also time each model adapting online over this many windows")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     n_per_class, repeat = (10, 1) if args.quick else (30, 3)
     specs = load_models(shipped_dir("models"))
+    if args.adapt:
+        specs += [a for a in (with_adaptation(s, args.adapt) for s in specs) if a]
     checks = Checks()
     out = {"benchmark": "decode", "machine": machine(), "load_average_start": load_average(),
            "threads": "1 BLAS thread (headline); the reference comparison also with the "
                       "default BLAS threads (*_default_threads)",
-           "default_model": DEFAULT_MODEL, "decision_period_ms": DECISION_PERIOD_MS,
+           "default_model": DEFAULT_MODEL, "adapt_windows": args.adapt or None,
+           "decision_period_ms": DECISION_PERIOD_MS,
            "target": "ACM (22 ch, order 8) + FastMDM >= 5x faster than the reference on one "
                      "thread", "configs": {}}
     configs = {"64ch_160Hz_2s": (data_64ch, PHYSIONET_64, 160.0),

@@ -16,10 +16,12 @@ from bci_app.resources import DEFAULT_MODEL, shipped_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from _common import (
+    ADAPT_SUFFIX,
     PHYSIONET_64,
     Checks,
     channel_set,
     describe_channels,
+    with_adaptation,
     with_channels,
 )
 
@@ -76,3 +78,35 @@ def test_checks_compare_probabilities_within_a_tolerance(atol, ok):
     result = checks.identical("p", np.array([1]), np.array([1]), np.array([[0.5, 0.5]]),
                               np.array([[0.5001, 0.4999]]), atol=atol)
     assert result["check_passed"] is ok and (checks.exit_status() == 0) is ok
+
+
+def test_the_adapting_variant_recentres_after_the_spd_step():
+    from bci_app.decoding.transfer import Recenter
+
+    spec = _spec("ts_lr")
+    variant = with_adaptation(spec, 60)
+    names = [name for name, _ in variant.pipeline.steps]
+    assert variant.name == "TS+LR" + ADAPT_SUFFIX
+    assert isinstance(variant.pipeline.steps[1][1], Recenter)
+    assert variant.pipeline.steps[1][1].adapt == 60
+    assert names[0] == spec.pipeline.steps[0][0] and len(names) == len(spec.pipeline.steps) + 1
+    # the file's own spec is not changed
+    assert not any(isinstance(step, Recenter) for _, step in spec.pipeline.steps)
+
+
+def test_an_ensemble_has_no_adapting_variant():
+    assert with_adaptation(_spec("fucone"), 60) is None
+
+
+def test_adapted_figures_are_refused_unless_like_for_like():
+    import choose_default
+
+    po = {"TS+LR": {"per_subject_nmcc": {"1": 0.6, "2": 0.7}}}
+    transfer = {"TS+LR | within": {"per_subject_nmcc": {"1": 0.6, "2": 0.7}},
+                "TS+LR" + ADAPT_SUFFIX: {"per_subject_nmcc": {"1": 0.65, "2": 0.72}}}
+    acc = {"TS+LR" + ADAPT_SUFFIX: {"mean_subjects_1_5": 0.7}, "TS+LR": {}}
+    more_acc, more_po = choose_default.adapted_figures(acc, transfer, po)
+    assert list(more_acc) == list(more_po) == ["TS+LR" + ADAPT_SUFFIX]
+    transfer["TS+LR | within"]["per_subject_nmcc"]["2"] = 0.69  # another split or scoring
+    with pytest.raises(SystemExit, match="not like-for-like"):
+        choose_default.adapted_figures(acc, transfer, po)

@@ -244,8 +244,9 @@ class SelectChannels(BaseEstimator, TransformerMixin):
         return X[:, self.picks_]
 
 
-def bind_recording_info(estimator, sfreq=None, ch_names=None, overwrite=False):
-    """Set ``sfreq`` and ``ch_names`` on every (nested) step of ``estimator`` that has them.
+def bind_recording_info(estimator, sfreq=None, ch_names=None, overwrite=False, step_s=None):
+    """Set ``sfreq``, ``ch_names`` and ``step_s`` on every (nested) step of ``estimator``
+    that has them.
 
     Parameters
     ----------
@@ -255,6 +256,10 @@ def bind_recording_info(estimator, sfreq=None, ch_names=None, overwrite=False):
         Sampling rate of the data the estimator will see, in Hz.
     ch_names : sequence of str | None
         Channel names of the data, in order.
+    step_s : float | None
+        Step between the windows a decoder sees online (or pseudo-online), s: a step that
+        adapts over a time (:class:`~bci_app.decoding.transfer.Recenter`'s ``adapt_s``)
+        turns it into windows. None for epochs that are not a stream.
     overwrite : bool
         Replace values already set. By default only parameters left at ``None`` are bound,
         so a model file that fixes them keeps its values.
@@ -265,7 +270,8 @@ def bind_recording_info(estimator, sfreq=None, ch_names=None, overwrite=False):
         The same object, modified in place.
     """
     values = {"sfreq": float(sfreq) if sfreq is not None else None,
-              "ch_names": list(ch_names) if ch_names is not None else None}
+              "ch_names": list(ch_names) if ch_names is not None else None,
+              "step_s": float(step_s) if step_s is not None else None}
     params = estimator.get_params(deep=True)
     update = {}
     for key, current in params.items():

@@ -89,6 +89,14 @@ class Recenter(TransformerMixin, BaseEstimator):
         it follows the signal online, an exponentially weighted Riemannian mean over about
         ``n`` recent windows (each window moves it ``1/n`` of the way to itself, after being
         re-centred on the reference before it). Windows must be transformed in time order.
+    adapt_s : float | None
+        The same time constant in seconds, for model files: ``adapt = round(adapt_s /
+        step_s)`` windows at the decoder's step ``step_s``, which the live engine and the
+        pseudo-online sweep bind (:func:`~bci_app.decoding.channels.bind_recording_info`).
+        Without a step (offline evaluations of epochs, not of a stream) the reference does
+        not move. Give ``adapt`` or ``adapt_s``, not both.
+    step_s : float | None
+        The decoder's step between windows, s (bound, not set by hand).
     stretch : bool
         Also set each domain's dispersion around its reference to one (the "stretching" of
         Riemannian Procrustes analysis), so domains of different spread match.
@@ -122,8 +130,10 @@ class Recenter(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, adapt=0, stretch=False, rotate=False, shrinkage=0.0,
-                 metric="riemann", target_weight=None):
+                 metric="riemann", target_weight=None, adapt_s=None, step_s=None):
         self.adapt = adapt
+        self.adapt_s = adapt_s
+        self.step_s = step_s
         self.stretch = stretch
         self.rotate = rotate
         self.shrinkage = shrinkage
@@ -136,6 +146,15 @@ class Recenter(TransformerMixin, BaseEstimator):
                 or self.adapt < 0:
             raise ConfigError(f"Recenter: adapt must be a whole number of windows >= 0 "
                               f"(0: no adaptation), got {self.adapt!r}.")
+        for name in ("adapt_s", "step_s"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(
+                    value, (int, float, np.integer, np.floating)) or not value > 0):
+                raise ConfigError(f"Recenter: {name} must be a positive number of seconds "
+                                  f"or null, got {value!r}.")
+        if self.adapt_s is not None and self.adapt:
+            raise ConfigError(f"Recenter: give adapt ({self.adapt} windows) or adapt_s "
+                              f"({self.adapt_s} s), not both.")
         if not 0.0 <= float(self.shrinkage) < 1.0:
             raise ConfigError(f"Recenter: shrinkage must be in [0, 1), got {self.shrinkage!r}.")
         if self.target_weight is not None and not 0.0 < float(self.target_weight) <= 1.0:
@@ -250,6 +269,15 @@ class Recenter(TransformerMixin, BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "references_")
 
+    def adapt_windows(self):
+        """The windows the reference follows: ``adapt``, or ``adapt_s`` at the bound step
+        (0 without a step: no adaptation)."""
+        if self.adapt_s is None:
+            return int(self.adapt)
+        if self.step_s is None:
+            return 0
+        return max(1, round(float(self.adapt_s) / float(self.step_s)))
+
     def reset_adaptation(self):
         """Return the moving reference to the target's calibration reference."""
         self.reference_ = self.references_[self.target_].copy()
@@ -266,11 +294,12 @@ class Recenter(TransformerMixin, BaseEstimator):
             raise DataError(f"Recenter was fitted on {self.n_features_in_}x"
                             f"{self.n_features_in_} matrices, got {X.shape[-1]}x"
                             f"{X.shape[-1]}.")
-        if not self.adapt:
+        n_windows = self.adapt_windows()
+        if not n_windows:
             out = self._whiten(X, self.reference_)
         else:
             out = np.empty_like(X)
-            step = 1.0 / self.adapt
+            step = 1.0 / n_windows
             w, V = _eig(self.reference_)
             for k, C in enumerate(X):
                 half, ihalf = (V * np.sqrt(w)) @ V.T, (V / np.sqrt(w)) @ V.T

@@ -212,6 +212,10 @@ class WindowedDecoder:
         self.batch_size = int(batch_size)
         self._check_model_info()
         self._picks = model_channels(model)
+        # A step that adapts over a time (Recenter's adapt_s) follows this decoder's step.
+        for est in (model, getattr(model, "best_estimator_", None)):
+            if est is not None:
+                bind_recording_info(est, step_s=step_s, overwrite=True)
         reset_adaptation(model)  # start from the calibration reference
         self._windower = None
         self._last_finite = None

@@ -137,6 +137,28 @@ def test_adapting_equals_sequential_one_window_calls():
     np.testing.assert_allclose(batch, one, atol=1e-10)
 
 
+def test_adapt_in_seconds_is_adapt_in_windows_at_the_bound_step():
+    from bci_app.decoding.channels import bind_recording_info
+
+    X, _, domains = _two_domains(seed=6)
+    src, tgt = X[domains == "source"], X[domains == "target"]
+    windows = Recenter(adapt=6).fit(src).transform(tgt)
+    pipe = make_pipeline(Recenter(adapt_s=1.5))
+    bind_recording_info(pipe, sfreq=160.0, step_s=0.25)  # as the engine binds its step
+    seconds = pipe.fit(src).transform(tgt)
+    assert pipe[0].adapt_windows() == 6
+    np.testing.assert_allclose(seconds, windows, atol=1e-10)
+    # epochs, not a stream (no step bound): the reference stays the calibration one
+    fixed = Recenter(adapt_s=1.5).fit(src)
+    assert fixed.adapt_windows() == 0
+    np.testing.assert_allclose(fixed.transform(tgt), Recenter().fit(src).transform(tgt),
+                               atol=1e-10)
+    with pytest.raises(ConfigError, match="not both"):
+        Recenter(adapt=6, adapt_s=1.5).fit(src)
+    with pytest.raises(ConfigError, match="adapt_s must be a positive"):
+        Recenter(adapt_s=-2).fit(src)
+
+
 def test_fit_pipeline_routes_domains_to_recenter_steps():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 4, 200))
