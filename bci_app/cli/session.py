@@ -338,7 +338,9 @@ def train_from_previous(session, model, runs=None, window_s=2.0, step_s=0.1):
         print(f"  trained {score['pipeline']!r} on run(s) {used} (classes "
               f"{', '.join(result.classes)}): cross-validated offline accuracy "
               f"{score['offline_accuracy']:.2f} (chance "
-              f"{score['offline_majority_accuracy']:.2f}), pseudo-online nMCC "
+              f"{score['offline_majority_accuracy']:.2f}; binomial p < 0.05: "
+              f"{score['offline_binomial_accuracy']:.2f} over "
+              f"{score['offline_n_trials']} trials), pseudo-online nMCC "
               f"{score['nmcc']:.2f} (shuffled {score['shuffled_nmcc']:.2f})\n"
               f"  model: {result.paths[score['pipeline']]}")
     return result

@@ -6,6 +6,14 @@ pseudo-online evaluation (:func:`bci_app.evaluation.pseudo_online.evaluate_sessi
 gives the offline (one epoch per trial) and pseudo-online (sliding windows, idle included,
 nMCC) scores of the same split side by side; a pipeline's score is their mean over the folds.
 
+The offline score covers the trials the decoder is trained to tell apart
+(:func:`bci_app.evaluation.scoring.offline_trials`): with two hands, the hand trials; with
+a hand and a cued rest class (affected hand vs rest, ``cued``), the hand trials and the
+rest trials, a rest trial expecting the decoder's idle class. Its chance levels are those of
+the same trials: the majority class and the shuffled decisions (means over the folds), and
+the binomial level of all the folds' trials together (the accuracy that many trials must
+reach for p < 0.05, :func:`bci_app.evaluation.metrics.binomial_chance_level`).
+
 These are out-of-sample scores: each fold's test data are never trained on. A decoder scored
 on a recording it was trained on (e.g. a calibration run swept with the decoder trained on
 it) gets an **in-sample** score, optimistic and no measure of how it performs online:
@@ -22,9 +30,10 @@ import numpy as np
 from ..errors import DataError
 
 #: Scores averaged over the folds (keys of :func:`evaluate_session`'s metrics).
-SCORE_KEYS = ("offline_accuracy", "offline_majority_accuracy", "accuracy", "majority_accuracy",
-              "shuffled_accuracy", "nmcc", "shuffled_nmcc", "itr_bits_per_min",
-              "shuffled_itr_bits_per_min", "latency_median_s", "detected_fraction")
+SCORE_KEYS = ("offline_accuracy", "offline_majority_accuracy", "offline_shuffled_accuracy",
+              "accuracy", "majority_accuracy", "shuffled_accuracy", "nmcc", "shuffled_nmcc",
+              "itr_bits_per_min", "shuffled_itr_bits_per_min", "latency_median_s",
+              "detected_fraction")
 
 
 class Fold(NamedTuple):
@@ -95,16 +104,25 @@ def mean_scores(name, per_fold):
     -------
     score : dict
         ``pipeline``, ``folds`` (their number) and each key of :data:`SCORE_KEYS`: the mean
-        of its finite values, NaN when none is.
+        of its finite values, NaN when none is (a key a fold lacks counts as NaN);
+        ``offline_n_trials``, the offline trials of all the folds, and
+        ``offline_binomial_accuracy``, the accuracy that many trials must reach for
+        p < 0.05 (NaN without trials).
     """
+    from .metrics import binomial_chance_level
+
     score = {"pipeline": name, "folds": len(per_fold)}
     for key in SCORE_KEYS:
-        values = np.array([m[key] for m in per_fold], dtype=float)
+        values = np.array([m.get(key, np.nan) for m in per_fold], dtype=float)
         score[key] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    n = int(sum(m.get("offline_n_trials") or 0 for m in per_fold))
+    k = max([int(m.get("offline_n_classes") or 2) for m in per_fold] + [2])
+    score["offline_n_trials"] = n
+    score["offline_binomial_accuracy"] = binomial_chance_level(n, k)
     return score
 
 
-def cross_validate(name, pipeline, folds, cfg, before_fold=None, sources=None):
+def cross_validate(name, pipeline, folds, cfg, before_fold=None, sources=None, cued=()):
     """Score a pipeline on calibration folds.
 
     Parameters
@@ -123,6 +141,10 @@ def cross_validate(name, pipeline, folds, cfg, before_fold=None, sources=None):
         Windows of earlier sessions or other subjects, matched to the folds' channels and
         rate: every fold trains with them (each its own domain), and is tested on the
         session's own test part only.
+    cued : sequence of str
+        The classes the runs' protocols cue, rest included (e.g. ``("right_hand",
+        "rest")``): a cued rest class is scored offline too (its trials expect idle).
+        Empty: the task classes ``cfg.classes`` only.
 
     Returns
     -------
@@ -136,7 +158,7 @@ def cross_validate(name, pipeline, folds, cfg, before_fold=None, sources=None):
         if before_fold is not None:
             before_fold(fold)
         _, metrics, _ = evaluate_session(fold.runs, {name: pipeline}, replace(cfg, **fold.split),
-                                         sources=sources)
+                                         sources=sources, cued=tuple(cued))
         per_fold.append(metrics[0])
     return mean_scores(name, per_fold)
 

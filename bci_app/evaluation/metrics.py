@@ -22,6 +22,12 @@ share, MCC 0, ITR 0) and the shuffled-decision baseline (the decisions permuted 
 run, :func:`shuffle_indices`: same decisions, no relation to the truth, mean over
 :data:`N_SHUFFLES` permutations drawn from :data:`SHUFFLE_SEED`) are computed by
 :mod:`bci_app.evaluation.scoring`.
+
+For a count of independent trials (trial accuracy, the offline score of one epoch per
+trial) both are averages: with few trials an accuracy well above them still happens by
+chance. :func:`binomial_chance_level` is the accuracy such a count must reach to be better
+than chance at a significance level (Müller-Putz et al., 2008). It does not apply to
+overlapping windows, which are not independent decisions.
 """
 
 import numpy as np
@@ -218,6 +224,59 @@ def decision_metrics(y_true, y_pred, classes=None, window_s=None, step_s=None):
         "wolpaw_bits_per_min": wolpaw_bits(n_classes, acc) * rate,
         "classes": labels, "confusion": cm.tolist(),
     }
+
+
+#: Significance level of the binomial chance level shown beside trial accuracies.
+BINOMIAL_ALPHA = 0.05
+
+
+def binomial_chance_level(n_trials, n_classes, alpha=BINOMIAL_ALPHA):
+    """The accuracy ``n_trials`` independent trials must reach to beat chance at ``alpha``.
+
+    Rule: the smallest accuracy ``c / n`` whose one-sided p-value under guessing is below
+    ``alpha``, ``P(X >= c) < alpha`` with ``X ~ Binomial(n, 1 / n_classes)`` (the exact
+    binomial test; Müller-Putz, Scherer, Brunner, Leeb & Pfurtscheller, 2008, "Better than
+    random? A closer look on BCI results"). An accuracy at or above it is significant; one
+    below it is not. With 2 classes and alpha 0.05: 20 trials 0.75, 40 trials (20 per
+    class) 0.65, 100 trials 0.59, 320 trials 0.55. (The 95 % quantile of ``X``,
+    ``binom.ppf(0.95, n, p) / n``, is one trial lower, 0.625 for 40 trials: an accuracy
+    must then *exceed* it.)
+
+    Parameters
+    ----------
+    n_trials : int
+        Independent trials scored (not overlapping windows).
+    n_classes : int
+        Classes a trial is decided among (guessing is right with probability 1/n_classes).
+    alpha : float
+        Significance level, in (0, 1).
+
+    Returns
+    -------
+    accuracy : float
+        In (1/n_classes, 1]; NaN without trials; ``inf`` (no accuracy is significant)
+        when even ``n_trials`` right out of ``n_trials`` is not (e.g. 4 trials, 2 classes:
+        p = 0.0625).
+
+    Raises
+    ------
+    DataError
+        Fewer than 2 classes, a negative count or ``alpha`` outside (0, 1).
+    """
+    from scipy.stats import binom
+
+    n, k, alpha = int(n_trials), int(n_classes), float(alpha)
+    if k < 2:
+        raise DataError(f"binomial chance level: at least 2 classes, got {k}.")
+    if n < 0 or not 0.0 < alpha < 1.0:
+        raise DataError(f"binomial chance level: needs n_trials >= 0 and 0 < alpha < 1 "
+                        f"(got {n}, {alpha}).")
+    if n == 0:
+        return float("nan")
+    counts = np.arange(n + 1)
+    tail = binom.sf(counts - 1, n, 1.0 / k)  # P(X >= c)
+    significant = np.flatnonzero(tail < alpha)
+    return float(counts[significant[0]] / n) if significant.size else float("inf")
 
 
 def shuffle_indices(n, run=0, n_permutations=N_SHUFFLES, seed=SHUFFLE_SEED):

@@ -32,12 +32,11 @@ from ..online.engine import (
     fit_decoder_model,
 )
 from ..processing.calibration import calibration_set, task_events
-from ..processing.labels import IDLE
+from ..processing.labels import IDLE, is_idle_name
 from ..processing.runs import acquisition_order
 from ..processing.windows import window_samples
-from .metrics import nmcc
 from .recordings import dataset_sessions
-from .scoring import score_decisions
+from .scoring import offline_columns, offline_trials, score_decisions
 
 
 def _calibration_stops(runs, cfg):
@@ -101,11 +100,14 @@ def _trial_counts(runs, stops, cfg):
     return ", ".join(f"{c} {n}" for c, n in counts.items())
 
 
-def _offline_epochs(model, data, run, events, cfg, window):
-    """Offline score of the same split: one cue-locked epoch per test trial, task classes
-    only; an epoch the online engine would refuse (bad signal:
+def _offline_epochs(model, data, run, events, cfg, window, cued=()):
+    """Offline score of the same split: one cue-locked epoch per test trial
+    (:func:`~bci_app.evaluation.scoring.offline_trials`: the task classes, and a cued rest
+    class as idle), decided among :func:`~bci_app.evaluation.scoring.offline_columns`; an
+    epoch the online engine would refuse (bad signal:
     :func:`~bci_app.processing.quality.window_faults`) is left out, as its window would be.
-    Returns the true and predicted classes."""
+    ``events`` are ``(onset_s, duration_s, truth)``. Returns the true and predicted
+    classes."""
     from ..processing.quality import window_faults
 
     sfreq = run.sfreq
@@ -124,13 +126,14 @@ def _offline_epochs(model, data, run, events, cfg, window):
     epochs = np.stack([data[:, s:s + window] for s, k in zip(starts, ok) if k])
     reset_adaptation(model)  # the epochs in time order, from the calibration reference
     proba = class_probabilities(model, epochs)
-    task_cols = [k for k, c in enumerate(model.classes_) if str(c) in cfg.classes]
-    pred = np.asarray(model.classes_)[task_cols][proba[:, task_cols].argmax(1)]
+    columns, labels = offline_columns(model.classes_, cfg.classes, cued)
+    pred = np.asarray(labels, dtype=object)[proba[:, columns].argmax(1)]
     return [e[2] for e, k in zip(events, ok) if k], list(pred)
 
 
-def _test_run(decoder, model, run, data, stop, train_end, cfg):
-    """Sweep the test part of one run and score it.
+def _test_run(decoder, model, run, data, stop, train_end, cfg, cued=()):
+    """Sweep the test part of one run and score it (trials of ``cfg.classes`` and of a
+    cued rest class, see :func:`evaluate_session`).
 
     Returns
     -------
@@ -146,7 +149,7 @@ def _test_run(decoder, model, run, data, stop, train_end, cfg):
     if first.size and first.min() < train_end:  # guard: test never sees training data
         raise DataError(f"run {run.name}: a test window overlaps calibration data.")
     score = score_decisions(run.events, pred.times, pred.decisions, window, sfreq,
-                            cfg.classes, decoder.step_s)
+                            tuple(cfg.classes) + _cued_rest(cued, model), decoder.step_s)
     frame = pd.DataFrame({
         "run": run.name, "time": pred.times, "first_sample": first, "last_sample": pred.last,
         "true": score.truth, "label": pred.labels, "decision": pred.decisions,
@@ -154,35 +157,40 @@ def _test_run(decoder, model, run, data, stop, train_end, cfg):
     })
     for k, c in enumerate(pred.classes):
         frame[f"p_{c}"] = pred.smoothed[:, k]
-    events = [e for e in task_events(run, (IDLE,) + tuple(cfg.classes)) if e[0] * sfreq >= stop]
+    cued = _cued_rest(cued, model)
+    events = [e for e in offline_trials(run.events, cfg.classes, cued) if e[0] * sfreq >= stop]
     if not events:
         return frame, score, ([], [])
-    return frame, score, _offline_epochs(model, data, run, events, cfg, window)
+    return frame, score, _offline_epochs(model, data, run, events, cfg, window, cued)
 
 
-def _pipeline_metrics(scores, offline, cfg, step_s, window_s):
+def _cued_rest(cued, model):
+    """The idle-named classes of ``cued`` (a cued rest), when the model has an idle class
+    to decide them with (else none: its rest trials could never be right)."""
+    if not any(is_idle_name(c) for c in model.classes_):
+        return ()
+    return tuple(str(c) for c in cued if is_idle_name(c) and str(c) != IDLE)
+
+
+def _pipeline_metrics(scores, offline, cfg, step_s, window_s, n_offline_classes):
     """Pooled scores of one pipeline over the test runs of a session, with their chance
     levels: :func:`~bci_app.evaluation.scoring.run_metrics` of the runs' scores (windows,
     trials, detection latency from the runs' task trials), and
-    the offline epoch score next to its majority-class rate."""
-    from .scoring import majority_share, run_metrics
+    the offline epoch score next to its chance levels on the same trials
+    (:func:`~bci_app.evaluation.scoring.offline_scores`)."""
+    from .scoring import offline_scores, run_metrics
 
     m = run_metrics(scores, cfg.classes, step_s, window_s)
     if m is None:
         raise DataError("no test window fell in a scored period (task or idle time).")
     off_true, off_pred = offline
-    m.update({
-        "n_windows": int(sum(s.windows for s in scores)),
-        "offline_accuracy": float(np.mean(np.asarray(off_true) == np.asarray(off_pred)))
-        if off_true else float("nan"),
-        "offline_nmcc": float(nmcc(off_true, off_pred)) if off_true else float("nan"),
-        "offline_majority_accuracy": majority_share(off_true),
-    })
+    m["n_windows"] = int(sum(s.windows for s in scores))
+    m.update(offline_scores(off_true, off_pred, n_offline_classes))
     return m
 
 
 def evaluate_session(runs, pipelines, cfg, subject="1", session="0", sources=None,
-                     test_from=None):
+                     test_from=None, cued=()):
     """Pseudo-online evaluation of pipelines on one session's runs.
 
     Parameters
@@ -202,6 +210,12 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0", sources=Non
     test_from : int | None
         Test only the runs from this index on (in acquisition order), e.g. a fixed test part
         for learning curves whatever the calibration; None: every run after the calibration.
+    cued : sequence of str
+        The classes the runs' protocols cue, rest included (e.g. ``("right_hand",
+        "rest")``). A cued rest class (an idle name) is scored as the idle class of a model
+        that has one: offline, its trials are epochs expecting idle beside the task trials
+        (:func:`~bci_app.evaluation.scoring.offline_trials`); pseudo-online, its trials
+        count in the trial accuracy. Empty: the task classes ``cfg.classes`` only.
 
     Returns
     -------
@@ -258,7 +272,7 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0", sources=Non
                 continue
             train_end = max((b for ti, _, b in train_spans if ti == i), default=0)
             frame, score, (o_true, o_pred) = _test_run(
-                decoder, model, run, data, stop, train_end, cfg)
+                decoder, model, run, data, stop, train_end, cfg, cued)
             frame.insert(0, "session", session)
             frame.insert(0, "subject", subject)
             frame.insert(0, "pipeline", name)
@@ -270,7 +284,9 @@ def evaluate_session(runs, pipelines, cfg, subject="1", session="0", sources=Non
             raise DataError(f"subject {subject} session {session}: no test data after the "
                             "calibration part.")
         m = _pipeline_metrics(scores, (off_true, off_pred), cfg, step / sfreq,
-                              window / sfreq)
+                              window / sfreq,
+                              len(offline_columns(model.classes_, cfg.classes,
+                                                  _cued_rest(cued, model))[0]))
         m.update({"pipeline": name, "subject": subject, "session": session,
                   "n_calibration_windows": int(len(y)), "window_s": cfg.window_s,
                   "step_s": cfg.step_s,

@@ -54,7 +54,22 @@ Chance, next to every score: ``majority_*`` (always deciding the most frequent t
 ``shuffled_*`` (the run's decisions permuted, :func:`bci_app.evaluation.metrics.shuffle_indices`,
 then scored by the same rules: windows, trials and latency; the mean over the
 permutations; pooled runs are each permuted within themselves; windows without decision
-keep their place, the decisions are permuted among the decided windows).
+keep their place, the decisions are permuted among the decided windows). Trial accuracy
+(independent trials, not overlapping windows) also has its ``binomial_*`` level
+(:func:`bci_app.evaluation.metrics.binomial_chance_level`): the accuracy that many trials
+must reach to beat guessing among the cued classes at p < 0.05.
+
+A chance level that reaches the best possible score (e.g. cues detected by shuffled
+decisions: with long imagery periods and a decision every 0.1 s, two decisions in a row
+naming the cue happen by chance in nearly every cue) tells nothing about the decoder:
+:func:`informative_chance` says so, and the reports show it as not informative, with
+the reason (:data:`NOT_INFORMATIVE`), instead of a number that looks like a bar to clear.
+
+Offline scores (one cue-locked epoch per trial, :func:`offline_trials`,
+:func:`offline_scores`): the trials of the task classes and, when the protocol cues an
+idle class (affected hand vs rest), the cued rest trials too, expecting idle: the
+decoder is trained on both (the idle crops of :mod:`bci_app.processing.calibration`), so
+it is scored on both, each with the chance levels of that same set of trials.
 """
 
 from dataclasses import dataclass, field
@@ -71,6 +86,7 @@ from ..processing.labels import (
 from ..processing.quality import ARTIFACT
 from ..protocol.runner import marker_annotations
 from .metrics import (
+    binomial_chance_level,
     confusion_stack,
     decision_metrics,
     detection_latencies,
@@ -205,6 +221,125 @@ def majority_share(values):
     if values.size == 0:
         return float("nan")
     return float(np.unique(values, return_counts=True)[1].max() / values.size)
+
+
+def trial_classes(classes):
+    """The decisions a trial of ``classes`` can expect: each cued task class, and ``idle``
+    when an idle-named class (``rest``) is cued; the model's own ``idle`` class is not a
+    cue."""
+    return list(dict.fromkeys(IDLE if is_idle_name(c) else str(c) for c in classes
+                              if str(c) != IDLE))
+
+
+def binomial_trial_level(n_trials, classes):
+    """:func:`~bci_app.evaluation.metrics.binomial_chance_level` of ``n_trials`` trials of
+    ``classes``: guessing among the decisions they can expect (:func:`trial_classes`, at
+    least 2)."""
+    return binomial_chance_level(n_trials, max(2, len(trial_classes(classes))))
+
+
+#: What a report shows in place of a chance level that reaches the best possible score.
+NOT_INFORMATIVE = "not informative"
+
+
+def informative_chance(chance, best=1.0):
+    """Whether a chance level can tell a decoder from chance: False when it reaches the best
+    possible score ``best`` (any decoder, even a random one, gets it).
+
+    E.g. the fraction of cues detected by shuffled decisions is 1.00 with 6 s imagery
+    periods: a random sequence of two classes at 10 decisions a second holds two
+    decisions in a row naming the cue in nearly every cue. Then "cues detected" cannot show
+    that the decoder works, whatever its value; trial accuracy beside its binomial level
+    and the detection latency beside its shuffled latency can. NaN (not computed) is
+    informative: it is shown as n/a.
+    """
+    chance = float(chance)
+    return not (np.isfinite(chance) and chance >= float(best) - 1e-9)
+
+
+def offline_trials(events, classes, cued=()):
+    """The trials scored offline, one cue-locked epoch each, and the decision each expects.
+
+    Parameters
+    ----------
+    events : sequence of (onset_s, duration_s, label)
+    classes : sequence of str
+        The task classes (a :class:`~bci_app.processing.calibration.PseudoOnlineConfig`'s).
+    cued : sequence of str
+        The classes the protocol cues, rest included (e.g. ``("right_hand", "rest")``); an
+        idle-named class among them makes its events trials that expect ``idle``. Idle
+        periods that are not cued (baseline, inter-trial rest) are never trials.
+
+    Returns
+    -------
+    trials : list of (onset_s, duration_s, truth)
+        In time order; ``truth`` a task class or ``idle``.
+    """
+    tasks = set(task_classes(classes))
+    rest = {str(c) for c in cued if is_idle_name(c) and str(c) != IDLE}
+    return [(o, d, IDLE if str(lab) in rest else str(lab)) for o, d, lab in sorted(events)
+            if str(lab) in tasks or str(lab) in rest]
+
+
+def offline_columns(model_classes, classes, cued=()):
+    """The model's classes an offline decision is taken among: the task classes, and its
+    idle class when a rest class is cued (:func:`offline_trials`).
+
+    Returns
+    -------
+    columns : list of int
+        Indices into ``model_classes``.
+    labels : list of str
+        Their decisions (``idle`` for the idle class).
+    """
+    wanted = set(task_classes(classes))
+    if any(is_idle_name(c) and str(c) != IDLE for c in cued):
+        wanted.add(IDLE)
+    columns, labels = [], []
+    for k, c in enumerate(model_classes):
+        label = IDLE if is_idle_name(c) else str(c)
+        if label in wanted:
+            columns.append(k)
+            labels.append(label)
+    return columns, labels
+
+
+def offline_scores(y_true, y_pred, n_classes):
+    """The offline score (one epoch per trial) with its chance levels, on the same trials.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of str, shape (n_trials,)
+    n_classes : int
+        Classes a decision is taken among (:func:`offline_columns`).
+
+    Returns
+    -------
+    scores : dict
+        ``offline_accuracy``, ``offline_nmcc``; ``offline_majority_accuracy`` (always
+        deciding the most frequent truth), ``offline_shuffled_accuracy`` (the decisions
+        permuted among the trials, mean of
+        :data:`~bci_app.evaluation.metrics.N_SHUFFLES`), ``offline_binomial_accuracy``
+        (the accuracy this many trials must reach for p < 0.05); ``offline_n_trials``,
+        ``offline_n_classes``. NaN scores without trials.
+    """
+    y_true, y_pred = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)
+    n, k = int(y_true.size), max(2, int(n_classes))
+    out = {"offline_n_trials": n, "offline_n_classes": k,
+           "offline_binomial_accuracy": binomial_chance_level(n, k)}
+    if not n:
+        out.update(dict.fromkeys(("offline_accuracy", "offline_nmcc",
+                                  "offline_majority_accuracy", "offline_shuffled_accuracy"),
+                                 float("nan")))
+        return out
+    labels = sorted(set(y_true) | set(y_pred))
+    cm = confusion_stack(label_codes(y_true, labels), label_codes(y_pred, labels), len(labels))
+    shuffled = y_pred[shuffle_indices(n)] == y_true[None, :]
+    out.update({"offline_accuracy": float(np.mean(y_true == y_pred)),
+                "offline_nmcc": (mcc_of_confusion(cm) + 1.0) / 2.0,
+                "offline_majority_accuracy": majority_share(y_true),
+                "offline_shuffled_accuracy": float(shuffled.mean())})
+    return out
 
 
 def window_scores(truth, decisions, classes, step_s, window_s, decidable=None):
@@ -393,7 +528,9 @@ def run_metrics(scores, classes, step_s, window_s, shuffled=True):
     -------
     metrics : dict | None
         None when no window is scored. Else :func:`window_scores` of the pooled scored
-        windows; ``trial_accuracy``, ``n_trials``, ``majority_trial_accuracy``;
+        windows; ``trial_accuracy``, ``n_trials``, ``majority_trial_accuracy``,
+        ``binomial_trial_accuracy`` (:func:`binomial_trial_level`: the trial accuracy
+        ``n_trials`` trials must reach for p < 0.05);
         ``latency_median_s`` (s, over the detected cues), ``detected_fraction`` (over all
         cues), ``n_cues``; and ``shuffled_accuracy``, ``shuffled_nmcc``,
         ``shuffled_itr_bits``, ``shuffled_itr_bits_per_min``, ``shuffled_trial_accuracy``,
@@ -418,6 +555,7 @@ def run_metrics(scores, classes, step_s, window_s, shuffled=True):
     m.update({
         "trial_accuracy": trial_accuracy(trials), "n_trials": len(trials),
         "majority_trial_accuracy": majority_share([t.truth for t in trials]),
+        "binomial_trial_accuracy": binomial_trial_level(len(trials), classes),
         "latency_median_s": latency, "detected_fraction": detected,
         "n_cues": sum(len(s.cues) for s in scores),
     })

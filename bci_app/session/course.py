@@ -11,7 +11,8 @@ session's ``summary.json`` beside it (``derivatives/bci-app/sub-<s>/ses-<e>/``):
 - ``scores``: the session's online runs pooled (:func:`bci_app.evaluation.scoring.run_metrics`:
   each run's decisions shuffled within itself for the chance level): window accuracy,
   nMCC, information-based ITR, trial success, cues detected and detection latency, each
-  with its chance levels (the keys of :data:`COURSE_SCORES`);
+  with its chance levels (the keys of :data:`COURSE_SCORES`; trial success also with the
+  binomial level, the success that many trials must reach for p < 0.05);
 - ``erd``: the signed r² of the mu/beta power at C3 and C4 on the calibration runs trained
   on, with its chance level (:func:`bci_app.evaluation.erd.motor_r2`);
 - ``paths``: the report (HTML, PDF).
@@ -40,13 +41,17 @@ SUMMARY_VERSION = 1
 #: decimals, chance keys).
 COURSE_SCORES = (
     ("trial_accuracy", "trial success", 2, ("majority_trial_accuracy",
-                                            "shuffled_trial_accuracy")),
+                                            "shuffled_trial_accuracy",
+                                            "binomial_trial_accuracy")),
     ("accuracy", "window accuracy", 2, ("majority_accuracy", "shuffled_accuracy")),
     ("nmcc", "nMCC", 2, ("shuffled_nmcc",)),
     ("itr_bits_per_min", "ITR (bits/min)", 2, ("shuffled_itr_bits_per_min",)),
     ("detected_fraction", "cues detected", 2, ("shuffled_detected_fraction",)),
     ("latency_median_s", "detection latency (s)", 2, ("shuffled_latency_median_s",)),
 )
+#: The best possible value of the scores that have one: a chance level that reaches it is
+#: not informative (:func:`bci_app.evaluation.scoring.informative_chance`).
+BEST_SCORES = {"trial_accuracy": 1.0, "accuracy": 1.0, "nmcc": 1.0, "detected_fraction": 1.0}
 #: The motor channels whose ERD r² a summary holds (:mod:`bci_app.evaluation.erd`).
 ERD_CHANNELS = ("C3", "C4")
 #: Log entries that mark the start and the end of a run (for the session's duration).
@@ -216,17 +221,14 @@ def session_erd(session):
         logged).
     """
     from ..evaluation.erd import motor_r2
-    from .training import calibration_runs, training_runs
+    from .training import calibration_runs, cued_classes, training_runs
 
     numbers, _, where = trained_on(session)
     try:
         chosen = [n for n in numbers if isinstance(n, int)] if where != "model" else []
         infos = training_runs(session, chosen or None)
-        classes = []
-        for info in infos:
-            classes += [c for c in info.classes or () if c not in classes]
         runs = calibration_runs(session, infos, session.meta.get("bad_channels") or ())
-        erd = motor_r2(runs, classes, ERD_CHANNELS)
+        erd = motor_r2(runs, cued_classes(infos), ERD_CHANNELS)
     except DataError as exc:
         logger.info("course: sub-%s ses-%s: no ERD r²: %s", session.subject, session.label,
                     exc)
@@ -341,8 +343,16 @@ def read_summary(path):
 # -- the course over sessions -------------------------------------------------------------
 def course_row(summary):
     """One row of the course table from a session summary (flat: the scores and their
-    chance levels; ``<score>_chance``, the higher of them, the bar a score must clear; and
-    ``r2_<ch>``, ``r2_<ch>_chance`` for the ERD channels)."""
+    chance levels; ``<score>_chance``, the highest of them, the bar a score must clear, and
+    ``<score>_chance_informative``; and ``r2_<ch>``, ``r2_<ch>_chance`` for the ERD
+    channels).
+
+    A chance level that reaches the score's best possible value (:data:`BEST_SCORES`; e.g.
+    shuffled decisions detecting every cue) is no bar: it is left out of
+    ``<score>_chance``, and when no other level remains ``<score>_chance`` is NaN and
+    ``<score>_chance_informative`` False (shown as not informative)."""
+    from ..evaluation.scoring import informative_chance
+
     scores = summary.get("scores") or {}
     erd = (summary.get("erd") or {}).get("channels") or {}
     row = {"session": summary.get("session"), "date": summary.get("date"),
@@ -356,8 +366,11 @@ def course_row(summary):
     for key, _, _, chance in COURSE_SCORES:
         for k in (key,) + chance:
             row[k] = _float(scores.get(k))
-        levels = [row[k] for k in chance if np.isfinite(row[k])]
+        best = BEST_SCORES.get(key, np.inf)
+        finite = [row[k] for k in chance if np.isfinite(row[k])]
+        levels = [v for v in finite if informative_chance(v, best)]
         row[f"{key}_chance"] = max(levels) if levels else float("nan")
+        row[f"{key}_chance_informative"] = bool(levels) or not finite
     for ch in ERD_CHANNELS:
         row[f"r2_{ch}"] = _float((erd.get(ch) or {}).get("r2"))
         row[f"r2_{ch}_chance"] = _float((erd.get(ch) or {}).get("chance"))
@@ -424,9 +437,12 @@ def course_display(table, current=None):
     -------
     header : list of str
     rows : list of dict
-        ``cells`` (list of str: each score with its chance level in brackets, the higher
-        of majority and shuffled) and ``current`` (bool).
+        ``cells`` (list of str: each score with its chance level in brackets, the
+        highest of majority, shuffled and binomial; ``not informative`` when it reaches
+        the best possible score) and ``current`` (bool).
     """
+    from ..evaluation.scoring import NOT_INFORMATIVE
+
     def fmt(value, digits=2):
         value = float(value)
         return "n/a" if not np.isfinite(value) else f"{value:.{digits}f}"
@@ -438,8 +454,10 @@ def course_display(table, current=None):
     for _, row in table.iterrows():
         cells = [f"ses-{row['session']}", local_time(row["date"], seconds=False),
                  row["protocol"] or "-"]
-        cells += [f"{fmt(row[key], digits)} ({fmt(row[f'{key}_chance'], digits)})"
-                  for key, _, digits, _ in COURSE_SCORES]
+        cells += [f"{fmt(row[key], digits)} ("
+                  + (fmt(row[f"{key}_chance"], digits)
+                     if row.get(f"{key}_chance_informative", True) else NOT_INFORMATIVE)
+                  + ")" for key, _, digits, _ in COURSE_SCORES]
         cells += [f"{fmt(row[f'r2_{ch}'])} ({fmt(row[f'r2_{ch}_chance'])})"
                   for ch in ERD_CHANNELS]
         cells += [str(row["online_trials"]), row["operator"] or "-"]
@@ -505,5 +523,5 @@ def course_png(table, title=None):
     for ax in axes[1]:
         ax.set_xticks(x, ticks, fontsize=7)
     fig.suptitle(title or f"Course of sub-{table.attrs.get('subject', '')} (dashed: chance "
-                 "level, the higher of majority and shuffled decisions)", fontsize=10)
+                 "level, the highest of majority, shuffled and binomial)", fontsize=10)
     return png_base64(fig)

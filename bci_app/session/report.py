@@ -37,9 +37,10 @@ from .._utils import atomic_write, now_iso
 from ..errors import DataError
 from ..evaluation.figures import confusion_png, r2_png, timeline_png
 from ..evaluation.metrics import N_SHUFFLES
-from ..evaluation.scoring import MIN_CONSECUTIVE
+from ..evaluation.scoring import MIN_CONSECUTIVE, NOT_INFORMATIVE, informative_chance
 from . import runs as _runs
 from .course import (
+    BEST_SCORES,
     COURSE_SCORES,
     course_display,
     course_png,
@@ -126,14 +127,15 @@ def _fmt(value, digits=2):
 _SCORES = (
     ("window accuracy", "accuracy", 2, ("majority_accuracy", "shuffled_accuracy")),
     ("trial accuracy", "trial_accuracy", 2,
-     ("majority_trial_accuracy", "shuffled_trial_accuracy")),
+     ("majority_trial_accuracy", "shuffled_trial_accuracy", "binomial_trial_accuracy")),
     ("nMCC", "nmcc", 2, ("shuffled_nmcc",)),
     ("ITR (bits/min)", "itr_bits_per_min", 2, ("shuffled_itr_bits_per_min",)),
     ("cues detected", "detected_fraction", 2, ("shuffled_detected_fraction",)),
     ("detection latency (s)", "latency_median_s", 2, ("shuffled_latency_median_s",)),
     ("no decision (bad signal)", "artifact_fraction", 2, ()),
 )
-_CHANCE = {"majority": "chance (majority)", "shuffled": "chance (shuffled)"}
+_CHANCE = {"majority": "chance (majority)", "shuffled": "chance (shuffled)",
+           "binomial": "chance (binomial p<0.05)"}
 #: Kept in the summary (report_summary.json, the GUI's table) for each scored online run.
 SUMMARY_KEYS = tuple(k for _, key, _, chance in _SCORES for k in (key,) + chance) + (
     "itr_bits_per_min_overlapping",)
@@ -161,7 +163,8 @@ def runs_table(runs, online_results):
                (run.status, True), (str(run.n_trials), False)]
         if m:
             for _, key, digits, chance in _SCORES:
-                row += [(_fmt(m[k], digits), False) for k in (key,) + chance]
+                row.append((_fmt(m[key], digits), False))
+                row += [(_chance_cell(m[k], key, digits), False) for k in chance]
             row.append((_fmt(m["itr_bits_per_min_overlapping"], 2), False))
             summary[run.index] = {k: m[k] for k in SUMMARY_KEYS}
             summary[run.index].update(windows=res["score"].windows, n_trials=res["n_trials"])
@@ -177,6 +180,21 @@ def runs_table(runs, online_results):
              "overlapping": "ITR, one decision per step (overlapping windows, bits/min)",
              "rows": rows}
     return table, summary
+
+
+def _chance_cell(value, key, digits=2):
+    """A chance level as a table shows it: the number; ``too few trials`` for a binomial
+    level no accuracy reaches (``inf``); :data:`NOT_INFORMATIVE` when it reaches the best
+    possible value of the score ``key`` (:data:`~bci_app.session.course.BEST_SCORES`)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return _fmt(value, digits)
+    if value == np.inf:
+        return "too few trials"
+    if not informative_chance(value, BEST_SCORES.get(key, np.inf)):
+        return NOT_INFORMATIVE
+    return _fmt(value, digits)
 
 
 def render_runs_table(runs, online_results):
@@ -195,13 +213,20 @@ _RUNS_NOTE = (
     "its imagery period; the latency runs from the cue to the decision that confirms it "
     "(median over the detected cues). Chance (majority): always deciding the most frequent "
     "label. Chance (shuffled): the run's decisions in a random order, scored the same way "
-    "(mean of {n} permutations).")
+    "(mean of {n} permutations). Chance (binomial p<0.05): the trial accuracy that many "
+    "trials must reach to beat guessing among the cued classes (exact binomial test; too "
+    "few trials: none can). Not informative: the chance level reaches the best possible "
+    "score (e.g. with long imagery periods, shuffled decisions detect every cue), so that "
+    "score cannot show that the decoder works; trial accuracy beside its binomial level and "
+    "the detection latency beside its shuffled latency can.")
 
 
 #: The training scores (mean over the calibration folds): (header, key, decimals).
 _TRAINING_COLUMNS = (
     ("offline accuracy", "offline_accuracy", 2),
     ("chance (majority)", "offline_majority_accuracy", 2),
+    ("chance (shuffled)", "offline_shuffled_accuracy", 2),
+    ("chance (binomial p<0.05)", "offline_binomial_accuracy", 2),
     ("pseudo-online accuracy", "accuracy", 2), ("chance (majority)", "majority_accuracy", 2),
     ("chance (shuffled)", "shuffled_accuracy", 2),
     ("pseudo-online nMCC", "nmcc", 2), ("chance (shuffled)", "shuffled_nmcc", 2),
@@ -251,8 +276,22 @@ def trial_rows(score):
     return rows
 
 
-def _chance_text(metrics, keys, digits):
-    parts = [f"{_fmt(metrics.get(k), digits)} ({k.split('_')[0]})" for k in keys]
+def _chance_text(metrics, keys, digits, key=None):
+    """Chance levels as text, e.g. ``"0.50 (majority), 0.65 (binomial p<0.05)"``; a level
+    that reaches the best possible value of the score ``key`` is said to be not informative,
+    with why."""
+    parts = []
+    for k in keys:
+        kind = k.split("_")[0]
+        value = metrics.get(k)
+        label = "binomial p<0.05" if kind == "binomial" else kind
+        if value is not None and value == np.inf:
+            parts.append(f"too few trials ({label}: no accuracy is significant)")
+        elif value is not None and not informative_chance(value, BEST_SCORES.get(key, np.inf)):
+            parts.append(f"{NOT_INFORMATIVE} ({kind} {_fmt(value, digits)}: chance reaches "
+                         "the best possible score)")
+        else:
+            parts.append(f"{_fmt(value, digits)} ({label})")
     return ", ".join(parts) or "-"
 
 
@@ -263,7 +302,7 @@ def _score_rows(scores):
         value = scores.get(key)
         rows.append((label, _fmt(value if value is not None else float("nan"), digits),
                      _chance_text({k: (float("nan") if scores.get(k) is None else scores[k])
-                                   for k in chance}, chance, digits)))
+                                   for k in chance}, chance, digits, key)))
     return rows
 
 
@@ -321,7 +360,7 @@ def _training(session):
     about = [("Runs trained on", ", ".join(str(r) for r in runs_used) or "n/a"),
              ("Classes", ", ".join(classes) or "n/a"),
              ("Models", ", ".join(sorted(training.get("models") or {})) or "none")]
-    scores = [(s["pipeline"], [_fmt(s.get(key, float("nan")), d)
+    scores = [(s["pipeline"], [_chance_cell(s.get(key, float("nan")), key, d)
                                for _, key, d in _TRAINING_COLUMNS])
               for s in training.get("scores", [])]
     return {"about": about, "scores": scores, "header": [h for h, _, _ in _TRAINING_COLUMNS]}

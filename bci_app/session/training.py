@@ -7,7 +7,9 @@ finishes first). Each step is a call to the core:
 * folds and scores: :func:`bci_app.evaluation.calibration_scores.calibration_folds` and
   :func:`~bci_app.evaluation.calibration_scores.cross_validate` (leave one calibration run
   out; offline and pseudo-online scores of the same split);
-* r² map: :func:`bci_app.evaluation.r2.r2_map`;
+* r² map: :func:`bci_app.evaluation.r2.r2_map` of the pair of classes the ERD compares
+  (:func:`bci_app.evaluation.erd.compared_classes` of the cued classes: rest vs the hand
+  when rest is cued, else the first two task classes);
 * final models: :func:`bci_app.online.train_model.train_model` on all the runs, the one train
   path of the command line, headless sessions and the GUI.
 
@@ -55,6 +57,10 @@ class TrainingRequest:
         each its own domain.
     trained_on : dict
         What the caller knows of the sources, added to each model's training record.
+    cued : tuple of str
+        The classes the runs' protocols cue, rest included (:func:`cued_classes`, e.g.
+        ``("right_hand", "rest")``): the r² map compares rest with the hand, and the
+        offline score counts the rest trials. Empty: ``classes``.
     """
 
     runs: list
@@ -66,6 +72,7 @@ class TrainingRequest:
     h_freq: float = 30.0
     sources: list | None = None
     trained_on: dict = field(default_factory=dict)
+    cued: tuple = ()
 
     def config(self):
         """The calibration settings of the training (classes, window, step, band, crops):
@@ -108,12 +115,14 @@ def run_training(request, progress=None, cancel=None):
     result : TrainingResult
     """
     from ..evaluation.calibration_scores import calibration_folds, cross_validate
+    from ..evaluation.erd import compared_classes
     from ..evaluation.r2 import r2_map
     from ..online.train_model import train_model
 
     cancel = cancel or threading.Event()
     progress = progress or (lambda *a: None)
     runs, classes = request.runs, tuple(request.classes)
+    cued = tuple(request.cued) or classes
     if not runs:
         raise DataError("No calibration run in this session yet: record one in the "
                         "Calibration step first.")
@@ -132,8 +141,12 @@ def run_training(request, progress=None, cancel=None):
         done += 1
 
     step("r² map")
+    pair = compared_classes(cued)
     try:
-        result.r2 = r2_map(runs, classes)
+        if pair is None:
+            raise DataError(f"r² map: the classes {list(cued)} give no pair to compare (a "
+                            "task and rest, or two tasks).")
+        result.r2 = r2_map(runs, pair)
     except DataError as exc:
         logger.warning("training: %s", exc)
     cfg = request.config()
@@ -142,7 +155,7 @@ def run_training(request, progress=None, cancel=None):
             spec.name, spec.pipeline, folds, cfg,
             before_fold=lambda fold, name=spec.name: step(
                 f"{name}: cross-validation ({fold.name})"),
-            sources=request.sources)
+            sources=request.sources, cued=cued)
         result.scores.append(score)
         step(f"{spec.name}: training on all calibration runs")
         trained = train_model(spec, runs, cfg, sources=request.sources,
@@ -285,6 +298,16 @@ def save_training(session, result, infos, bad_channels=()):
     return saved
 
 
+def cued_classes(infos):
+    """Every class the protocols of calibration runs cue, in order, rest (an idle name)
+    included: what :func:`bci_app.evaluation.erd.compared_classes` chooses the compared pair
+    from, and what the offline score counts trials of."""
+    classes = []
+    for info in infos:
+        classes += [str(c) for c in info.classes or () if str(c) not in classes]
+    return tuple(classes)
+
+
 def task_classes(infos):
     """The task classes of calibration runs: every class their protocols name, in order,
     idle names (``rest``, ``idle``...) left out.
@@ -343,6 +366,8 @@ class TrainingJob:
         The runs trained on.
     classes : tuple of str
         The task classes trained on (:func:`task_classes` of the runs).
+    cued : tuple of str
+        Every class the runs cue, rest included (:func:`cued_classes`).
 
     Raises
     ------
@@ -363,6 +388,7 @@ class TrainingJob:
             if not self.infos:
                 raise DataError("No calibration run chosen to train on: tick at least one.")
         self.classes = task_classes(self.infos)
+        self.cued = cued_classes(self.infos)
         self.bad_channels = list(bad_channels)
         self.window_s, self.step_s = float(window_s), float(step_s)
         self.on_progress = on_progress or (lambda *a: None)
@@ -398,7 +424,8 @@ class TrainingJob:
                                    f"{', '.join(str(i.index) for i in self.infos)} (BIDS)")
             runs = calibration_runs(self.session, self.infos, self.bad_channels)
             request = TrainingRequest(runs, self.specs, self.classes,
-                                      window_s=self.window_s, step_s=self.step_s)
+                                      window_s=self.window_s, step_s=self.step_s,
+                                      cued=self.cued)
             if self.sources is not None:
                 self.on_progress(0, 1, "reading the transfer sources")
                 request.sources, about = self.sources(request)

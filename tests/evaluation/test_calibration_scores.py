@@ -74,3 +74,19 @@ def test_best_score_by_nmcc_with_nan_as_worst():
     # All NaN (no test window scored): the first row, not an error in the view's slot.
     assert best_score([{"nmcc": float("nan")}, {"nmcc": float("nan")}]) == 0
     assert best_score([]) is None
+
+
+def test_the_offline_binomial_level_is_that_of_all_the_folds_trials():
+    """Two folds of 20 offline trials each (hand and rest): the mean accuracy is over 40
+    trials, which must reach 26 right (0.65) for p < 0.05; one fold alone needs 0.75."""
+    per_fold = [dict.fromkeys(SCORE_KEYS, 0.7) for _ in range(2)]
+    for m in per_fold:
+        m.update(offline_n_trials=20, offline_n_classes=2)
+    score = mean_scores("FgMDM", per_fold)
+    assert score["offline_n_trials"] == 40
+    assert score["offline_binomial_accuracy"] == 0.65
+    assert mean_scores("FgMDM", per_fold[:1])["offline_binomial_accuracy"] == 0.75
+    assert "offline_shuffled_accuracy" in SCORE_KEYS
+    # Folds without offline trials: no level.
+    assert np.isnan(mean_scores("FgMDM", [dict.fromkeys(SCORE_KEYS, 0.5)])[
+        "offline_binomial_accuracy"])

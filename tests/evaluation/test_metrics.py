@@ -3,6 +3,7 @@ import pytest
 
 from bci_app.errors import DataError
 from bci_app.evaluation.metrics import (
+    binomial_chance_level,
     confusion_counts,
     confusion_stack,
     decision_metrics,
@@ -181,3 +182,36 @@ def test_shuffles_are_reproducible_permutations_of_each_run():
     assert (a == shuffle_indices(50, run=0)).all()
     assert not (a == shuffle_indices(50, run=1)).all()
     assert len({tuple(row) for row in a}) == 100
+
+
+@pytest.mark.parametrize("n, k, alpha, level", [
+    (40, 2, 0.05, 26 / 40),    # 20 trials per class: 0.65 (Müller-Putz et al., 2008)
+    (100, 2, 0.05, 59 / 100),  # 0.59
+    (20, 2, 0.05, 15 / 20),
+    (320, 2, 0.05, 176 / 320),
+    (40, 2, 0.01, 28 / 40),
+    (60, 3, 0.05, 27 / 60),    # 3 classes, 20 trials each: 0.45
+    (40, 4, 0.05, 16 / 40),
+])
+def test_binomial_chance_level_known_values(n, k, alpha, level):
+    assert binomial_chance_level(n, k, alpha) == pytest.approx(level)
+
+
+def test_binomial_chance_level_is_the_smallest_significant_accuracy():
+    from scipy.stats import binom
+
+    for n, k in ((12, 2), (40, 2), (57, 3), (100, 2)):
+        c = round(binomial_chance_level(n, k) * n)
+        assert binom.sf(c - 1, n, 1 / k) < 0.05 <= binom.sf(c - 2, n, 1 / k)  # P(X >= c)
+    # The 95 % quantile is one trial lower (0.625 for 40 trials): not the rule used.
+    assert binom.ppf(0.95, 40, 0.5) / 40 == 0.625 < binomial_chance_level(40, 2)
+
+
+def test_binomial_chance_level_without_enough_trials():
+    assert np.isnan(binomial_chance_level(0, 2))
+    assert binomial_chance_level(4, 2) == np.inf  # 4/4 right: p = 1/16, not < 0.05
+    assert binomial_chance_level(5, 2) == 1.0     # 5/5: p = 1/32
+    with pytest.raises(DataError, match="at least 2 classes"):
+        binomial_chance_level(40, 1)
+    with pytest.raises(DataError, match="alpha"):
+        binomial_chance_level(40, 2, alpha=1.5)

@@ -6,8 +6,14 @@ The labels of windows themselves are tested in tests/processing/test_labels.py.
 import numpy as np
 import pytest
 
+from bci_app.evaluation.metrics import binomial_chance_level
 from bci_app.evaluation.scoring import (
+    NOT_INFORMATIVE,
     LiveScorer,
+    informative_chance,
+    offline_columns,
+    offline_scores,
+    offline_trials,
     protocol_events,
     run_metrics,
     score_decisions,
@@ -175,3 +181,86 @@ def test_no_decision_no_score():
     assert score.windows == 0 and np.isnan(score.window_accuracy) and score.metrics is None
     score = score_decisions([(0.0, 0.0, "run_start")], [], [], 10, 10.0, TASKS, 0.5)
     assert score.metrics is None and score.trials == []
+
+
+def _hand_rest_run(n_trials=20, imagery_s=6.0, step_s=0.1, seed=0):
+    """Affected hand vs rest at 10 Hz, 1 s windows: ``n_trials`` cues alternating
+    right_hand / rest, each ``imagery_s`` long after 2 s of idle; a random decoder of the two
+    (idle, right_hand) every ``step_s``."""
+    events, t = [], 0.0
+    for k in range(n_trials):
+        events += [(t, 2.0, "idle"), (t + 2.0, imagery_s, ("right_hand", "rest")[k % 2])]
+        t += 2.0 + imagery_s
+    times = np.arange(1.0, t, step_s)
+    decisions = np.random.default_rng(seed).choice(["idle", "right_hand"], times.size)
+    return score_decisions(events, times, decisions, 10, 10.0, ["right_hand", "rest"], step_s)
+
+
+def test_trial_accuracy_has_its_binomial_chance_level():
+    """20 trials of hand vs rest (two cued classes: the hand, and rest expecting idle): the
+    trial accuracy must reach 15/20 for p < 0.05, whatever the decisions."""
+    m = _hand_rest_run(20).metrics
+    assert m["n_trials"] == 20
+    assert m["binomial_trial_accuracy"] == binomial_chance_level(20, 2) == 0.75
+    assert m["majority_trial_accuracy"] == 0.5
+    # Two hands cued: two classes too; a model's own idle class is no cue.
+    runs = [_one_cue_run("left_hand", "left_hand"), _one_cue_run("right_hand", "right_hand")]
+    assert run_metrics(runs, ["idle"] + TASKS, 0.5, 1.0)["binomial_trial_accuracy"] == np.inf
+    three = run_metrics(runs, ["left_hand", "right_hand", "feet"], 0.5, 1.0)
+    assert three["n_trials"] == 2 and three["binomial_trial_accuracy"] == np.inf
+
+
+def test_shuffled_detection_with_long_imagery_is_not_informative():
+    """With 6 s imagery periods and a decision every 0.1 s, a random order of two decisions
+    holds two in a row naming the cue in every cue: the shuffled chance of "cues detected"
+    is the best possible score, and is said to be not informative; the trial accuracy's
+    binomial level still is."""
+    m = _hand_rest_run(20).metrics
+    assert m["n_cues"] == 10
+    assert m["shuffled_detected_fraction"] == 1.0
+    assert not informative_chance(m["shuffled_detected_fraction"])
+    assert informative_chance(m["binomial_trial_accuracy"])
+    assert informative_chance(m["shuffled_accuracy"])
+    assert informative_chance(float("nan"))  # not computed: shown as n/a
+    assert NOT_INFORMATIVE == "not informative"
+    # Short imagery and sparse decisions: shuffled decisions miss some cues, informative.
+    short = _hand_rest_run(20, imagery_s=1.0, step_s=0.5).metrics
+    assert short["shuffled_detected_fraction"] < 1.0
+    assert informative_chance(short["shuffled_detected_fraction"])
+
+
+def test_offline_trials_of_hand_vs_rest_are_hand_and_cued_rest():
+    events = [(0.0, 5.0, "baseline"), (5.0, 1.0, "fixation"), (6.5, 3.0, "rest"),
+              (9.5, 2.0, "idle"), (12.0, 3.0, "right_hand"), (15.0, 2.0, "idle"),
+              (17.0, 3.0, "left_hand")]
+    # Hand vs rest: the hand and the cued rest (expecting idle); baseline and inter-trial
+    # idle are no trials, nor a class that is not cued.
+    assert offline_trials(events, ["right_hand"], ["right_hand", "rest"]) == [
+        (6.5, 3.0, "idle"), (12.0, 3.0, "right_hand")]
+    # Two hands: the hand trials only, as before (a "rest" event is no trial).
+    assert offline_trials(events, TASKS, TASKS) == [(12.0, 3.0, "right_hand"),
+                                                   (17.0, 3.0, "left_hand")]
+    assert offline_trials(events, TASKS) == offline_trials(events, TASKS, TASKS)
+    # Decided among the model's idle and hand classes; two hands: the hands only.
+    model = ["idle", "left_hand", "right_hand"]
+    assert offline_columns(model, ["right_hand"], ["right_hand", "rest"]) == (
+        [0, 2], ["idle", "right_hand"])
+    assert offline_columns(model, TASKS, TASKS) == ([1, 2], TASKS)
+
+
+def test_offline_scores_with_chance_levels_on_the_same_trials():
+    truth = ["idle"] * 10 + ["right_hand"] * 10
+    pred = ["idle"] * 8 + ["right_hand"] * 2 + ["right_hand"] * 9 + ["idle"]
+    m = offline_scores(truth, pred, 2)
+    assert m["offline_accuracy"] == 17 / 20
+    assert m["offline_majority_accuracy"] == 0.5
+    # Permuted decisions: 9 idle, 11 right_hand over 10/10 truths -> (9 + 11) / 20 = 0.5.
+    assert m["offline_shuffled_accuracy"] == pytest.approx(0.5, abs=0.03)
+    assert (m["offline_n_trials"], m["offline_n_classes"]) == (20, 2)
+    assert m["offline_binomial_accuracy"] == 0.75
+    # A decoder scored on one class only (hand trials, hand decisions) is perfect beside a
+    # chance of 1: the offline score of hand vs rest must hold the rest trials.
+    one = offline_scores(["right_hand"] * 5, ["right_hand"] * 5, 2)
+    assert one["offline_accuracy"] == one["offline_majority_accuracy"] == 1.0
+    empty = offline_scores([], [], 2)
+    assert empty["offline_n_trials"] == 0 and np.isnan(empty["offline_accuracy"])

@@ -125,3 +125,28 @@ def test_the_running_window_accuracy_counts_what_the_decoder_can_decide(window):
     text = view.score_label.text()
     assert text.startswith(f"Run accuracy: windows 100 % ({score.windows}); trials 6/6")
     assert f"Not scored: {score.undecidable} rest windows" in text
+
+
+def test_the_running_trial_accuracy_shows_the_accuracy_its_trials_must_reach(window):
+    """20 trials of hand vs rest: the trial accuracy is shown beside 75 %, what 20 trials
+    must reach to beat guessing between two classes at p < 0.05; 4 trials cannot."""
+    from bci_app.evaluation.scoring import score_decisions
+    from bci_app.gui.views.online import live_score_text
+
+    def run(n_trials):
+        events, t = [], 0.0
+        for k in range(n_trials):
+            events += [(t, 2.0, "idle"), (t + 2.0, 3.0, ("right_hand", "rest")[k % 2])]
+            t += 5.0
+        times = np.arange(1.0, t, 0.5)
+        decisions = np.where(np.arange(times.size) % 3, "right_hand", "idle")
+        return score_decisions(events, times, decisions, 10, 10.0, ["right_hand", "rest"],
+                               0.5)
+
+    text = live_score_text(run(20))
+    assert "; trials 50 % (majority), " in text
+    assert text.endswith(" (shuffled), 75 % needed for p < 0.05")
+    assert live_score_text(run(4)).endswith(" (shuffled), too few for p < 0.05")
+    view = window.show_step("Online")
+    view._on_score(run(20))
+    assert view.score_label.text() == text

@@ -3,6 +3,7 @@
 import threading
 
 import mne
+import numpy as np
 import pytest
 
 from bci_app.acquisition.simulation import make_trial_schedule, simulate_mi_raw
@@ -83,3 +84,52 @@ def test_dropped_bad_channels_are_excluded_from_training(window):
     assert {"left_hand", "right_hand"} <= {lab for _, _, lab in runs[0].events}
     raw = load_run_recording(c.session.runs[0])
     assert isinstance(raw, mne.io.BaseRaw) and "Fz" in raw.ch_names
+
+
+def _hand_rest_session(controller, n_runs=2, trials=6):
+    """A session holding calibration runs of the clinical protocol "affected hand vs rest"
+    (right hand), simulated with the protocol's schedule and markers, written to BIDS."""
+    from tests.evaluation.hand_rest_runs import hand_rest_raw
+
+    controller.save_subject(Subject("S02"))
+    session = controller.new_session("S02")
+    for k in range(n_runs):
+        raw, protocol = hand_rest_raw(seed=k, trials=trials)
+        sidecar = {"BciAppProtocol": {"name": protocol.name, "run_type": "calibration",
+                                      "classes": list(protocol.classes),
+                                      "trials_per_class": trials,
+                                      "markers": dict(protocol.markers)},
+                   "BciAppRecording": {"status": "complete"}}
+        write_run(XdfRun(raw=raw, markers=[], eeg={"name": "simulated"}), session.root,
+                  "S02", session.label, "handVsRest", session.next_run(), sidecar=sidecar)
+    return session
+
+
+def test_training_view_of_hand_vs_rest_shows_rest_vs_hand(window, qtbot, shot):
+    """Affected hand vs rest: the r² map compares rest with the hand (with its colour bar),
+    and the offline score counts the hand and the rest trials beside the chance levels of
+    those trials (majority 0.5, binomial 17/24 for 24 trials)."""
+    c = window.controller
+    _hand_rest_session(c)
+    view = window.show_step("Training")
+    view.set_checked(["MDM"])
+    with qtbot.waitSignal(c.trainingFinished, timeout=120000) as done:
+        view.train_button.click()
+    result = done.args[0]
+    assert result.classes == ("right_hand",)
+    assert tuple(result.r2["classes"]) == ("rest", "right_hand")
+    assert view.r2_image.image is not None
+    assert view.r2_title.text().startswith("Signed r², rest vs right_hand")
+    lim = float(np.abs(result.r2["values"]).max())
+    assert view.r2_bar.levels() == pytest.approx((-lim, lim))
+    (score,) = result.scores
+    assert score["offline_n_trials"] == 24 and score["offline_majority_accuracy"] == 0.5
+    headers = [view.table.horizontalHeaderItem(k).text() for k in
+               range(view.table.columnCount())]
+    cells = [view.table.item(0, k).text() for k in range(view.table.columnCount())]
+    offline = headers.index("Offline\naccuracy")
+    assert headers[offline + 1:offline + 3] == ["chance\n(majority)", "chance\n(binomial)"]
+    assert cells[offline + 1:offline + 3] == ["0.50", f"{17 / 24:.2f}"]
+    assert float(cells[offline]) == pytest.approx(score["offline_accuracy"], abs=0.005)
+    assert (c.session.derivatives / "r2_map.npz").is_file()
+    shot(window, "4_training_hand_vs_rest")

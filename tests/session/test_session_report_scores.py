@@ -29,13 +29,15 @@ def test_runs_table_puts_chance_beside_each_score():
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     # type, protocol, status, trials; then window accuracy, majority, shuffled (the decoder
     # always decides idle: all three equal); trial accuracy (both task trials missed),
-    # majority (1 of 2 trials is left) and shuffled; nMCC 0.5 and its shuffle; ITR 0
+    # majority (1 of 2 trials is left), shuffled and binomial (2 trials: no accuracy is
+    # significant); nMCC 0.5 and its shuffle; ITR 0
     share = f"{m['majority_accuracy']:.2f}"
+    assert html.count("chance (binomial p&lt;0.05)") == 1
     assert cells[:4] == ["online", "p", "complete", "2"]
     assert cells[4:7] == [share, share, share]
-    assert cells[7:10] == ["0.00", "0.50", "0.00"]
-    assert cells[10:14] == ["0.50", "0.50", "0.00", "0.00"]
-    assert cells[14:18] == ["0.00", "0.00", "n/a", "n/a"]  # no cue detected: no latency
+    assert cells[7:11] == ["0.00", "0.50", "0.00", "too few trials"]
+    assert cells[11:15] == ["0.50", "0.50", "0.00", "0.00"]
+    assert cells[15:19] == ["0.00", "0.00", "n/a", "n/a"]  # no cue detected: no latency
     assert cells[-1] == "sub-01_run-02_eeg.vhdr"
     assert set(summary) == {2} and set(SUMMARY_KEYS) <= set(summary[2])
     assert summary[2]["itr_bits_per_min"] == 0.0 and summary[2]["windows"] == score.windows

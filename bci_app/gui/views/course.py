@@ -110,7 +110,9 @@ class CourseView(QtWidgets.QWidget):
             self.plot.clear()
         subject = table.attrs.get("subject", "")
         text = (f"sub-{subject}: {len(table)} session(s) with a report; in brackets and "
-                "dashed, the chance level (the higher of majority and shuffled decisions)."
+                "dashed, the chance level (the highest of majority, shuffled decisions and, "
+                "for trial success, the binomial level p < 0.05; 'not informative' where "
+                "chance reaches the best possible score)."
                 if len(table) else f"sub-{subject}: no session report yet. Create one in "
                 "'Report' at the end of a session.")
         missing = table.attrs.get("without_summary") or []

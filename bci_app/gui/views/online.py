@@ -129,7 +129,9 @@ def _pct(value):
 def live_score_text(score):
     """The running score of an online run
     (:class:`~bci_app.evaluation.scoring.RunScore`), each accuracy next to its chance
-    levels: always deciding the most frequent label, and the decisions shuffled."""
+    levels: always deciding the most frequent label, and the decisions shuffled; the trial
+    accuracy also beside the accuracy its number of trials must reach to beat guessing at
+    p < 0.05 (binomial; none with too few trials)."""
     text = (f"Run accuracy: windows {_pct(score.window_accuracy)} ({score.windows}); trials "
             f"{score.trials_correct}/{score.trials_done}"
             + ("" if np.isnan(score.trial_accuracy) else f" ({_pct(score.trial_accuracy)})"))
@@ -145,4 +147,9 @@ def live_score_text(score):
         if score.trials_done:
             text += (f"; trials {_pct(m['majority_trial_accuracy'])} (majority), "
                      f"{_pct(m['shuffled_trial_accuracy'])} (shuffled)")
+            binomial = m.get("binomial_trial_accuracy", float("nan"))
+            if binomial == np.inf:
+                text += ", too few for p < 0.05"
+            elif np.isfinite(binomial):
+                text += f", {_pct(binomial)} needed for p < 0.05"
     return text

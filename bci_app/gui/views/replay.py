@@ -159,18 +159,28 @@ class ReplayView(QtWidgets.QWidget):
             show_error(self, "The sweep failed", str(result))
             self.status.setText(f"Sweep failed: {result}")
             return
+        from ...evaluation.scoring import NOT_INFORMATIVE, informative_chance
+
         m = result["metrics"]
         kind = ("In-sample pseudo-online sweep (optimistic: the decoder was trained on this "
                 "recording)" if result.get("in_sample") else "Pseudo-online sweep")
+        if m:
+            binomial = m.get("binomial_trial_accuracy", float("nan"))
+            needed = ("too few for p < 0.05" if binomial == float("inf") else
+                      f"{binomial:.2f} needed for p < 0.05")
+            detected = m["shuffled_detected_fraction"]
+            detected_chance = (f"shuffled {detected:.2f}" if informative_chance(detected) else
+                               f"chance {NOT_INFORMATIVE}: shuffled decisions detect every "
+                               "cue")
         self.status.setText(
             f"{kind}: {result['n_windows']} windows; accuracy "
             f"{m['accuracy']:.2f} (chance: majority {m['majority_accuracy']:.2f}, shuffled "
             f"{m['shuffled_accuracy']:.2f}), nMCC {m['nmcc']:.2f} (shuffled "
             f"{m['shuffled_nmcc']:.2f}), trials {result['score'].trials_correct}/"
-            f"{result['n_trials']} (shuffled {m['shuffled_trial_accuracy']:.2f}), ITR "
-            f"{m['itr_bits_per_min']:.2f} bits/min at one decision per window (shuffled "
+            f"{result['n_trials']} (shuffled {m['shuffled_trial_accuracy']:.2f}, {needed}), "
+            f"ITR {m['itr_bits_per_min']:.2f} bits/min at one decision per window (shuffled "
             f"{m['shuffled_itr_bits_per_min']:.2f}), cues detected "
-            f"{m['detected_fraction']:.2f} (shuffled {m['shuffled_detected_fraction']:.2f})."
+            f"{m['detected_fraction']:.2f} ({detected_chance})."
             if m else f"Swept {result['n_windows']} windows (no task events to score).")
         if result.get("in_sample"):
             self.in_sample.setText(result["in_sample"])

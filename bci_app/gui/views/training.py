@@ -27,9 +27,13 @@ R2_COLOURMAP = pg.colormap.get("RdBu_r", source="matplotlib")
 DEFAULT_PIPELINES = ("MDM", "CSP+LDA", "TS+LR")
 
 #: The score table: (header, score key); each score followed by its chance level (n/a
-#: where the scores do not hold it). Headers on two lines: every column fits the table's width.
+#: where the scores do not hold it). The offline score (one epoch per trial: the hand and,
+#: when rest is cued, the rest trials) has its binomial level: the accuracy its number of
+#: trials must reach for p < 0.05 (too few: none can). Headers on two lines: every column
+#: fits the table's width.
 _SCORE_COLUMNS = (
     ("Offline\naccuracy", "offline_accuracy"), ("chance\n(majority)", "offline_majority_accuracy"),
+    ("chance\n(binomial)", "offline_binomial_accuracy"),
     ("Pseudo-online\naccuracy", "accuracy"), ("chance\n(majority)", "majority_accuracy"),
     ("chance\n(shuffled)", "shuffled_accuracy"),
     ("Pseudo-online\nnMCC", "nmcc"), ("chance\n(shuffled)", "shuffled_nmcc"),
@@ -460,9 +464,13 @@ class TrainingView(QtWidgets.QWidget):
         for r, s in enumerate(result.scores):
             values = [s["pipeline"]] + [s.get(key, float("nan")) for _, key in _SCORE_COLUMNS]
             for c, v in enumerate(values):
-                text = v if isinstance(v, str) else ("n/a" if not np.isfinite(v)
-                                                     else f"{v:.2f}")
+                text = v if isinstance(v, str) else ("too few" if v == np.inf else "n/a"
+                                                     if not np.isfinite(v) else f"{v:.2f}")
                 self.table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
+            if "offline_n_trials" in s:
+                self.table.item(r, 1).setToolTip(
+                    f"{s['offline_n_trials']} trials, all folds together; binomial chance: "
+                    "the accuracy they must reach for p < 0.05")
         best = best_score(result.scores, "nmcc")
         if best is not None:
             self.table.selectRow(best)
