@@ -164,7 +164,7 @@ def runs_table(runs, online_results):
         if m:
             for _, key, digits, chance in _SCORES:
                 row.append((_fmt(m[key], digits), False))
-                row += [(_chance_cell(m[k], key, digits), False) for k in chance]
+                row += [(_chance_cell(m[k], key, digits, k), False) for k in chance]
             row.append((_fmt(m["itr_bits_per_min_overlapping"], 2), False))
             summary[run.index] = {k: m[k] for k in SUMMARY_KEYS}
             summary[run.index].update(windows=res["score"].windows, n_trials=res["n_trials"])
@@ -182,17 +182,25 @@ def runs_table(runs, online_results):
     return table, summary
 
 
-def _chance_cell(value, key, digits=2):
+def _is_binomial(level_key):
+    """A binomial level is the accuracy needed for p < 0.05, not a score chance gets: one
+    that only a perfect score reaches still says something (that score is significant)."""
+    return "binomial" in str(level_key)
+
+
+def _chance_cell(value, key, digits=2, level_key=None):
     """A chance level as a table shows it: the number; ``too few trials`` for a binomial
-    level no accuracy reaches (``inf``); :data:`NOT_INFORMATIVE` when it reaches the best
-    possible value of the score ``key`` (:data:`~bci_app.session.course.BEST_SCORES`)."""
+    level no accuracy reaches (``inf``); :data:`NOT_INFORMATIVE` when a chance score (not a
+    binomial level, ``level_key``) reaches the best possible value of the score ``key``
+    (:data:`~bci_app.session.course.BEST_SCORES`)."""
     try:
         value = float(value)
     except (TypeError, ValueError):
         return _fmt(value, digits)
     if value == np.inf:
         return "too few trials"
-    if not informative_chance(value, BEST_SCORES.get(key, np.inf)):
+    if not _is_binomial(level_key or key) and not informative_chance(
+            value, BEST_SCORES.get(key, np.inf)):
         return NOT_INFORMATIVE
     return _fmt(value, digits)
 
@@ -287,6 +295,8 @@ def _chance_text(metrics, keys, digits, key=None):
         label = "binomial p<0.05" if kind == "binomial" else kind
         if value is not None and value == np.inf:
             parts.append(f"too few trials ({label}: no accuracy is significant)")
+        elif kind == "binomial" and value is not None and np.isfinite(value):
+            parts.append(f"{_fmt(value, digits)} needed for p<0.05 (binomial)")
         elif value is not None and not informative_chance(value, BEST_SCORES.get(key, np.inf)):
             parts.append(f"{NOT_INFORMATIVE} ({kind} {_fmt(value, digits)}: chance reaches "
                          "the best possible score)")

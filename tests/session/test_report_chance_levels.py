@@ -10,7 +10,7 @@ import pandas as pd
 
 from bci_app.evaluation.scoring import score_decisions
 from bci_app.session.course import course_display, course_row
-from bci_app.session.report import SUMMARY_KEYS, _score_rows, render_runs_table
+from bci_app.session.report import SUMMARY_KEYS, _chance_cell, _score_rows, render_runs_table
 
 
 def _hand_rest_online(n_trials=20, imagery_s=6.0, seed=0):
@@ -67,7 +67,16 @@ def test_the_session_scores_and_the_course_say_when_chance_is_not_informative():
               "accuracy": 0.7, "majority_accuracy": 0.6, "shuffled_accuracy": 0.52}
     rows = {label: chance for label, _, chance in _score_rows(scores)}
     assert rows["trial success"] == ("0.50 (majority), 0.50 (shuffled), "
-                                     "0.65 (binomial p<0.05)")
+                                     "0.65 needed for p<0.05 (binomial)")
+    # Six trials: only all six right is significant. That is a bar a decoder can clear,
+    # not a chance score that reaches the best one: said as it is.
+    six = {**scores, "trial_accuracy": 1.0, "binomial_trial_accuracy": 1.0}
+    rows6 = {label: chance for label, _, chance in _score_rows(six)}
+    assert rows6["trial success"].endswith("1.00 needed for p<0.05 (binomial)")
+    assert "not informative" not in rows6["trial success"]
+    assert _chance_cell(1.0, "trial_accuracy", 2, "binomial_trial_accuracy") == "1.00"
+    assert _chance_cell(1.0, "detected_fraction", 2, "shuffled_detected_fraction") == \
+        "not informative"
     assert rows["cues detected"].startswith("not informative (shuffled 1.00: chance "
                                             "reaches the best possible score)")
     row = course_row(_summary(scores))
