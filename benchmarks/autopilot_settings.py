@@ -1,13 +1,14 @@
 """Online trial accuracy of the autopilot's session (``make demo``) for several settings.
 
 The session of ``bci-app gui --autopilot`` replayed without real time: the same protocols
-(for the patient's affected side), shortened as the GUI's run panel shortens them (every
-duration times the time scale, the baseline at most 3 s, imagery at least the shortest
-imagery), the same schedules (from seeds), the simulated amplifier's generator (skill 0.9,
-22 sensorimotor channels, 250 Hz) following the protocol's imagery periods, training
-through the application's training path (``bci_app.session.training.run_training``), the
-online decision rule (``WindowedDecoder`` with the online smoothing) and the scoring of the
-session report (``bci_app.evaluation.online_runs.score_recorded_run``). Each seed is one
+(for the patient's affected side), shortened as the GUI's run panel shortens them
+(``bci_app.protocol.Protocol.shortened``: every duration times the time scale, the baseline
+at most 3 s, imagery at least the shortest imagery), the same schedules (from seeds), the
+simulated amplifier's generator (skill 0.9, 22 sensorimotor channels, 250 Hz) following the
+protocol's imagery periods, training through the application's training path
+(``bci_app.session.training.run_training``), the online decision rule (``WindowedDecoder``
+with the online smoothing) and the scoring of the session report
+(``bci_app.evaluation.online_runs.score_recorded_run``). Each seed is one
 simulated session: a calibration run, then an online run decoded by the trained model.
 
 Prints JSON: per setting, the runs' durations and, per model, the trial accuracy (with its
@@ -66,14 +67,9 @@ KEYS = ("trial_accuracy", "majority_trial_accuracy", "accuracy", "majority_accur
 
 
 def shortened(name, trials, time_scale, min_imagery_s, side):
-    """The protocol as the GUI's run panel runs it (``RunPanel.protocol``)."""
+    """The protocol as the GUI's run panel runs it (``Protocol.shortened``)."""
     proto = replace(load_protocol(name, affected_hand=side), trials_per_class=trials)
-    if time_scale != 1.0:
-        proto = proto.scaled(time_scale)
-        t = proto.timing
-        proto = proto.with_timing(baseline_s=min(t.baseline_s, 3.0),
-                                  imagery_s=max(t.imagery_s, min_imagery_s))
-    return proto
+    return proto.shortened(time_scale, min_imagery_s)
 
 
 def simulated_run(proto, seed, generator, name):

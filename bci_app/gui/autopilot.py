@@ -22,6 +22,7 @@ not sample for sample: the amplifier streams in real time from the moment it is 
 and the sample at which each run starts depends on how long the steps before it took.
 """
 
+import math
 import time
 from pathlib import Path
 
@@ -466,10 +467,15 @@ class Autopilot(QtCore.QObject):
             value = s.get(key)
             return "n/a" if value is None else f"{value:.{digits}f}"
 
+        # A binomial level no accuracy reaches (too few trials) is stored as null.
+        binomial = s.get("binomial_trial_accuracy")
+        binomial = ("binomial: too few trials for p<0.05" if binomial is None
+                    or not math.isfinite(binomial) else f"{binomial:.2f} needed for p<0.05")
         return (f"online run ({self.model_name}, {self.hand.replace('_', ' ')} vs rest, "
                 f"{self.summary['n_trials'].get('online', 0)} trials): trial accuracy "
                 f"{f('trial_accuracy')} (chance: majority {f('majority_trial_accuracy')}, "
-                f"shuffled {f('shuffled_trial_accuracy')}), nMCC {f('nmcc')} (chance: "
+                f"shuffled {f('shuffled_trial_accuracy')}; {binomial}), nMCC {f('nmcc')} "
+                "(chance: "
                 f"shuffled {f('shuffled_nmcc')}), ITR {f('itr_bits_per_min', 1)} bits/min "
                 f"(chance: shuffled {f('shuffled_itr_bits_per_min', 1)})")
 

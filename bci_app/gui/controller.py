@@ -9,11 +9,15 @@ Threads (none of them touches a widget):
 * each run is carried out by a :class:`~bci_app.session.orchestrator.RunOrchestrator`, the
   one used by ``bci-app session`` too (protocol runner, simulator follower, online decoder,
   LabRecorder, conversion to BIDS); it starts on a **run start** thread and is saved on a
-  **run finaliser** thread at its end (stopping LabRecorder takes seconds); the
-  **protocol runner**'s thread sends the markers of a run;
+  **run finaliser** thread at its end (stopping LabRecorder and converting take a few
+  seconds); the **protocol runner**'s thread sends the markers of a run;
 * at start-up, a **recovery** thread converts the runs a crash interrupted;
 * during online runs, the **online decoder**'s worker
-  (:class:`~bci_app.online.live.OnlineDecoder`) decodes its own inlet on the same stream;
+  (:class:`~bci_app.online.live.OnlineDecoder`) decodes its own inlet on the same stream,
+  in its own process (:class:`~bci_app.online.process.DecoderProcess`); that process is
+  started ahead, as soon as a model is selected and after each run is saved, so that it has
+  loaded its libraries and the model before the next online run (which hands it its
+  streams); another model selected discards it (:meth:`SessionController.select_model`);
 * **training** runs on a worker thread with a cancel flag;
 * the patient's **earlier sessions** are read on a worker thread when a session opens, a
   run ends or the source changes (:meth:`SessionController.refresh_continuation`: which
@@ -120,6 +124,8 @@ class SessionController(QtCore.QObject):
         self.protocol = None
         self.model_path = None
         self.trained = None
+        self.decoder_ahead = None  # DecoderProcess prepared for `trained`, for the next run
+        self._closing = False  # shutdown() called: nothing new is started
         self.training_result = None
         self.score = LiveScore()
         self.run_predictions = []
@@ -200,6 +206,7 @@ class SessionController(QtCore.QObject):
         self._site_eeg = None
         self.model_path = None
         self.trained = None
+        self.prepare_decoder()  # no model: the one prepared for the last session ends
         model = session.meta.get("model")
         if model and Path(model).is_file():
             self.select_model(model)
@@ -401,7 +408,10 @@ class SessionController(QtCore.QObject):
             self.session, protocol, self._eeg_source(),
             trained=self.trained if online else None, model_path=self.model_path,
             seed=self.run_seed(), stream_prefix=self.stream_prefix,
-            on_event=lambda s, t, lab, ts: self.protocolEvent.emit(s, t, lab, ts))
+            on_event=lambda s, t, lab, ts: self.protocolEvent.emit(s, t, lab, ts),
+            decoder_process=self.decoder_ahead if online else None)
+        if online:  # the run owns it now
+            self.decoder_ahead = None
         orch.on_predictions = self._forwarder(orch)
         orch.on_fault = lambda text: self._recordingFault.emit(orch, text)
         orch.on_decoder_status = self._decoder_status
@@ -505,8 +515,8 @@ class SessionController(QtCore.QObject):
             self._finish_run()
 
     def _finish_run(self):
-        """End the run: it is saved (recorder stopped, BIDS) on a finaliser thread (stopping
-        LabRecorder takes seconds); :attr:`runFinished` follows (GUI thread)."""
+        """End the run: it is saved (recorder stopped, BIDS) on a finaliser thread (a few
+        seconds); :attr:`runFinished` follows (GUI thread)."""
         orch, self.active = self.active, None
         if orch is None:
             return
@@ -530,6 +540,7 @@ class SessionController(QtCore.QObject):
 
     def _on_run_saved(self, run, errors):
         self._saving.discard(run.index)
+        self.prepare_decoder()  # for the next online run
         self._update_busy()  # before runFinished: its slots may start what a run blocked
         if errors:
             self.error.emit("The recording had a problem",
@@ -726,18 +737,52 @@ class SessionController(QtCore.QObject):
         if self.session is not None and self.session.meta.get("model") != str(path):
             self.session.update(model=str(path))
             self.session.log("model_selected", model=str(path), name=self.trained.name)
+        self.prepare_decoder()
         self.modelChanged.emit(self.model_path)
         return self.trained
+
+    def prepare_decoder(self):
+        """Have a decoder process ready for the selected model before the next online run.
+
+        The process (:meth:`~bci_app.online.process.DecoderProcess.prepare`) imports its
+        libraries and loads :attr:`trained` in the background; the next online run hands
+        it its streams. One prepared for another model, or ended, is discarded first; none
+        is prepared without a model, nor while a run starts or records (it would take the
+        CPU from that run: it is prepared once the run is saved).
+
+        Returns
+        -------
+        process : DecoderProcess | None
+            :attr:`decoder_ahead`.
+        """
+        from ..online.process import DecoderProcess
+        from ..session.orchestrator import STREAM_TIMEOUT_S
+
+        ahead = self.decoder_ahead
+        if ahead is not None and ahead.serves(self.trained):
+            return ahead
+        if ahead is not None:
+            ahead.discard()
+            self.decoder_ahead = None
+        if self.trained is None or self.active is not None or self._starting \
+                or self._closing:
+            return None
+        self.decoder_ahead = DecoderProcess(self.trained, timeout=STREAM_TIMEOUT_S).prepare()
+        return self.decoder_ahead
 
     # -- shutdown ---------------------------------------------------------------------------------
     def shutdown(self, timeout=60.0):
         """Stop a run in progress, wait until every recording is saved (stopped and
         converted to BIDS), and stop every thread."""
+        self._closing = True
         if self._start_thread is not None:  # a run starting: let it start, then stop it
             self._start_thread.join(30.0)
         if self.run is not None:
             self.abort_run()
         self.cancel_training()
+        if self.decoder_ahead is not None:
+            self.decoder_ahead.discard()
+            self.decoder_ahead = None
         if not self.wait_saved(timeout):
             logger.error("a recording was still being saved after %g s; it will be "
                          "recovered at the next start.", timeout)

@@ -70,12 +70,17 @@ from ._rules import (
 )
 
 __all__ = [
-    "AFFECTED_HAND", "AFFECTED_SIDES", "ALLOWED_CLASSES", "CUE_PREFIX", "MARKER_BASELINE",
-    "MARKER_FIXATION", "MARKER_IDLE", "MARKER_PAUSE", "MARKER_RESUME", "MARKER_RUN_ABORTED",
-    "MARKER_RUN_END", "MARKER_RUN_START", "RANDOMISATIONS", "RESERVED_MARKERS", "RUN_TYPES",
+    "AFFECTED_HAND", "AFFECTED_SIDES", "ALLOWED_CLASSES", "CUE_PREFIX", "DEMO_MAX_BASELINE_S",
+    "MARKER_BASELINE", "MARKER_FIXATION", "MARKER_IDLE", "MARKER_PAUSE", "MARKER_RESUME",
+    "MARKER_RUN_ABORTED", "MARKER_RUN_END", "MARKER_RUN_START", "RANDOMISATIONS",
+    "RESERVED_MARKERS", "RUN_TYPES",
     "Protocol", "Timing", "list_protocols", "load_protocol", "protocol_from_dict",
     "protocol_path",
 ]
+
+
+#: Longest baseline of a protocol shortened for a quick demo (:meth:`Protocol.shortened`), s.
+DEMO_MAX_BASELINE_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,46 @@ class Protocol:
     def scaled(self, factor):
         """A copy with every duration multiplied by ``factor`` (quick demos and tests)."""
         return replace(self, timing=self.timing.scaled(factor))
+
+    def shortened(self, time_scale, min_imagery_s=0.0):
+        """The protocol of a quick demo: every duration times ``time_scale``, with the
+        baseline at most :data:`DEMO_MAX_BASELINE_S` and imagery at least ``min_imagery_s``.
+
+        The one rule by which a demo shortens a run (the GUI's run panel, the autopilot and
+        its benchmark): a scaled baseline needs no more than a few seconds of rest, and
+        imagery shorter than a decoder's window (plus its step) would give no window inside
+        the imagery at all.
+
+        Parameters
+        ----------
+        time_scale : float
+            Factor of every duration, > 0; 1: the protocol as it is (no cap, no floor).
+        min_imagery_s : float
+            Shortest imagery period of the shortened protocol, s (>= 0).
+
+        Returns
+        -------
+        protocol : Protocol
+            A validated copy (``self`` itself when ``time_scale`` is 1).
+
+        Raises
+        ------
+        ConfigError
+            A time scale that is not > 0, or a negative ``min_imagery_s``.
+        """
+        time_scale, min_imagery_s = float(time_scale), float(min_imagery_s)
+        if not time_scale > 0:
+            raise ConfigError(f"protocol {self.name!r}: time scale {time_scale:g}: give a "
+                              "factor > 0 (e.g. 0.5 to run every phase twice as fast).")
+        if not min_imagery_s >= 0:
+            raise ConfigError(f"protocol {self.name!r}: shortest imagery {min_imagery_s:g} "
+                              "s: give a duration >= 0 s.")
+        if time_scale == 1.0:
+            return self
+        timing = self.timing.scaled(time_scale)
+        return replace(self, timing=replace(
+            timing, baseline_s=min(timing.baseline_s, DEMO_MAX_BASELINE_S),
+            imagery_s=max(timing.imagery_s, min_imagery_s)))
 
     def __str__(self):
         return (f"{self.name} ({self.run_type}{', feedback' if self.feedback else ''}): "

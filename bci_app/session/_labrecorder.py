@@ -1,7 +1,10 @@
 """The LabRecorderCLI program: where its executable is, what its output says, how to stop it.
 
 LabRecorderCLI reads its standard input: a line asks it to stop (it then finishes its
-clock-offset measurements and closes the XDF file with its footers).
+clock-offset measurements and closes the XDF file with its footers). Finishing those
+measurements takes up to 5 s (the threads sleep 5 s between measurements and cannot be
+woken), so :meth:`~bci_app.session.recorder.XDFRecorder.stop` normally ends the process once
+everything is written and closes the file itself (:func:`bci_app.session._xdf_close.close_xdf`).
 :class:`~bci_app.session.recorder.XDFRecorder` starts it with a control FIFO as its standard
 input; :func:`stop_orphan` stops, from any process, a recorder whose application died,
 through that FIFO (and terminates it if it does not stop in time).
@@ -31,6 +34,13 @@ DRAIN_S = 0.6
 #: waits another 0.5 s: 0.5-8 s after the request, more on a loaded machine. This bound is
 #: only reached if LabRecorder hangs.
 STOP_TIMEOUT_S = 30.0
+#: Longest wait, after the drain, for LabRecorder's next write to reach the file, before a
+#: fast stop (:meth:`.XDFRecorder.stop`) gives way to the stop request. LabRecorder writes
+#: its file through a buffer (8 KiB) that it empties whenever it writes a chunk of 1 KiB or
+#: more (any EEG stream's 0.5 s chunk): once the file grows after the drain, everything
+#: received before it is in the file. A stream of very few channels at a low rate writes
+#: smaller chunks: then the stop request is used.
+FLUSH_WAIT_S = 1.5
 
 #: LabRecorderCLI's output line when it starts collecting a stream.
 READY_LINE = "Started data collection for stream"

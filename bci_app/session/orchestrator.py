@@ -8,7 +8,8 @@ adapter that forwards the callbacks below to the display):
    opens; a simulated amplifier, if the EEG comes from one, follows the protocol
    (:meth:`~bci_app.acquisition.simulator.SimulatedAmplifier.follow_protocol`); on online
    runs the :class:`~bci_app.online.live.OnlineDecoder` starts on the EEG stream, in its
-   own process (:class:`~bci_app.online.process.DecoderProcess`), and publishes its
+   own process (:class:`~bci_app.online.process.DecoderProcess`; one prepared ahead for the
+   model is handed the run's streams, see ``decoder_process``), and publishes its
    predictions; LabRecorder records the EEG, markers and predictions
    (:meth:`bci_app.session.Session.start_recording`); once it receives the markers, the
    protocol starts, ``lead_s`` later;
@@ -20,8 +21,9 @@ adapter that forwards the callbacks below to the display):
    (``recording_fault``) and ``on_fault(text)`` is called; before the start, the disk must
    hold the run's expected size;
 3. :meth:`~RunOrchestrator.finish` (blocks a few seconds): ``tail_s`` more of EEG, the
-   recorder stops, the decoder and the runner stop, the recording is converted to BIDS and
-   the run's record is saved with its status (:mod:`bci_app.session.runs`).
+   recorder stops (:meth:`~bci_app.session.recorder.XDFRecorder.stop`: about a second once
+   everything is written), the decoder and the runner stop, the recording is converted to
+   BIDS and the run's record is saved with its status (:mod:`bci_app.session.runs`).
 
 Before anything is created (no run number, no file), the run is refused with a message that
 says what to do (:meth:`RunOrchestrator.check`): when its EEG is a replay (a recording is
@@ -313,6 +315,14 @@ class RunOrchestrator:
     supervision : dict | None
         Settings of the :class:`~bci_app.session.supervision.RecordingSupervisor`
         (``interval_s``, ``stall_s``, ``min_free_bytes``, ``disk_usage``).
+    decoder_process : DecoderProcess | None
+        A decoder process started ahead for ``trained``
+        (:meth:`~bci_app.online.process.DecoderProcess.prepare`): the online run hands it its
+        streams instead of starting a process, so the libraries' imports and the model's
+        load are not waited for at the run's start. One prepared for another model, or
+        ended, is discarded and a new process started (a run is never decoded by another
+        model than ``trained``). The run owns it from then (it stops it, or discards it if
+        the run does not use it).
 
     Attributes
     ----------
@@ -333,7 +343,8 @@ class RunOrchestrator:
                  smoothing=ONLINE_SMOOTHING, threshold=DEFAULT_THRESHOLD, seed=None,
                  stream_prefix="bci-app", labrecorder=None, stream_timeout=STREAM_TIMEOUT_S,
                  lead_s=LEAD_S, tail_s=TAIL_S, on_event=None, on_predictions=None,
-                 on_decoder_status=None, on_fault=None, supervision=None):
+                 on_decoder_status=None, on_fault=None, supervision=None,
+                 decoder_process=None):
         from ..protocol import ProtocolRunner
 
         online = trained is not None
@@ -348,6 +359,7 @@ class RunOrchestrator:
         self.on_event, self.on_predictions = on_event, on_predictions
         self.on_decoder_status, self.on_fault = on_decoder_status, on_fault
         self.supervision = dict(supervision or {})
+        self.prepared = decoder_process
         self.supervisor = None
         self.recording_fault = None
         # The run's record names its own session: it is saved there whatever the caller
@@ -464,17 +476,29 @@ class RunOrchestrator:
 
     def _start_decoder(self):
         """The online decoder, in its own process (:class:`~bci_app.online.process.
-        DecoderProcess`): its latency does not follow the load of the GUI or the machine."""
+        DecoderProcess`): its latency does not follow the load of the GUI or the machine.
+        The process prepared for this run's model is used if there is one (see the
+        class)."""
         from ..online.process import DecoderProcess
 
-        online = DecoderProcess(
-            self.trained, self.source.stream.name, markers_name=self.runner.outlet_name,
+        online, self.prepared = self.prepared, None
+        if online is not None and not online.serves(self.trained):
+            why = "another model" if online.trained is not self.trained else \
+                (online.error or "it is no longer running")
+            logger.warning("run %d: the decoder process prepared ahead is not used (%s); "
+                           "starting a new one.", self.info.index, why)
+            online.discard()
+            online = None
+        if online is None:
+            online = DecoderProcess(self.trained, timeout=self.stream_timeout)
+        online.subscribe(self._forward)
+        self.decoder = online  # stopped by _fail_start if it cannot start
+        online.start(
+            eeg_name=self.source.stream.name, markers_name=self.runner.outlet_name,
             log_dir=self.info.log_dir,
             publish=f"{self.stream_prefix}-predictions-run{self.info.index:02d}",
             smoothing=self.smoothing, threshold=self.threshold,
-            timeout=self.stream_timeout, source_id=self.source.stream.source_id)
-        online.subscribe(self._forward)
-        online.start()
+            source_id=self.source.stream.source_id)
         return online
 
     def _forward(self, kind, payload):
@@ -622,7 +646,8 @@ class RunOrchestrator:
             time.sleep(max(0.0, self.tail_s))  # a moment of EEG after the last marker
         hung = self.supervisor is not None and self.supervisor.stalled
         try:  # a hung recorder writes nothing more: no drain, no long wait before ending it
-            self.recorder.stop(**({"drain_s": 0.0, "timeout": 2.0} if hung else {}))
+            self.recorder.stop(**({"drain_s": 0.0, "timeout": 2.0, "fast": False}
+                                  if hung else {}))
         except Exception as exc:  # LabRecorder died: what it wrote is converted below
             logger.exception("run %d: stopping the recorder", self.info.index)
             self.errors.append(f"the recorder stopped on an error: {exc}")
@@ -639,6 +664,9 @@ class RunOrchestrator:
 
     def _stop_parts(self):
         """Stop the decoder (keeping its summary) and the runner; any error is logged."""
+        prepared, self.prepared = self.prepared, None
+        if prepared is not None:  # the run ended before it needed its decoder
+            prepared.discard()
         if self.decoder is not None:
             try:
                 self.decoder.stop()

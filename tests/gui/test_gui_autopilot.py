@@ -158,7 +158,11 @@ def test_autopilot_clinical_session(earlier_session, pilot_window, qtbot, short_
     assert last == pilot.score_line()
     assert (f"trial accuracy {scores['trial_accuracy']:.2f} (chance: majority "
             f"{scores['majority_trial_accuracy']:.2f}, shuffled "
-            f"{scores['shuffled_trial_accuracy']:.2f}), nMCC {scores['nmcc']:.2f} (chance: "
+            f"{scores['shuffled_trial_accuracy']:.2f}; ") in last
+    binomial = scores["binomial_trial_accuracy"]  # null: no accuracy is significant
+    assert (f"{binomial:.2f} needed for p<0.05" if binomial is not None
+            else "binomial: too few trials for p<0.05") in last
+    assert (f"), nMCC {scores['nmcc']:.2f} (chance: "
             f"shuffled {scores['shuffled_nmcc']:.2f}), ITR "
             f"{scores['itr_bits_per_min']:.1f} bits/min") in last
     assert r["frame_rate"]["paints_per_s"] > 0

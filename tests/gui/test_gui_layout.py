@@ -173,3 +173,21 @@ def test_on_a_screen_too_small_for_both_the_operators_window_stays_as_it_is(wind
     assert window.size() == size
     assert _apart(window) and not window.patient.isFullScreen()
     assert "too small" in window.patient.placement
+
+
+def test_a_long_protocol_name_does_not_push_the_score_columns_out_of_view(qtbot):
+    from bci_app.gui.views.common import PROTOCOL_COLUMN_PX, fit_column
+
+    table = QtWidgets.QTableWidget(2, 4)
+    long = "Affected hand vs rest (clinical online, feedback, long variant for a test)"
+    for r, cells in enumerate([("ses-01", long, "0.85", "21.8"), ("ses-02", "short", "0.9", "3")]):
+        for c, text in enumerate(cells):
+            table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
+    table.resizeColumnsToContents()
+    assert table.columnWidth(1) > PROTOCOL_COLUMN_PX  # as it was: the name's full width
+    fit_column(table, 1, PROTOCOL_COLUMN_PX)
+    assert table.columnWidth(1) == PROTOCOL_COLUMN_PX
+    assert table.item(0, 1).toolTip() == long  # the full name is one hover away
+    narrow = table.columnWidth(0)
+    fit_column(table, 0, PROTOCOL_COLUMN_PX)  # a column narrower than the cap is left alone
+    assert table.columnWidth(0) == narrow and table.item(0, 0).toolTip() == ""

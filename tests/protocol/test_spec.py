@@ -222,3 +222,28 @@ def test_reserved_markers_agree_with_the_simulator():
     for name in ALLOWED_CLASSES:
         assert sim.get(name, name) in (name, None)  # a class name maps to itself or rest
     assert sim["rest"] is None
+
+
+def test_shortened_scales_caps_the_baseline_and_keeps_imagery_long_enough():
+    """The demo rule: durations times the scale, baseline <= 3 s, imagery >= the floor."""
+    from bci_app.protocol.spec import DEMO_MAX_BASELINE_S
+
+    timing = Timing(baseline_s=20.0, fixation_s=1.0, cue_s=1.0, imagery_s=4.0,
+                    iti_min_s=2.0, iti_max_s=3.0)
+    p = Protocol("p", "online", ["left_hand", "right_hand"], 2, timing)
+    short = p.shortened(0.5, min_imagery_s=3.0)
+    assert DEMO_MAX_BASELINE_S == 3.0
+    assert short.timing == Timing(baseline_s=3.0, fixation_s=0.5, cue_s=0.5, imagery_s=3.0,
+                                  iti_min_s=1.0, iti_max_s=1.5)
+    # below the cap and above the floor: plainly scaled
+    assert p.shortened(0.1, min_imagery_s=0.2).timing == p.scaled(0.1).timing
+    assert p.shortened(0.1).timing.imagery_s == pytest.approx(0.4)
+    # the protocol as it is at scale 1 (no cap on its baseline, no floor on its imagery)
+    assert p.shortened(1.0, min_imagery_s=10.0) is p
+    assert (short.classes, short.trials_per_class, short.name) == \
+        (p.classes, p.trials_per_class, p.name)
+    for bad in (0.0, -1.0):
+        with pytest.raises(ConfigError, match="time scale"):
+            p.shortened(bad)
+    with pytest.raises(ConfigError, match="shortest imagery"):
+        p.shortened(0.5, min_imagery_s=-1.0)

@@ -62,6 +62,23 @@ def group(title, layout):
     return box
 
 
+#: Widest a protocol-name column gets in a table (its full name is in the tooltip), so the
+#: score columns after it stay in view.
+PROTOCOL_COLUMN_PX = 200
+
+
+def fit_column(table, column, max_px):
+    """Cap a column's width at ``max_px`` (after resizing to contents), its cells' full text
+    in their tooltips, so the columns after a long one stay in view."""
+    if table.columnWidth(column) <= max_px:
+        return
+    table.setColumnWidth(column, max_px)
+    for r in range(table.rowCount()):
+        item = table.item(r, column)
+        if item is not None and not item.toolTip():
+            item.setToolTip(item.text())
+
+
 class RunPanel(QtWidgets.QWidget):
     """Protocol choice and run controls (start, pause/resume, abort) with progress.
 
@@ -174,7 +191,8 @@ class RunPanel(QtWidgets.QWidget):
 
     def protocol(self):
         """The chosen protocol as a run of the open session's subject runs it (their
-        affected side), with the chosen length and the time scale applied."""
+        affected side), with the chosen length and the time scale applied
+        (:meth:`~bci_app.protocol.Protocol.shortened`)."""
         from dataclasses import replace
 
         name = self.protocol_box.currentData()
@@ -182,12 +200,7 @@ class RunPanel(QtWidgets.QWidget):
             raise ValueError(f"No {self.run_type} protocol found in protocols/.")
         proto = self.controller.resolve_protocol(name)
         proto = replace(proto, trials_per_class=int(self.trials.value()))
-        if self.time_scale != 1.0:
-            proto = proto.scaled(self.time_scale)
-            t = proto.timing
-            proto = proto.with_timing(baseline_s=min(t.baseline_s, 3.0),
-                                      imagery_s=max(t.imagery_s, self.min_imagery_s))
-        return proto
+        return proto.shortened(self.time_scale, self.min_imagery_s)
 
     def start(self):
         proto = self.protocol()

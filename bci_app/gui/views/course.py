@@ -11,6 +11,8 @@ import threading
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from .common import PROTOCOL_COLUMN_PX, fit_column
+
 
 class CourseView(QtWidgets.QWidget):
     """The course of the current patient over sessions.
@@ -102,6 +104,8 @@ class CourseView(QtWidgets.QWidget):
                     item.setFont(bold)
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        if "protocol" in header:
+            fit_column(self.table, header.index("protocol"), PROTOCOL_COLUMN_PX)
         if png:
             pixmap = QtGui.QPixmap()
             pixmap.loadFromData(base64.b64decode(png), "PNG")

@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ...evaluation.calibration_scores import best_score
 from ...resources import DEFAULT_MODEL
-from .common import group, guarded, show_error
+from .common import PROTOCOL_COLUMN_PX, fit_column, group, guarded, show_error
 
 #: Colours of the r² map: red-blue, diverging around 0 (as the report's figure; neither
 #: end is green, so colour-vision deficiencies still tell them apart).
@@ -111,7 +111,7 @@ class TrainingView(QtWidgets.QWidget):
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.use_button = QtWidgets.QPushButton("Use the selected model for online runs")
         self.use_button.setEnabled(False)
-        self.model_label = QtWidgets.QLabel("No model selected.")
+        self.model_label = QtWidgets.QLabel("No model chosen for online runs yet.")
         self.model_label.setWordWrap(True)
         self.r2_plot = pg.PlotWidget()
         self.r2_plot.setMenuEnabled(False)
@@ -322,6 +322,7 @@ class TrainingView(QtWidgets.QWidget):
                     cell.setFlags(QtCore.Qt.ItemFlag.ItemIsEnabled)
                 self.runs_table.setItem(r, c, cell)
         self.runs_table.resizeColumnsToContents()
+        fit_column(self.runs_table, 1, PROTOCOL_COLUMN_PX)
 
     def selected_runs(self):
         """The numbers of the ticked runs, in run order."""
@@ -484,7 +485,8 @@ class TrainingView(QtWidgets.QWidget):
                 for e in transfer.get("earlier_sessions", ()))
         self.used_label.setText(f"Trained on {used}.")
         self.status.setText(f"Done: {len(result.scores)} pipeline(s) trained on {used} and "
-                            "saved with the session. The best pseudo-online nMCC is selected.")
+                            "saved with the session. The row with the best pseudo-online nMCC is "
+                            "highlighted: 'Use the selected model' decodes online runs with it.")
         if result.r2 is not None:
             self.show_r2(result.r2)
 
@@ -526,4 +528,4 @@ class TrainingView(QtWidgets.QWidget):
 
     def _model_changed(self, path):
         self.model_label.setText(f"Model for online runs: {path.name}" if path else
-                                 "No model selected.")
+                                 "No model chosen for online runs yet.")
