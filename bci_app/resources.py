@@ -27,11 +27,13 @@ __all__ = ["DEFAULT_MODEL", "HOME_ENV", "KINDS", "find_file", "list_files", "sea
 HOME_ENV = "BCI_APP_HOME"
 #: The kinds of data files, and the file pattern of each.
 KINDS = {"models": "*.yml", "protocols": "*.toml"}
-#: The default online model: the stem of its file in ``models/`` (FgMDM). Chosen by a rule
-#: fixed in advance (benchmarks/choose_default.py) on PhysionetMI subjects 1-5: best sum of
-#: ranks of offline within-session ROC-AUC and pseudo-online nMCC, among models that decode
-#: a 64-channel window in <= 10 ms; its figures are reported on subjects 6-9 (README.md).
-DEFAULT_MODEL = "fgmdm"
+#: The default online model: the stem of its file in ``models/`` (TS+LR whose re-centring
+#: reference follows the signal over 15 s). Chosen by a rule fixed in advance
+#: (benchmarks/choose_default.py) on PhysionetMI subjects 1-5: best sum of ranks of offline
+#: within-session ROC-AUC and pseudo-online nMCC, among models (and their adapting variants)
+#: that decode a 64-channel window in <= 10 ms; its figures are reported on subjects 6-9
+#: (README.md, "The default model").
+DEFAULT_MODEL = "ts_lr_adapt"
 
 
 def _check_kind(kind):

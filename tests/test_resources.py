@@ -10,7 +10,7 @@ from bci_app.protocol import list_protocols, load_protocol, protocol_path
 from bci_app.resources import HOME_ENV, list_files, search_path, shipped_dir, user_dir
 
 SHIPPED_MODELS = {"acm_mdm", "acm_ts_svm", "acm_ts_svm_grid", "csp_lda", "fgmdm", "fucone",
-                  "graph_lda", "mdm", "ts_lr"}
+                  "graph_lda", "mdm", "ts_lr", "ts_lr_adapt"}
 SHIPPED_PROTOCOLS = {"hand_vs_rest", "hand_vs_rest_online", "left_right_feet",
                      "left_right_hand", "left_right_hand_online"}
 
