@@ -211,8 +211,12 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
         protocol = resolve_protocol(given, subj.affected_hand, time_scale)
     sess = store.open_session(subj.id, session)
     tag = uuid.uuid4().hex[:8]
-    amp = None
+    amp = ahead = None
     try:
+        if trained is not None:  # loads while the amplifier and the streams start
+            from ..online.process import DecoderProcess
+
+            ahead = DecoderProcess(trained, timeout=stream_timeout).prepare()
         if simulate:
             from ..acquisition.simulation import DEFAULT_CHANNELS
             from ..acquisition.simulator import SimulatedAmplifier
@@ -232,10 +236,13 @@ def record_run(protocol, root="recordings", subject="01", session="01", *, model
             sess, protocol, source, trained=trained, model_path=model, smoothing=smoothing,
             threshold=threshold, seed=seed, stream_prefix=f"bci-app-{tag}",
             labrecorder=labrecorder, stream_timeout=stream_timeout, lead_s=lead_s,
-            tail_s=tail_s, on_event=_fan_out(subscribers))
+            tail_s=tail_s, on_event=_fan_out(subscribers), decoder_process=ahead)
+        ahead = None  # the run owns it now
         run.start()
         info = run.run_to_end()
     finally:
+        if ahead is not None:
+            ahead.discard()
         if amp is not None:
             amp.stop()
     return RunResult(info.index, info.task, info.status, run.recorder.path,
