@@ -83,6 +83,20 @@ def models_dir(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A client of a Dask LocalCluster: two worker processes (one thread each) on loopback,
+    sharing this environment. One for the whole run: each worker process imports bci-app,
+    MNE and MOABB once, whichever test module sends it tasks (skipped without the
+    ``cluster`` extra)."""
+    distributed = pytest.importorskip("distributed",
+                                      reason="the cluster extra is not installed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as lc, \
+            distributed.Client(lc) as client:
+        yield client
+
+
 def _holds(seq, part):
     """True if ``part`` appears in ``seq`` as a contiguous run."""
     return any(seq[k:k + len(part)] == part for k in range(len(seq) - len(part) + 1))
@@ -99,9 +113,7 @@ def replay_until_one_pass():
     import subprocess
     import sys
 
-    from mne_lsl.lsl import StreamInlet
-
-    from bci_app.acquisition.lsl import find_stream
+    from mne_lsl.lsl import StreamInlet, resolve_streams
 
     def run(argv, name, one_pass, timeout=120, before_pull=None):
         app = subprocess.Popen([sys.executable, "-m", "bci_app", "replay", *argv],
@@ -111,7 +123,11 @@ def replay_until_one_pass():
         try:
             if before_pull is not None:
                 before_pull(name)
-            inlet = StreamInlet(find_stream(f"{name}-annotations", None, timeout=60).sinfo)
+            # Connect as soon as the marker stream appears (not after a resolve round of
+            # 0.5 s): the first pass is then usually received whole, not the second.
+            (markers,) = resolve_streams(timeout=60, name=f"{name}-annotations") or [None]
+            assert markers is not None, f"no stream {name}-annotations within 60 s"
+            inlet = StreamInlet(markers)
             inlet.open_stream(timeout=60)
             try:
                 deadline = time.monotonic() + timeout

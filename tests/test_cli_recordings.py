@@ -181,14 +181,15 @@ def test_pseudo_online_file_scores_the_recorded_trials(recording, tmp_path, mode
     np.testing.assert_allclose(plain.filter(like="p_"), pred.filter(like="p_"), rtol=1e-4)
 
 
-def test_pseudo_online_file_on_a_cluster_equals_this_process(recording, tmp_path, models_dir):
-    """A worker of a Dask cluster reads the BIDS run itself, with the same reader: the
-    recorded class names, and the predictions of the same evaluation run here."""
-    pytest.importorskip("distributed", reason="the cluster extra is not installed")
+def test_pseudo_online_file_on_a_cluster_equals_this_process(recording, tmp_path, models_dir,
+                                                             dask_cluster):
+    """A worker of a Dask cluster (its scheduler given by address) reads the BIDS run
+    itself, with the same reader: the recorded class names, and the predictions of the same
+    evaluation run here."""
     code, here = _pseudo_online(recording["bids"], tmp_path / "here", models_dir)
     assert code == 0
     code, cluster = _pseudo_online(recording["bids"], tmp_path / "cluster", models_dir,
-                                   "--local-cluster", "1")
+                                   "--scheduler", dask_cluster.scheduler.address)
     assert code == 0
     pred = pd.read_csv(cluster / "predictions.csv")
     assert set(pred["true"].dropna()) == {"idle", *CLASSES}  # the other periods: no label

@@ -120,6 +120,12 @@ def keep_recorded_events(dataset):
     return dataset
 
 
+#: SyntheticMI runs simulated in this process: (subject, n_trials, sfreq, channels) -> runs.
+_SYNTHETIC_RUNS = {}
+#: Subjects kept (about 22 MB each at the defaults).
+_SYNTHETIC_RUNS_MAX = 6
+
+
 class SyntheticMI(BaseDataset):
     """Synthetic motor-imagery EEG as a MOABB dataset, generated on the fly (no files).
 
@@ -159,6 +165,17 @@ class SyntheticMI(BaseDataset):
         return float(0.35 + 0.55 * np.random.default_rng(1000 + subject).random())
 
     def _get_single_subject_data(self, subject):
+        """The subject's runs, simulated once per process (they are the same for the same
+        seed and settings) and handed out as copies."""
+        key = (int(subject), self.n_trials, self.sfreq, self.ch_names)
+        if key not in _SYNTHETIC_RUNS:
+            if len(_SYNTHETIC_RUNS) >= _SYNTHETIC_RUNS_MAX:
+                _SYNTHETIC_RUNS.pop(next(iter(_SYNTHETIC_RUNS)))
+            _SYNTHETIC_RUNS[key] = self._simulate_subject(subject)
+        return {s: {r: raw.copy() for r, raw in runs.items()}
+                for s, runs in _SYNTHETIC_RUNS[key].items()}
+
+    def _simulate_subject(self, subject):
         data = {}
         for session in range(2):
             runs = {}

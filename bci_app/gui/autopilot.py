@@ -38,6 +38,9 @@ from .signal import FrameRateMeter
 
 __all__ = ["Autopilot", "AutopilotConfig"]
 
+#: Who runs an autopilot session, as its record and report say.
+OPERATOR = "bci-app autopilot (demonstration)"
+
 #: Seconds into an online imagery period of the affected hand at which the feedback is
 #: photographed (the decoder needs about a window and the onset of the desynchronisation).
 _FEEDBACK_SHOT_S = 2.5
@@ -234,6 +237,7 @@ class Autopilot(QtCore.QObject):
         view.notes.setPlainText("Autopilot demonstration on the simulated amplifier "
                                 f"(seed {self.cfg.seed}).")
         view.save_subject_button.click()
+        view.operator.setText(OPERATOR)  # as a therapist types their name
         view.new_session_button.click()
         if self.c.session is None:
             raise RuntimeError("the session could not be created")

@@ -13,7 +13,7 @@ from bci_app.cli import main
 from bci_app.decoding import FastMDM, Recenter, ShrunkCovariances
 from bci_app.errors import DataError
 from bci_app.evaluation.pseudo_online import evaluate_session
-from bci_app.evaluation.transfer import learning_curve, subject_sources, trials_for
+from bci_app.evaluation.transfer import subject_sources, trials_for
 from bci_app.processing.calibration import PseudoOnlineConfig, source_windows
 from bci_app.processing.runs import run_from_raw
 
@@ -136,19 +136,21 @@ def test_calibration_reaching_into_the_test_runs_is_refused(shifted_target):
                          cfg, test_from=1)
 
 
-def test_learning_curve_on_synthetic_subjects():
-    from bci_app.evaluation.datasets import resolve_dataset
-    from bci_app.evaluation.transfer import summarise_learning_curve
+def test_learning_curve_on_synthetic_subjects(tmp_path):
+    """`bci-app learning-curve` on two synthetic subjects, two calibration lengths: its
+    table, summary, plot and text (one run gives both the curve's rows and the command's
+    outputs)."""
+    import pandas as pd
 
-    dataset = resolve_dataset("SyntheticMI", [1, 2, 3])
-    spec_pipe = make_pipeline(ShrunkCovariances(), Recenter(), FastMDM())
-
-    class Spec:
-        name, pipeline = "RC+MDM", spec_pipe
-
-    metrics = learning_curve([Spec], dataset, PseudoOnlineConfig(step_s=0.5), sizes=(3, 5),
-                             progress=False)
+    model = tmp_path / "rc_mdm.yml"
+    model.write_text(RC_MDM, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["learning-curve", "--dataset", "SyntheticMI", "--subjects", "1", "2",
+                 "--models", str(model), "--sizes", "3", "5", "--step", "0.5",
+                 "--out", str(out), "--no-progress"]) == 0
+    metrics = pd.read_csv(out / "learning_curve.csv")
     n_sessions = metrics.groupby("subject")["session"].nunique().sum()
+    assert n_sessions == 2 * 2  # subjects x sessions
     assert len(metrics) == n_sessions * 2 * 2  # sizes x trainings
     for _, row in metrics.iterrows():
         counts = dict(part.rsplit(" ", 1) for part in row["n_calibration_trials"].split(", "))
@@ -156,20 +158,11 @@ def test_learning_curve_on_synthetic_subjects():
         assert (row["n_source_windows"] > 0) == (row["training"] == "transfer")
     # the test part is the same whatever the calibration: the last run of each session
     assert metrics.groupby(["subject", "session"])["n_windows"].nunique().max() == 1
-    summary = summarise_learning_curve(metrics)["RC+MDM"]
+    summary = json.loads((out / "learning_curve.json").read_text())["RC+MDM"]
     assert {p["trials_per_class"] for p in summary["paired"]} == {3, 5}
     assert summary["reference"]["within_trials_per_class"] == 5
-
-
-def test_learning_curve_cli(tmp_path, models_dir):
-    model = tmp_path / "rc_mdm.yml"
-    model.write_text(RC_MDM, encoding="utf-8")
-    out = tmp_path / "out"
-    assert main(["learning-curve", "--dataset", "SyntheticMI", "--subjects", "1", "2",
-                 "--models", str(model), "--sizes", "3", "--step", "0.5", "--out", str(out),
-                 "--no-progress"]) == 0
-    summary = json.loads((out / "learning_curve.json").read_text())
-    assert [c["training"] for c in summary["RC+MDM"]["curve"]] == ["transfer", "within"]
+    assert sorted((c["trials_per_class"], c["training"]) for c in summary["curve"]) == [
+        (3, "transfer"), (3, "within"), (5, "transfer"), (5, "within")]
     assert (out / "learning_curve.png").stat().st_size > 10_000
     text = (out / "scores.txt").read_text()
     assert "transfer - within" in text and "chance" in text

@@ -3,14 +3,17 @@
 Live cases inject the faults into a real LSL stream (a recording replayed in real time by
 mne-lsl's PlayerLSL on loopback) decoded by models trained for real on simulated
 calibration runs: one with an idle class (augmented covariance + MDM on the sensorimotor
-channels) and one with idle decided by a confidence threshold (MDM on every channel). A run
+channels) and one with idle decided by a confidence threshold (MDM on every channel), both
+decoding the same replay at once, each with its own stream input and outlet. A run
 of a session is carried out through the run orchestrator over such a stream. Offline cases
 read recordings with non-finite samples and flat channels. Nothing asserts speed.
 """
 
+import contextlib
 import csv
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mne
@@ -77,47 +80,72 @@ def _faulty_raw(flat=FLAT, burst=BURST, duration=DURATION, seed=7, value=np.nan)
     return out
 
 
-def _decode_live(raw, model, settings, tmp_path, wait_until, alert_after_s=1.0):
-    """Replay ``raw`` on LSL and decode it online; return what the subscribers and the
+def _decode_live(raw, decoders, wait_until, alert_after_s=1.0):
+    """Replay ``raw`` on LSL and decode it online with each of ``decoders`` at once (a
+    dict: name -> (model, settings, log folder)), each with its own stream input, online
+    decoder and predictions outlet; return, per name, what its subscribers and its
     predictions outlet got, with each window's end in seconds of the recording."""
     from mne_lsl.lsl import StreamInlet
 
     from bci_app.acquisition.lsl import find_stream
 
     name = _unique("bad-signal")
-    chunks, preds, statuses = [], [], []
-
-    def collect(kind, payload):
-        {"samples": chunks, "predictions": preds, "status": statuses}.get(
-            kind, []).append(payload)
-
     n_total = int(np.floor((raw.times[-1] - WINDOW_S) / STEP_S))
-    with Replay(raw, name=name, chunk_size=10) as replay:
-        eeg = EEGInput(name, channels=list(DEFAULT_CHANNELS), sfreq=SFREQ, timeout=20)
-        decoder = WindowedDecoder(model, SFREQ, list(DEFAULT_CHANNELS), WINDOW_S, STEP_S,
-                                  **settings)
-        online = OnlineDecoder(decoder, eeg, log_dir=tmp_path / "log", publish=f"{name}-p",
-                               alert_after_s=alert_after_s)
-        online.subscribe(collect)
-        with online:
-            inlet = StreamInlet(find_stream(f"{name}-p", "Predictions", 20).sinfo)
-            inlet.open_stream(timeout=20)
-            replay.wait(raw.times[-1] + 60)
-            wait_until(lambda: sum(len(p) for p in preds) >= n_total - 12, 60,
-                       "the windows of the replay")
-            published, _ = inlet.pull_chunk(timeout=2.0)
-            running, error, summary = online.is_running, online.error, online.summary()
-    pred = type(preds[0]).concatenate(preds, preds[0].classes)
-    # The recording's sample of each window end: the first samples received are found in
-    # the recording, the others follow at the stream's rate.
-    data, first = raw.get_data(), chunks[0]
-    hits = [k for k in range(int((FLAT[0] - 0.5) * SFREQ)) if
-            np.array_equal(data[:, k:k + 8], first.data[:, :8])]
-    assert len(hits) == 1
-    ends = (hits[0] + np.round((pred.times - first.timestamps[0]) * SFREQ)) / SFREQ
-    return {"pred": pred, "ends": ends, "statuses": statuses, "published":
-            np.asarray(published), "running": running, "error": error, "summary": summary,
-            "log": tmp_path / "log"}
+    got = {}
+    with Replay(raw, name=name, chunk_size=10) as replay, contextlib.ExitStack() as running:
+        inputs = [EEGInput(name, channels=list(DEFAULT_CHANNELS), sfreq=SFREQ, timeout=20)
+                  for _ in decoders]
+        with ThreadPoolExecutor(len(inputs)) as pool:  # at once: each decoder starts early
+            list(pool.map(EEGInput.connect, inputs))
+        for k, (eeg, (key, (model, settings, log_dir))) in enumerate(
+                zip(inputs, decoders.items())):
+            chunks, preds, statuses = [], [], []
+
+            def collect(kind, payload, out={"samples": chunks, "predictions": preds,
+                                            "status": statuses}):
+                out.get(kind, []).append(payload)
+
+            decoder = WindowedDecoder(model, SFREQ, list(DEFAULT_CHANNELS), WINDOW_S, STEP_S,
+                                      **settings)
+            online = OnlineDecoder(decoder, eeg, log_dir=log_dir, publish=f"{name}-p{k}",
+                                   alert_after_s=alert_after_s)
+            online.subscribe(collect)
+            running.enter_context(online)
+            got[key] = {"online": online, "chunks": chunks, "preds": preds,
+                        "statuses": statuses, "log": log_dir}
+        for k, one in enumerate(got.values()):
+            one["inlet"] = StreamInlet(find_stream(f"{name}-p{k}", "Predictions", 20).sinfo)
+            one["inlet"].open_stream(timeout=20)
+        replay.wait(raw.times[-1] + 60)
+        for key, one in got.items():
+            wait_until(lambda: sum(len(p) for p in one["preds"]) >= n_total - 12, 60,
+                       f"the windows of the replay ({key})")
+            published, _ = one["inlet"].pull_chunk(timeout=2.0)
+            online = one["online"]
+            one.update(published=np.asarray(published), running=online.is_running,
+                       error=online.error, summary=online.summary())
+    data = raw.get_data()
+    for one in got.values():
+        preds, first = one["preds"], one["chunks"][0]
+        pred = type(preds[0]).concatenate(preds, preds[0].classes)
+        # The recording's sample of each window end: the first samples received are found
+        # in the recording, the others follow at the stream's rate.
+        hits = [k for k in range(int((FLAT[0] - 0.5) * SFREQ)) if
+                np.array_equal(data[:, k:k + 8], first.data[:, :8])]
+        assert len(hits) == 1
+        ends = (hits[0] + np.round((pred.times - first.timestamps[0]) * SFREQ)) / SFREQ
+        one.update(pred=pred, ends=ends)
+    return got
+
+
+@pytest.fixture(scope="module")
+def live(models, tmp_path_factory, wait_until):
+    """The faulty recording (flat, then a NaN burst) replayed once on LSL and decoded online
+    by both models at once: name -> what :func:`_decode_live` returns."""
+    base = tmp_path_factory.mktemp("bad-signal")
+    return _decode_live(_faulty_raw(), {kind: (model, settings, base / f"log{k}")
+                                        for k, (kind, (model, settings)) in
+                                        enumerate(models.items())}, wait_until)
 
 
 def _csv(path):
@@ -126,10 +154,8 @@ def _csv(path):
 
 
 @pytest.mark.parametrize("kind", ["idle class", "threshold"])
-def test_flat_stream_and_nan_burst_give_no_command_and_decoding_resumes(
-        kind, models, tmp_path, wait_until):
-    model, settings = models[kind]
-    got = _decode_live(_faulty_raw(), model, settings, tmp_path, wait_until)
+def test_flat_stream_and_nan_burst_give_no_command_and_decoding_resumes(kind, live):
+    got = live[kind]
     pred, ends = got["pred"], got["ends"]
     decisions, reasons = pred.decisions, pred.reasons
     artifact = decisions == ARTIFACT

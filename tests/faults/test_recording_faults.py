@@ -162,13 +162,17 @@ def _run_filling_the_disk(disk, leave, trial=1):
     return orch, session, ballast
 
 
-def _recover_with_the_cli(root):
-    """``bci-app session --recover`` in its own process: it must recover one run."""
-    done = subprocess.run([sys.executable, "-m", "bci_app", "session", "--recover",
-                           "--root", str(root)], capture_output=True, text=True,
-                          timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    assert "1 interrupted run(s) recovered" in done.stdout
+def _recover_with_the_cli(root, capsys):
+    """``bci-app session --recover`` (its entry point, in this process: the recording's
+    owner is told apart by its process id in the state file, not by the process that
+    recovers): it must recover one run."""
+    from bci_app.cli import main
+
+    capsys.readouterr()
+    code = main(["session", "--recover", "--root", str(root)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "1 interrupted run(s) recovered" in out
 
 
 def test_a_disk_filling_up_stops_the_run_before_the_recording_is_cut(small_disk):
@@ -194,7 +198,8 @@ def test_a_run_that_cannot_fit_on_the_disk_does_not_start(small_disk):
     assert not list((small_disk / "recordings").rglob("*.xdf"))
 
 
-def test_a_run_whose_conversion_failed_on_a_full_disk_is_converted_by_recover(small_disk):
+def test_a_run_whose_conversion_failed_on_a_full_disk_is_converted_by_recover(small_disk,
+                                                                            capsys):
     """The disk fills up completely: the run stops, its BIDS conversion fails (no space)
     but the XDF file is kept; once space is freed and the application closed,
     ``bci-app session --recover`` converts it."""
@@ -212,12 +217,12 @@ def test_a_run_whose_conversion_failed_on_a_full_disk_is_converted_by_recover(sm
     dead.wait()
     update_state(orch.recorder.state_path, owner_pid=dead.pid, owner_start_ticks=None)
     root = small_disk / "recordings"
-    _recover_with_the_cli(root)
+    _recover_with_the_cli(root, capsys)
     [run] = RecordingStore(root).open_session("01", "01").runs
     assert Path(run.bids_path).is_file() and load_run_recording(run).n_times > 250
 
 
-def test_a_failed_conversion_is_retried_by_recover_once_space_is_free(small_disk):
+def test_a_failed_conversion_is_retried_by_recover_once_space_is_free(small_disk, capsys):
     """Too little space for the BIDS copy (the recording's state could still be written,
     status "failed"): ``bci-app session --recover`` converts it once space is freed, even
     while the application that recorded it is still open."""
@@ -231,6 +236,6 @@ def test_a_failed_conversion_is_retried_by_recover_once_space_is_free(small_disk
     root = small_disk / "recordings"
     assert RecordingStore(root).recover() == []  # start-up recovery: failed runs stay
     ballast.unlink()
-    _recover_with_the_cli(root)
+    _recover_with_the_cli(root, capsys)
     run = RecordingStore(root).open_session("01", "01").runs[-1]
     assert Path(run.bids_path).is_file() and load_run_recording(run).n_times > 500

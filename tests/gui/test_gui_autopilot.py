@@ -19,7 +19,7 @@ import pytest
 from bci_app.cli.gui import build_parser
 from bci_app.decoding.loading import find_model
 from bci_app.decoding.persistence import read_model_info
-from bci_app.gui.autopilot import Autopilot, AutopilotConfig
+from bci_app.gui.autopilot import OPERATOR, Autopilot, AutopilotConfig
 from bci_app.protocol import load_protocol
 from bci_app.protocol.schedule import build_schedule
 from bci_app.resources import DEFAULT_MODEL
@@ -36,7 +36,7 @@ def _events(vhdr):
 def short_session():
     """The defaults of ``make demo`` but for the run lengths (and the patient's side)."""
     return AutopilotConfig(affected_side="left", calibration_trials=4, online_trials=2,
-                           time_scale=0.1, min_imagery_s=2.0, signal_check_s=0.5,
+                           time_scale=0.1, min_imagery_s=1.5, signal_check_s=0.5,
                            subject_id="T01", timeout_s=300)
 
 
@@ -143,6 +143,7 @@ def test_autopilot_clinical_session(earlier_session, pilot_window, qtbot, short_
     # ... the running score the therapist saw counted the same trials the same way
     assert scores["trial_accuracy"] == pytest.approx(r["live_trial_accuracy"])
     assert on_disk["autopilot"]["seed"] == cfg.seed
+    assert on_disk["operator"] == OPERATOR  # the record says who ran it
     assert on_disk["autopilot"]["simulated_subject"]["affected_side"] == "left"
     assert on_disk["paths"]["report"] == str(report)
     assert on_disk["paths"]["pdf"] == r["pdf"]

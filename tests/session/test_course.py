@@ -8,6 +8,7 @@ subject's skill grows from session to session, as a patient's might.
 """
 
 import datetime as dt
+import functools
 import json
 from pathlib import Path
 
@@ -43,8 +44,12 @@ def _simulated(skill, seed, trials):
     return raw
 
 
+@functools.cache
 def train_simulated_model():
-    """ACM+MDM (idle a class) trained on a simulated calibration run: (model, config)."""
+    """ACM+MDM (idle a class) trained on a simulated calibration run: (model, config).
+
+    Trained once per test process (the course, its GUI view and the report tests decode
+    with the same model; nothing adapts it)."""
     from bci_app.decoding.loading import read_model_file
     from bci_app.online.training import train_decoder
     from bci_app.processing.calibration import PseudoOnlineConfig
@@ -71,25 +76,41 @@ def _write(session, raw, run_type, started, predictions=None, model_meta=None, t
     return number
 
 
+#: (skill, seed, id of the model) -> the simulated runs and decisions of a session.
+_SIMULATED_SESSIONS = {}
+
+
+def _simulated_session(skill, seed, trained):
+    """(calibration raw, online raw, its decisions by ``trained``) of a simulated session;
+    computed once per test process for the same subject, seed and model (the course and its
+    GUI view record the same sessions), copies given out."""
+    from bci_app.online.engine import WindowedDecoder
+
+    key = (skill, seed, id(trained[0]))
+    if key not in _SIMULATED_SESSIONS:
+        model, cfg = trained
+        raw = _simulated(skill, seed + 1, 6)
+        decoder = WindowedDecoder(model, raw.info["sfreq"], raw.ch_names, WINDOW_S, STEP_S,
+                                  l_freq=cfg.l_freq, h_freq=cfg.h_freq, smoothing=2)
+        pred = decoder.sweep(raw.get_data())
+        frame = pd.DataFrame({"onset": pred.times, "decision": pred.decisions})
+        for k, c in enumerate(pred.classes):
+            frame[f"p_{c}"] = pred.smoothed[:, k]
+        _SIMULATED_SESSIONS[key] = (_simulated(skill, seed, 6), raw, frame, trained)
+    calibration, online, frame, _ = _SIMULATED_SESSIONS[key]
+    return calibration.copy(), online.copy(), frame.copy()
+
+
 def record_simulated_session(store, subject, started, skill, trained, seed=0,
                              operator="J. Doe"):
     """A new session of ``subject``: a calibration run and an online run (6 trials per
     class each) of a simulated subject of this ``skill``, the online run decoded by
     ``trained`` (:func:`train_simulated_model`). Returns the session."""
-    from bci_app.online.engine import WindowedDecoder
-
-    model, cfg = trained
     session = store.new_session(subject)
     session.set_operator(operator)
     start = dt.datetime.fromisoformat(started)
-    _write(session, _simulated(skill, seed, 6), "calibration", started)
-    raw = _simulated(skill, seed + 1, 6)
-    decoder = WindowedDecoder(model, raw.info["sfreq"], raw.ch_names, WINDOW_S, STEP_S,
-                              l_freq=cfg.l_freq, h_freq=cfg.h_freq, smoothing=2)
-    pred = decoder.sweep(raw.get_data())
-    frame = pd.DataFrame({"onset": pred.times, "decision": pred.decisions})
-    for k, c in enumerate(pred.classes):
-        frame[f"p_{c}"] = pred.smoothed[:, k]
+    calibration, raw, frame = _simulated_session(skill, seed, trained)
+    _write(session, calibration, "calibration", started)
     _write(session, raw, "online", (start + dt.timedelta(minutes=8)).isoformat(), frame,
            {"name": "ACM+MDM", "window_s": WINDOW_S, "step_s": STEP_S})
     return session

@@ -1,7 +1,8 @@
 """A whole headless session on the simulator, then its recordings as a MOABB dataset.
 
 Calibration run recorded -> model trained from the BIDS recording and saved with the
-session -> online run decoded with it, predictions published and recorded -> both runs
+session -> online run decoded with it (by ``bci-app session --operator NAME --report``),
+predictions published and recorded, the report written -> both runs
 read back through the recordings dataset and evaluated (pseudo-online and MOABB
 within-session), as `bci-app pseudo-online/evaluate --dataset recordings/` do.
 """
@@ -50,6 +51,14 @@ def _tsv(path):
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
+    """The session: its calibration run recorded by :func:`record_run`, a model trained on
+    it, then its online run by ``bci-app session --operator NAME --report`` (in this
+    process), which also writes the session's report."""
+    import functools
+    import io
+    import re
+
+    from bci_app.cli import session as cli_session
     from bci_app.session import RecordingStore, record_run, train_session_model
 
     base = tmp_path_factory.mktemp("session")
@@ -62,10 +71,25 @@ def session(tmp_path_factory):
                        artifacts=False)
     model, report = train_session_model(root, "01", "01", "mdm",
                                         cfg=PseudoOnlineConfig(**CFG))
-    online = record_run(base / "short_lr_online.toml", root, "01", "01", model=model,
-                        skill=1.0, amp_seed=2, artifacts=False, smoothing=2)
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:  # what the command prints (pytest's capture
+        # of stdout, suspended and resumed by live logging, would lose a redirection)
+        mp.setattr(cli_session, "print", functools.partial(print, file=out), raising=False)
+        code = cli_session.run(_args(
+            "--protocol", str(base / "short_lr_online.toml"), "--subject", "01", "--session",
+            "01", "--simulate", "--model", str(model), "--skill", "1.0", "--amp-seed", "2",
+            "--smoothing", "2", "--operator", "  Dr.  C. Lee ", "--report", "--root",
+            str(root)))
+    out = out.getvalue()
+    # What the command prints of its run: number, task, status, files, windows decoded.
+    done = re.search(r"run (\d+) \((\w+)\) of sub-01 ses-01: (\w+), (\d+) markers\n"
+                     r"  BIDS: (.+)\n  XDF:  (.+)\n  online: (\d+) windows", out)
+    assert code == 0 and done, out
+    online = {"run": int(done[1]), "task": done[2], "status": done[3],
+              "bids_path": Path(done[5]), "xdf_path": Path(done[6]),
+              "windows": int(done[7])}
     return {"root": root, "calib": calib, "online": online, "model": model,
-            "report": report}
+            "report": report, "cli_out": out}
 
 
 def test_calibration_run_is_bids_with_marker_events(session):
@@ -115,14 +139,18 @@ def test_online_run_records_predictions(session):
     import pyxdf
 
     online, root = session["online"], session["root"]
-    assert online.status == "complete" and online.run == 2
-    assert online.online["windows"] > 50
-    streams, _ = pyxdf.load_xdf(str(online.xdf_path), verbose=False)
+    assert online["status"] == "complete" and online["run"] == 2
+    assert online["task"] == "shortLrOnline"
+    assert online["bids_path"] == root / ("sub-01/ses-01/eeg/"
+                                          "sub-01_ses-01_task-shortLrOnline_run-02_eeg.vhdr")
+    assert online["windows"] > 50
+    streams, _ = pyxdf.load_xdf(str(online["xdf_path"]), verbose=False)
     types = {s["info"]["type"][0]: s for s in streams}
     assert set(types) == {"EEG", "Markers", "Predictions"}
     pred = types["Predictions"]
     assert len(pred["time_stamps"]) > 50
-    sidecar = json.loads(online.bids_path.with_suffix(".json").read_text())
+    sidecar = json.loads(online["bids_path"].with_suffix(".json").read_text())
+    assert sidecar["BciAppRecording"]["status"] == "complete"
     assert sidecar["BciAppModel"]["file"] == \
         "derivatives/bci-app/sub-01/ses-01/models/sub-01_ses-01_mdm.bcimodel"
     assert sidecar["BciAppModel"]["classes"] == ["idle", "left_hand", "right_hand"]
@@ -136,8 +164,8 @@ def test_online_run_records_predictions(session):
     log = [json.loads(line)["event"] for line in (
         root / "sourcedata/sub-01/ses-01/sub-01_ses-01_log.jsonl").read_text().splitlines()]
     assert log == ["session_created", "run_started", "run_stopped", "run_converted",
-                   "run_saved", "model_saved", "training_saved", "run_started", "run_stopped",
-                   "run_converted", "run_saved"]
+                   "run_saved", "model_saved", "training_saved", "operator", "run_started",
+                   "run_stopped", "run_converted", "run_saved"]
 
 
 def test_recordings_folder_as_moabb_dataset(session, tmp_path):
@@ -189,22 +217,15 @@ def test_cli_errors_and_recover(tmp_path):
     assert run(_args("--recover", "--root", root)) == 0
 
 
-def test_cli_session_stores_the_operator_and_writes_the_report(session, capsys):
-    """``bci-app session --operator NAME --report``: the operator is stored with the session
-    and the report written after the run, HTML and PDF (Qt's writer, offscreen)."""
-    from bci_app.cli.session import run
+def test_cli_session_stores_the_operator_and_writes_the_report(session):
+    """``bci-app session --operator NAME --report`` (the session's online run): the operator
+    is stored with the session and the report written after the run, HTML and PDF (Qt's
+    writer, offscreen)."""
     from bci_app.session import RecordingStore
 
-    root = session["root"]
-    toml = root.parent / "short_lr_online.toml"
-    assert run(_args("--protocol", str(toml), "--subject", "01", "--session", "01",
-                     "--simulate", "--model", str(session["model"]), "--skill", "1.0",
-                     "--amp-seed", "3", "--operator", "  Dr.  C. Lee ", "--report",
-                     "--root", str(root))) == 0
-    opened = RecordingStore(root).open_session("01", "01")
+    opened = RecordingStore(session["root"]).open_session("01", "01")
     assert opened.operator == "Dr. C. Lee"
     html, pdf = opened.report_path, opened.report_path.with_suffix(".pdf")
-    out = capsys.readouterr().out
-    assert f"  report: {html}, {pdf}\n" in out
+    assert f"  report: {html}, {pdf}\n" in session["cli_out"]
     assert "Dr. C. Lee" in html.read_text(encoding="utf-8")
     assert pdf.read_bytes().startswith(b"%PDF")

@@ -72,8 +72,14 @@ def session(tmp_path_factory):
     return session
 
 
-def test_the_report_is_a_clinical_record(session):
-    path, per_run = build_report(session)
+@pytest.fixture(scope="module")
+def report(session):
+    """The session's report: (path, scores per online run)."""
+    return build_report(session)
+
+
+def test_the_report_is_a_clinical_record(session, report):
+    path, per_run = report
     html = path.read_text(encoding="utf-8")
     rows = {k: unescape(v) for k, v in re.findall(
         r'<tr><th class="l">([^<]+)</th><td class="l">([^<]*)</td></tr>', html)}
@@ -102,7 +108,7 @@ def test_the_report_is_a_clinical_record(session):
     assert set(per_run) == {2}
 
 
-def test_the_trial_table_names_each_cue_and_its_decision(session):
+def test_the_trial_table_names_each_cue_and_its_decision(session, report):
     online = next(r for r in session.runs if r.run_type == "online")
     result = online_run_metrics(online)
     rows = trial_rows(result["score"])
@@ -127,7 +133,7 @@ def test_the_trial_table_names_each_cue_and_its_decision(session):
         assert r["latency"] == "not detected" or 0 < float(r["latency"]) <= t.duration
     assert sum(r["latency"] != "not detected" for r in decided) >= 8
     # ... and the report shows the table
-    html = build_report(session)[0].read_text(encoding="utf-8")
+    html = report[0].read_text(encoding="utf-8")
     table = re.search(r"<h2>Online run 2</h2>.*?</table>", html, re.DOTALL).group(0)
     assert table.count("<tr>") == 13 and "no decision" in table
 
