@@ -266,6 +266,13 @@ class Recenter(TransformerMixin, BaseEstimator):
         return _pow(Xc, 1.0 / np.sqrt(max(dispersion, 1e-12)))
 
     # -- use ---------------------------------------------------------------------------
+    def __setstate__(self, state):
+        # A model saved before adapt_s/step_s existed: their defaults (no change to it).
+        state = dict(state)
+        state.setdefault("adapt_s", None)
+        state.setdefault("step_s", None)
+        super().__setstate__(state)
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "references_")
 

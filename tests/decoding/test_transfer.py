@@ -224,3 +224,18 @@ def test_target_weight_gives_the_target_its_share_of_the_class_means():
     assert np.abs(plain[-1].covmeans_ - only[-1].covmeans_).max() > 1e-3
     with pytest.raises(ConfigError, match="target_weight"):
         Recenter(target_weight=0).fit(X)
+
+
+def test_a_step_saved_before_adapt_s_existed_loads_and_decodes_as_it_did():
+    from bci_app.decoding.channels import bind_recording_info
+
+    X, _, domains = _two_domains(seed=7)
+    rc = Recenter(adapt=4).fit(X[domains == "source"])
+    expected = Recenter(adapt=4).fit(X[domains == "source"]).transform(X[domains == "target"])
+    state = rc.__getstate__()
+    del state["adapt_s"], state["step_s"]  # as an older file holds it
+    old = Recenter.__new__(Recenter)
+    old.__setstate__(state)
+    bind_recording_info(make_pipeline(old), step_s=0.1, overwrite=True)  # as the engine does
+    assert old.adapt_windows() == 4
+    np.testing.assert_allclose(old.transform(X[domains == "target"]), expected, atol=1e-10)
